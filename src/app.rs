@@ -1,0 +1,101 @@
+//! Builds the bot: its router, its state and its background workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::store::Store;
+
+/// Everything a handler may reach. Ports to the outside world are added here
+/// as trait objects by the engine and chat issues.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    grace: Duration,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database (applying migrations) and binds the configured
+    /// address; port 0 picks a free port, see [`Application::port`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::open(&settings.database.path, settings.database.max_connections).await?;
+        let listener = TcpListener::bind(settings.server.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
+        let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+        };
+        let router = crate::http::with_common_layers(router(state.clone()), timeout);
+        Ok(Self {
+            listener,
+            router,
+            port,
+            grace,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "stagegate listening");
+        crate::http::serve(self.listener, self.router, shutdown, self.grace).await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Anyone may call: says the process is up.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Anyone may call: says the database answers and is migrated.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.readiness().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "not ready", "reason": reason })),
+            )
+                .into_response()
+        }
+    }
+}

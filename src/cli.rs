@@ -1,0 +1,157 @@
+//! The command line: `stagegate serve` and `stagegate sandbox`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Application;
+use crate::config::{LogFormat, Settings};
+use crate::sandbox::{Sandbox, SandboxOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stagegate",
+    version,
+    about = "Entra multi-stage approval of privileged roles, in Teams and Slack"
+)]
+pub struct Cli {
+    /// Log output: human-readable, or one JSON object per line.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot against a real tenant, Teams and Slack.
+    Serve {
+        /// TOML config file; defaults to ./stagegate.toml when it exists.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the bot together with emulated Entra, Graph, Teams and Slack on loopback.
+    Sandbox {
+        /// Port of the bot (0 = any free port).
+        #[arg(long, default_value_t = 3978)]
+        port: u16,
+        /// Port of the emulators and the console (0 = any free port).
+        #[arg(long, default_value_t = 3979)]
+        sim_port: u16,
+        /// SQLite database of the bot; created if missing.
+        #[arg(long, default_value = "stagegate-sandbox.db")]
+        db: PathBuf,
+        /// Tenant file to seed the emulators with (default: the seeded tenant).
+        #[arg(long)]
+        tenant: Option<PathBuf>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => {
+            let file = config.or_else(|| {
+                let default = PathBuf::from("stagegate.toml");
+                default.exists().then_some(default)
+            });
+            let settings = Settings::load(file.as_deref())?;
+            crate::telemetry::init(
+                cli.log_format.unwrap_or(settings.log.format),
+                &settings.log.filter,
+            );
+            let app = Application::build(settings).await?;
+            app.run_until(crate::http::shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Sandbox {
+            port,
+            sim_port,
+            db,
+            tenant,
+        } => {
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "info");
+            let tenant = match tenant {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                    anyhow::anyhow!("cannot read tenant file {}: {e}", path.display())
+                })?),
+                None => None,
+            };
+            run_sandbox(port, sim_port, db, tenant).await
+        }
+    }
+}
+
+async fn run_sandbox(
+    port: u16,
+    sim_port: u16,
+    db: PathBuf,
+    tenant: Option<String>,
+) -> anyhow::Result<()> {
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let sandbox = Sandbox::build(SandboxOptions {
+        bind: SocketAddr::new(loopback, sim_port),
+        tenant,
+    })
+    .await?;
+    let settings = sandbox
+        .bot_settings(SocketAddr::new(loopback, port), db)
+        .with_env_overrides(std::env::vars())?;
+    let app = Application::build(settings).await?;
+    let bot_url = format!("http://127.0.0.1:{}", app.port());
+    print_banner(&sandbox, &bot_url);
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stop = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let sim = tokio::spawn(sandbox.run_until(stop(&stop_tx)));
+    let bot = tokio::spawn(app.run_until(stop(&stop_tx)));
+    crate::http::shutdown_signal().await;
+    let _ = stop_tx.send(());
+    let (sim, bot) = tokio::join!(sim, bot);
+    sim??;
+    bot??;
+    Ok(())
+}
+
+fn print_banner(sandbox: &Sandbox, bot_url: &str) {
+    let base = sandbox.base_url();
+    let world = sandbox.state.world();
+    println!("stagegate sandbox is running (Ctrl-C to stop)");
+    println!();
+    println!("  bot                  {bot_url}  (/healthz, /readyz)");
+    println!("  console              {base}/");
+    println!(
+        "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",
+        world.tenant_id
+    );
+    println!("  Microsoft Graph      {base}/graph/v1.0");
+    println!("  sandbox control      {base}/sim/tenant, {base}/sim/clock, {base}/sim/tokens");
+    println!();
+    println!("  tenant {} ({})", world.tenant_id, world.domain);
+    println!("  personas:");
+    for user in world.users.values() {
+        let state = if user.account_enabled {
+            ""
+        } else {
+            "  [disabled]"
+        };
+        println!(
+            "    {:<8} {:<18} {:<30} {}{state}",
+            user.key,
+            user.display_name,
+            user.user_principal_name,
+            user.job_title.as_deref().unwrap_or("")
+        );
+    }
+    println!("  access packages:");
+    for package in world.access_packages.values() {
+        let hidden = if package.is_hidden { "  [hidden]" } else { "" };
+        println!("    {:<18} {}{hidden}", package.key, package.display_name);
+    }
+    println!();
+}

@@ -1,0 +1,335 @@
+//! Typed, layered configuration: defaults → TOML file → environment.
+//!
+//! Environment variables are `STAGEGATE_SECTION__KEY`; every key also accepts
+//! `STAGEGATE_SECTION__KEY_FILE` naming a file whose contents are the value, so
+//! secrets can come from mounted files. Unknown keys are rejected, so a typo
+//! fails at start-up instead of silently falling back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub const ENV_PREFIX: &str = "STAGEGATE_";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    pub entra: EntraSettings,
+    #[serde(default)]
+    pub graph: GraphSettings,
+    #[serde(default)]
+    pub teams: Option<TeamsSettings>,
+    #[serde(default)]
+    pub slack: Option<SlackSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the bot listens on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The bot's public base URL (what Teams, Slack and Entra call back).
+    pub public_base_url: String,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub shutdown_grace_seconds: u64,
+    /// Per-request timeout for inbound HTTP requests.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3978)),
+            public_base_url: "http://127.0.0.1:3978".into(),
+            shutdown_grace_seconds: 10,
+            request_timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// SQLite database file; created if missing.
+    pub path: PathBuf,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("stagegate.db"),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info,stagegate=debug`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// The bot's Entra app registration and where Entra lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    #[serde(serialize_with = "expose_secret")]
+    pub client_secret: SecretString,
+    #[serde(default = "default_login_base_url")]
+    pub login_base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphSettings {
+    pub base_url: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://graph.microsoft.com/v1.0".into(),
+            timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsSettings {
+    /// The bot's Microsoft App ID (the Entra app registration of the bot).
+    pub app_id: String,
+    #[serde(serialize_with = "expose_secret")]
+    pub app_password: SecretString,
+    #[serde(default = "default_botframework_openid_url")]
+    pub openid_metadata_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    #[serde(serialize_with = "expose_secret")]
+    pub signing_secret: SecretString,
+    #[serde(serialize_with = "expose_secret")]
+    pub bot_token: SecretString,
+    #[serde(default = "default_slack_api_base_url")]
+    pub api_base_url: String,
+}
+
+fn default_login_base_url() -> String {
+    "https://login.microsoftonline.com".into()
+}
+
+fn default_botframework_openid_url() -> String {
+    "https://login.botframework.com/v1/.well-known/openidconfiguration".into()
+}
+
+fn default_slack_api_base_url() -> String {
+    "https://slack.com/api".into()
+}
+
+// Only used to feed settings built in code (the sandbox) back through figment;
+// `Settings` is never serialized anywhere a person can read it.
+fn expose_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    s.serialize_str(secret.expose_secret())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}: cannot read the file it names ({path}): {source}")]
+    SecretFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults → `file` (if given, it must exist) → environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        figment = figment.merge(env_provider(env)?);
+        figment.extract().map_err(|e| describe(e, file))
+    }
+
+    /// Layers the environment over settings built in code (used by the sandbox).
+    pub fn with_env_overrides(
+        self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(self))
+            .merge(env_provider(env)?)
+            .extract()
+            .map_err(|e| describe(e, None))
+    }
+}
+
+/// Turns `STAGEGATE_A__B=v` into `a.b = v` and `STAGEGATE_A__B_FILE=p` into
+/// `a.b = <contents of p>`.
+fn env_provider(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Serialized<toml::Table>, ConfigError> {
+    let mut root = toml::Table::new();
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let (key_path, value) = match rest.strip_suffix("_FILE") {
+            Some(key) => {
+                let path = PathBuf::from(&raw);
+                let contents =
+                    std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                        var: var.clone(),
+                        path,
+                        source,
+                    })?;
+                (
+                    key.to_owned(),
+                    contents.trim_end_matches(['\r', '\n']).to_owned(),
+                )
+            }
+            None => (rest.to_owned(), raw),
+        };
+        let parts: Vec<String> = key_path
+            .split("__")
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        if parts.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid(format!(
+                "environment variable {var}: expected {ENV_PREFIX}SECTION__KEY"
+            )));
+        }
+        insert_path(&mut root, &parts, parse_env_value(&value));
+    }
+    Ok(Serialized::defaults(root))
+}
+
+fn insert_path(table: &mut toml::Table, parts: &[String], value: toml::Value) {
+    let (last, parents) = parts.split_last().expect("non-empty key path");
+    let mut cursor = table;
+    for part in parents {
+        let entry = cursor
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        cursor = entry.as_table_mut().expect("just made a table");
+    }
+    cursor.insert(last.clone(), value);
+}
+
+/// Environment values are strings; numbers and booleans are recognised so
+/// `STAGEGATE_SERVER__SHUTDOWN_GRACE_SECONDS=5` works.
+fn parse_env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn describe(error: figment::Error, file: Option<&Path>) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let env = if key.is_empty() {
+                String::new()
+            } else {
+                format!(" (env {})", env_name(&e.path))
+            };
+            let what = match &e.kind {
+                figment::error::Kind::MissingField(field) => {
+                    let full = if key.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{key}.{field}")
+                    };
+                    let parts: Vec<String> = full.split('.').map(str::to_owned).collect();
+                    return format!("missing required key `{full}` (env {})", env_name(&parts));
+                }
+                figment::error::Kind::UnknownField(field, expected) => {
+                    let full = if key.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{key}.{field}")
+                    };
+                    return format!(
+                        "unknown key `{full}`; expected one of: {}",
+                        expected.join(", ")
+                    );
+                }
+                other => other.to_string(),
+            };
+            format!("key `{key}`{env}: {what}")
+        })
+        .collect();
+    let origin = file
+        .map(|p| format!(" (file {})", p.display()))
+        .unwrap_or_default();
+    ConfigError::Invalid(format!(
+        "invalid configuration{origin}: {}",
+        messages.join("; ")
+    ))
+}
+
+fn env_name(path: &[String]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
+}

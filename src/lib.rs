@@ -1,0 +1,11 @@
+//! stagegate: Microsoft Entra multi-stage approval of privileged roles, in
+//! Microsoft Teams and Slack. See DESIGN.md in the shared reference and the
+//! README for the architecture.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod sandbox;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,9 @@
+//! Emulated Graph: requests (in progress).
+
+use axum::Router;
+
+use crate::sandbox::SimState;
+
+pub fn routes() -> Router<SimState> {
+    Router::new()
+}

@@ -1,0 +1,89 @@
+use std::io::Write;
+
+use secrecy::ExposeSecret;
+use stagegate::config::Settings;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const REQUIRED: &[(&str, &str)] = &[
+    ("STAGEGATE_ENTRA__TENANT_ID", "t"),
+    ("STAGEGATE_ENTRA__CLIENT_ID", "c"),
+    ("STAGEGATE_ENTRA__CLIENT_SECRET", "s3cret"),
+];
+
+#[test]
+fn defaults_then_file_then_env() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "[server]\nshutdown_grace_seconds = 3\n[graph]\ntimeout_seconds = 7"
+    )
+    .unwrap();
+    let mut vars = env(REQUIRED);
+    vars.push(("STAGEGATE_GRAPH__TIMEOUT_SECONDS".into(), "9".into()));
+    let settings = Settings::load_from(Some(file.path()), vars).unwrap();
+    assert_eq!(settings.server.shutdown_grace_seconds, 3);
+    assert_eq!(settings.graph.timeout_seconds, 9);
+    assert_eq!(settings.server.bind.port(), 3978);
+    assert_eq!(settings.graph.base_url, "https://graph.microsoft.com/v1.0");
+}
+
+#[test]
+fn secrets_come_from_files_and_never_print() {
+    let mut secret = tempfile::NamedTempFile::new().unwrap();
+    writeln!(secret, "from-a-file").unwrap();
+    let vars = env(&[
+        ("STAGEGATE_ENTRA__TENANT_ID", "t"),
+        ("STAGEGATE_ENTRA__CLIENT_ID", "c"),
+        (
+            "STAGEGATE_ENTRA__CLIENT_SECRET_FILE",
+            secret.path().to_str().unwrap(),
+        ),
+    ]);
+    let settings = Settings::load_from(None, vars).unwrap();
+    assert_eq!(settings.entra.client_secret.expose_secret(), "from-a-file");
+    assert!(!format!("{settings:?}").contains("from-a-file"));
+}
+
+#[test]
+fn missing_key_is_named_with_its_env_variable() {
+    let err = Settings::load_from(None, env(&REQUIRED[..2]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("entra.client_secret"), "{err}");
+    assert!(err.contains("STAGEGATE_ENTRA__CLIENT_SECRET"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let mut vars = env(REQUIRED);
+    vars.push(("STAGEGATE_GRAPH__TIMEOUT_SECOND".into(), "9".into()));
+    let err = Settings::load_from(None, vars).unwrap_err().to_string();
+    assert!(err.contains("graph.timeout_second"), "{err}");
+
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "[sever]\nbind = \"127.0.0.1:1\"").unwrap();
+    let err = Settings::load_from(Some(file.path()), env(REQUIRED))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sever"), "{err}");
+}
+
+#[test]
+fn malformed_value_says_what_is_expected() {
+    let mut vars = env(REQUIRED);
+    vars.push(("STAGEGATE_SERVER__BIND".into(), "not-an-address".into()));
+    let err = Settings::load_from(None, vars).unwrap_err().to_string();
+    assert!(err.contains("server.bind"), "{err}");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stagegate.example.toml");
+    Settings::load_from(Some(&path), Vec::new()).expect("example config loads");
+}

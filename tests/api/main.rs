@@ -1,0 +1,7 @@
+//! Integration tests: one binary, each test with its own sandbox, bot and
+//! SQLite file, all over real HTTP on loopback.
+
+mod config;
+mod health;
+mod helpers;
+mod sim_control;
