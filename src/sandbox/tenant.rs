@@ -555,6 +555,7 @@ impl TenantFile {
             assignments: BTreeMap::new(),
             events: Vec::new(),
             created,
+            pim: Default::default(),
         })
     }
 }

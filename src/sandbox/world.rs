@@ -28,6 +28,8 @@ pub struct World {
     pub events: Vec<SimEvent>,
     /// When the world was created (emulated time); seeds `createdDateTime`s.
     pub created: DateTime<Utc>,
+    /// PIM for Groups schedules, requests and instances.
+    pub pim: crate::sandbox::graph::pim::PimState,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +357,13 @@ pub enum SimEvent {
 }
 
 impl World {
+    /// Applies everything due at or before `now` (emulated time): request
+    /// lifecycle first, then what delivery and expiry mean for PIM.
+    pub fn advance_to(&mut self, now: DateTime<Utc>) {
+        self.run_lifecycle(now);
+        self.sync_pim(now);
+    }
+
     pub fn user(&self, id_or_upn: &str) -> Option<&User> {
         self.users.get(id_or_upn).or_else(|| {
             self.users

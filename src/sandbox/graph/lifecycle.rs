@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::sandbox::world::World;
 
 impl World {
-    /// Applies everything due at or before `now`. Idempotent.
-    pub fn advance_to(&mut self, now: DateTime<Utc>) {
+    /// Applies request-lifecycle deadlines due at or before `now`. Idempotent.
+    pub(crate) fn run_lifecycle(&mut self, now: DateTime<Utc>) {
         let _ = now;
     }
 }

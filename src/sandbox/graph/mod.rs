@@ -11,6 +11,7 @@ pub mod em;
 pub mod error;
 pub mod lifecycle;
 pub mod odata;
+pub mod pim;
 pub mod requests;
 
 use axum::Router;
