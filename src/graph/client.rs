@@ -1,0 +1,181 @@
+//! The thin Graph client: one `reqwest::Client`, bearer auth (the app's token
+//! or a person's delegated token), a timeout on every call, and retries with
+//! exponential backoff and jitter on 429 / 502–504 / connection errors that
+//! honour `Retry-After`. Other 4xx are never retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::GraphError;
+use super::token::AppTokenSource;
+
+/// Whose identity a call uses.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// The app itself (client credentials).
+    App,
+    /// A person, with their delegated access token.
+    User(&'a SecretString),
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not slept through in-line; the
+    /// caller gets `Throttled` and reschedules (the outbox does).
+    pub max_inline_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_inline_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base_url: String,
+    app_token: Arc<AppTokenSource>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphClient {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        app_token: Arc<AppTokenSource>,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            app_token,
+            timeout,
+            retry,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        auth: Auth<'_>,
+        path: &str,
+    ) -> Result<T, GraphError> {
+        let response = self.send(auth, Method::GET, path, None::<&()>).await?;
+        decode(response).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        auth: Auth<'_>,
+        path: &str,
+        body: &B,
+    ) -> Result<T, GraphError> {
+        let response = self.send(auth, Method::POST, path, Some(body)).await?;
+        decode(response).await
+    }
+
+    /// For calls answered with `204 No Content` (PATCH a stage, cancel …).
+    pub async fn send_no_content<B: Serialize>(
+        &self,
+        auth: Auth<'_>,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), GraphError> {
+        self.send(auth, method, path, body).await.map(drop)
+    }
+
+    /// Sends with retries; returns the successful response or a typed error.
+    pub async fn send<B: Serialize>(
+        &self,
+        auth: Auth<'_>,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, GraphError> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter()
+            .build();
+        let mut refreshed_app_token = false;
+        loop {
+            let token = match auth {
+                Auth::App => self.app_token.token().await?,
+                Auth::User(token) => token.clone(),
+            };
+            let mut request = self
+                .http
+                .request(method.clone(), self.url(path))
+                .bearer_auth(token.expose_secret())
+                .timeout(self.timeout);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = match request.send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => GraphError::from_response(response).await,
+                Err(e) => GraphError::Transport(e.without_url().to_string()),
+            };
+            // An app token Graph refuses may have been revoked early: fetch a
+            // new one once. A person's token is the identity layer's to renew.
+            if matches!(error, GraphError::Unauthorized { .. })
+                && matches!(auth, Auth::App)
+                && !refreshed_app_token
+            {
+                refreshed_app_token = true;
+                self.app_token.invalidate().await;
+                continue;
+            }
+            if !error.is_transient() {
+                return Err(error);
+            }
+            let Some(delay) = backoff.next() else {
+                return Err(error);
+            };
+            let wait = error.retry_after().unwrap_or(delay);
+            if wait > self.retry.max_inline_wait {
+                return Err(error);
+            }
+            tracing::debug!(%method, path, wait_ms = wait.as_millis() as u64, "retrying Graph call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, GraphError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| GraphError::Transport(e.without_url().to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| GraphError::Decode(e.to_string()))
+}
