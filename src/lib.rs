@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod graph;
 pub mod http;
+pub mod identity;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,3 @@
+//! People's own identities: account linking and the encrypted token vault.
+
+pub mod vault;
