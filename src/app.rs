@@ -12,6 +12,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::identity::link::LinkService;
+use crate::identity::vault::KeyRing;
 use crate::store::Store;
 
 /// Everything a handler may reach. Ports to the outside world are added here
@@ -20,6 +22,7 @@ use crate::store::Store;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    pub links: Arc<LinkService>,
 }
 
 pub struct Application {
@@ -34,7 +37,15 @@ impl Application {
     /// Opens the database (applying migrations) and binds the configured
     /// address; port 0 picks a free port, see [`Application::port`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let vault = Arc::new(
+            KeyRing::new(
+                &settings.identity.vault_keys,
+                &settings.identity.vault_primary_key,
+            )
+            .map_err(|e| anyhow::anyhow!("identity.vault_keys: {e}"))?,
+        );
         let store = Store::open(&settings.database.path, settings.database.max_connections).await?;
+        let links = Arc::new(LinkService::new(&settings, store.clone(), vault));
         let listener = TcpListener::bind(settings.server.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
@@ -44,6 +55,7 @@ impl Application {
         let state = AppState {
             settings: Arc::new(settings),
             store,
+            links,
         };
         let router = crate::http::with_common_layers(router(state.clone()), timeout);
         Ok(Self {
@@ -77,6 +89,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::identity::routes::router())
         .with_state(state)
 }
 

@@ -25,6 +25,7 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     pub entra: EntraSettings,
+    pub identity: IdentitySettings,
     #[serde(default)]
     pub graph: GraphSettings,
     #[serde(default)]
@@ -109,6 +110,53 @@ pub struct EntraSettings {
     pub client_secret: SecretString,
     #[serde(default = "default_login_base_url")]
     pub login_base_url: String,
+}
+
+/// Account linking and the token vault.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// Encryption keys for stored refresh tokens: key id → base64 of 32
+    /// random bytes (`openssl rand -base64 32`). Keep old keys to read old
+    /// values while rotating.
+    #[serde(serialize_with = "expose_secret_map")]
+    pub vault_keys: std::collections::BTreeMap<String, SecretString>,
+    /// The key id new values are sealed with.
+    pub vault_primary_key: String,
+    /// Lifetime of sign-in links sent in chat.
+    #[serde(default = "default_link_ttl")]
+    pub link_ttl_seconds: u64,
+    /// Delegated Graph permissions people grant when they sign in.
+    #[serde(default = "default_delegated_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_link_ttl() -> u64 {
+    600
+}
+
+pub fn default_delegated_scopes() -> Vec<String> {
+    [
+        "https://graph.microsoft.com/EntitlementManagement.ReadWrite.All",
+        "https://graph.microsoft.com/PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+        "https://graph.microsoft.com/PrivilegedEligibilitySchedule.Read.AzureADGroup",
+        "https://graph.microsoft.com/RoleManagementPolicy.Read.AzureADGroup",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn expose_secret_map<S: serde::Serializer>(
+    map: &std::collections::BTreeMap<String, SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    use serde::ser::SerializeMap;
+    let mut out = s.serialize_map(Some(map.len()))?;
+    for (k, v) in map {
+        out.serialize_entry(k, v.expose_secret())?;
+    }
+    out.end()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,3 +1,5 @@
 //! People's own identities: account linking and the encrypted token vault.
 
+pub mod link;
+pub mod routes;
 pub mod vault;

@@ -21,7 +21,8 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    DatabaseSettings, EntraSettings, GraphSettings, LogSettings, ServerSettings, Settings,
+    DatabaseSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings, ServerSettings,
+    Settings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -86,6 +87,7 @@ impl SimState {
 
     /// Settings that point the bot at this sandbox.
     pub fn bot_settings(&self, bind: SocketAddr, database: std::path::PathBuf) -> Settings {
+        let vault_key = sandbox_vault_key(&database);
         let world = self.world();
         Settings {
             server: ServerSettings {
@@ -104,6 +106,12 @@ impl SimState {
                 client_secret: SecretString::from(world.app.client_secret.clone()),
                 login_base_url: self.login_base_url(),
             },
+            identity: IdentitySettings {
+                vault_keys: [("sandbox".to_owned(), vault_key)].into(),
+                vault_primary_key: "sandbox".into(),
+                link_ttl_seconds: 600,
+                scopes: crate::config::default_delegated_scopes(),
+            },
             graph: GraphSettings {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
@@ -117,6 +125,27 @@ impl SimState {
     pub fn login_base_url(&self) -> String {
         format!("{}/login", self.base_url)
     }
+}
+
+/// The sandbox bot's vault key, kept beside its database so links survive a
+/// restart of `stagegate sandbox` (created on first use, owner-only).
+fn sandbox_vault_key(database: &std::path::Path) -> SecretString {
+    use base64::Engine;
+    let path = database.with_extension("vault-key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return SecretString::from(existing.trim().to_owned());
+    }
+    let key: [u8; 32] = rand::random();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Ok(mut file) = options.open(&path) {
+        use std::io::Write;
+        let _ = file.write_all(encoded.as_bytes());
+    }
+    SecretString::from(encoded)
 }
 
 /// Options of `stagegate sandbox`.

@@ -1,6 +1,8 @@
 //! SQLite through sqlx. SQL lives only in this module so a PostgreSQL
 //! implementation can be added behind the same interface later.
 
+pub mod links;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -14,6 +14,11 @@ const REQUIRED: &[(&str, &str)] = &[
     ("STAGEGATE_ENTRA__TENANT_ID", "t"),
     ("STAGEGATE_ENTRA__CLIENT_ID", "c"),
     ("STAGEGATE_ENTRA__CLIENT_SECRET", "s3cret"),
+    (
+        "STAGEGATE_IDENTITY__VAULT_KEYS__K1",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    ),
+    ("STAGEGATE_IDENTITY__VAULT_PRIMARY_KEY", "k1"),
 ];
 
 #[test]
@@ -37,14 +42,12 @@ fn defaults_then_file_then_env() {
 fn secrets_come_from_files_and_never_print() {
     let mut secret = tempfile::NamedTempFile::new().unwrap();
     writeln!(secret, "from-a-file").unwrap();
-    let vars = env(&[
-        ("STAGEGATE_ENTRA__TENANT_ID", "t"),
-        ("STAGEGATE_ENTRA__CLIENT_ID", "c"),
-        (
-            "STAGEGATE_ENTRA__CLIENT_SECRET_FILE",
-            secret.path().to_str().unwrap(),
-        ),
-    ]);
+    let mut vars = env(REQUIRED);
+    vars.retain(|(k, _)| k != "STAGEGATE_ENTRA__CLIENT_SECRET");
+    vars.push((
+        "STAGEGATE_ENTRA__CLIENT_SECRET_FILE".into(),
+        secret.path().to_str().unwrap().into(),
+    ));
     let settings = Settings::load_from(None, vars).unwrap();
     assert_eq!(settings.entra.client_secret.expose_secret(), "from-a-file");
     assert!(!format!("{settings:?}").contains("from-a-file"));

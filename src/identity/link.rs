@@ -1,0 +1,364 @@
+//! Account linking: a person's first action sends them a sign-in link;
+//! `/auth/start` turns its single-use token into an Entra authorization
+//! request (code + PKCE S256, `state`, `nonce`, optional `claims` for
+//! step-up); `/auth/callback` redeems the code, validates the ID token and
+//! stores the link with the refresh token sealed by the vault.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, Scope, TokenResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use super::vault::{KeyRing, refresh_token_aad};
+use crate::config::Settings;
+use crate::store::links::{ChatIdentity, LinkRow, PendingSignIn};
+use crate::store::{Store, StoreError};
+
+type EntraClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How long a started sign-in may take before its `state` is void.
+const FLOW_LIFETIME_MINUTES: i64 = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("this sign-in link is invalid, already used or expired; ask the bot for a new one")]
+    InvalidLinkToken,
+    #[error("this sign-in is invalid, already completed or expired; start again from chat")]
+    InvalidState,
+    #[error("sign-in was cancelled or refused by Microsoft Entra: {0}")]
+    Refused(String),
+    #[error(
+        "you signed in as a different Microsoft account than the one your Teams account belongs to"
+    )]
+    WrongAccount,
+    #[error("you signed in to another tenant than the one stagegate serves")]
+    WrongTenant,
+    #[error("you have not linked your account yet")]
+    NotLinked,
+    #[error("your sign-in has expired or was revoked; sign in again")]
+    Reauthenticate,
+    #[error("Microsoft Entra could not be reached: {0}")]
+    Upstream(String),
+    #[error("database error: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A completed link, for the caller to confirm in chat and resume.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub identity: ChatIdentity,
+    pub object_id: String,
+    pub display_name: String,
+    pub resume: Option<String>,
+}
+
+/// Extra claims Entra puts in ID tokens that the OIDC crate does not type.
+#[derive(Deserialize)]
+struct EntraIdClaims {
+    tid: String,
+    oid: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+}
+
+pub struct LinkService {
+    store: Store,
+    vault: Arc<KeyRing>,
+    http: reqwest::Client,
+    issuer: String,
+    tenant_id: String,
+    client_id: String,
+    client_secret: SecretString,
+    redirect_uri: String,
+    public_base_url: String,
+    scopes: Vec<String>,
+    link_ttl: Duration,
+    client: OnceCell<EntraClient>,
+}
+
+impl LinkService {
+    pub fn new(settings: &Settings, store: Store, vault: Arc<KeyRing>) -> Self {
+        let http = reqwest::Client::builder()
+            // Following redirects from the token endpoint would open SSRF holes.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(
+                settings.graph.timeout_seconds,
+            ))
+            .build()
+            .expect("reqwest client");
+        let public = settings
+            .server
+            .public_base_url
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            store,
+            vault,
+            http,
+            issuer: format!(
+                "{}/{}/v2.0",
+                settings.entra.login_base_url.trim_end_matches('/'),
+                settings.entra.tenant_id
+            ),
+            tenant_id: settings.entra.tenant_id.clone(),
+            client_id: settings.entra.client_id.clone(),
+            client_secret: settings.entra.client_secret.clone(),
+            redirect_uri: format!("{public}/auth/callback"),
+            public_base_url: public,
+            scopes: settings.identity.scopes.clone(),
+            link_ttl: Duration::seconds(settings.identity.link_ttl_seconds as i64),
+            client: OnceCell::new(),
+        }
+    }
+
+    /// Discovers Entra's endpoints once (lazily, so start-up never depends on Entra).
+    async fn client(&self) -> Result<&EntraClient, LinkError> {
+        self.client
+            .get_or_try_init(|| async {
+                let issuer = IssuerUrl::new(self.issuer.clone())
+                    .map_err(|e| LinkError::Upstream(e.to_string()))?;
+                let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+                    .await
+                    .map_err(|e| LinkError::Upstream(format!("OpenID discovery failed: {e}")))?;
+                let redirect = RedirectUrl::new(self.redirect_uri.clone())
+                    .map_err(|e| LinkError::Upstream(e.to_string()))?;
+                Ok(CoreClient::from_provider_metadata(
+                    metadata,
+                    ClientId::new(self.client_id.clone()),
+                    Some(ClientSecret::new(
+                        self.client_secret.expose_secret().to_owned(),
+                    )),
+                )
+                .set_redirect_uri(redirect))
+            })
+            .await
+    }
+
+    /// A single-use sign-in link for `who`; `claims` asks Entra for step-up,
+    /// `resume` is what to continue once signed in (opaque to this service).
+    pub async fn sign_in_link(
+        &self,
+        who: &ChatIdentity,
+        claims: Option<&str>,
+        resume: Option<&str>,
+    ) -> Result<String, LinkError> {
+        let token = random_token();
+        self.store
+            .insert_link_token(
+                &hash(&token),
+                who,
+                claims,
+                resume,
+                Utc::now() + self.link_ttl,
+            )
+            .await?;
+        Ok(format!("{}/auth/start?t={token}", self.public_base_url))
+    }
+
+    /// Consumes a link token; returns the Entra authorize URL to redirect to.
+    pub async fn start(&self, link_token: &str) -> Result<String, LinkError> {
+        let pending = self
+            .store
+            .consume_link_token(&hash(link_token), Utc::now())
+            .await?
+            .ok_or(LinkError::InvalidLinkToken)?;
+        let client = self.client().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("offline_access".into()))
+            .add_scopes(self.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("prompt", "select_account");
+        if let Some(claims) = &pending.claims {
+            request = request.add_extra_param("claims", claims.clone());
+        }
+        let (url, state, nonce) = request.url();
+        let identity = pending.identity.clone();
+        let aad = flow_aad(state.secret());
+        let flow = PendingSignIn {
+            code_verifier: self
+                .vault
+                .seal(&SecretString::from(verifier.secret().clone()), &aad),
+            nonce: nonce.secret().clone(),
+            identity,
+            ..pending
+        };
+        self.store
+            .insert_auth_flow(
+                &hash(state.secret()),
+                &flow,
+                Utc::now() + Duration::minutes(FLOW_LIFETIME_MINUTES),
+            )
+            .await?;
+        Ok(url.to_string())
+    }
+
+    /// Completes a sign-in from the redirect's `code` and `state`.
+    pub async fn callback(&self, code: &str, state: &str) -> Result<Linked, LinkError> {
+        let flow = self
+            .store
+            .consume_auth_flow(&hash(state), Utc::now())
+            .await?
+            .ok_or(LinkError::InvalidState)?;
+        let verifier = self
+            .vault
+            .open(&flow.code_verifier, &flow_aad(state))
+            .map_err(|_| LinkError::InvalidState)?;
+        let client = self.client().await?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| LinkError::Upstream(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| LinkError::Refused(describe_token_error(&e)))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| LinkError::Upstream("Entra returned no ID token".into()))?;
+        id_token
+            .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce.clone()))
+            .map_err(|e| LinkError::Refused(format!("ID token rejected: {e}")))?;
+        // Signature, issuer, audience, expiry and nonce were verified above;
+        // reading the Entra-specific claims from the same token is safe now.
+        let extra: EntraIdClaims = jsonwebtoken::dangerous::insecure_decode(id_token.to_string())
+            .map(|d| d.claims)
+            .map_err(|e| LinkError::Upstream(format!("ID token claims unreadable: {e}")))?;
+        if extra.tid != self.tenant_id {
+            return Err(LinkError::WrongTenant);
+        }
+        // Teams tells us who the person is: the link must match it.
+        if flow.identity.platform == "teams" && !extra.oid.eq_ignore_ascii_case(&flow.identity.user)
+        {
+            return Err(LinkError::WrongAccount);
+        }
+        let refresh = response.refresh_token().ok_or_else(|| {
+            LinkError::Upstream("Entra returned no refresh token (offline_access)".into())
+        })?;
+        let display_name = extra
+            .name
+            .or(extra.preferred_username)
+            .unwrap_or_else(|| extra.oid.clone());
+        let sealed = self.vault.seal(
+            &SecretString::from(refresh.secret().clone()),
+            &refresh_token_aad(&self.tenant_id, &extra.oid),
+        );
+        self.store
+            .upsert_link(
+                &LinkRow {
+                    identity: flow.identity.clone(),
+                    object_id: extra.oid.clone(),
+                    display_name: display_name.clone(),
+                    refresh_token: sealed,
+                    key_id: self.vault.primary_key_id().to_owned(),
+                },
+                Utc::now(),
+            )
+            .await?;
+        Ok(Linked {
+            identity: flow.identity,
+            object_id: extra.oid,
+            display_name,
+            resume: flow.resume,
+        })
+    }
+
+    /// A fresh delegated Graph access token for a linked person (refresh
+    /// grant; the rotated refresh token replaces the stored one).
+    pub async fn access_token(
+        &self,
+        who: &ChatIdentity,
+    ) -> Result<(SecretString, String), LinkError> {
+        let link = self.store.link(who).await?.ok_or(LinkError::NotLinked)?;
+        let aad = refresh_token_aad(&self.tenant_id, &link.object_id);
+        let refresh = self
+            .vault
+            .open(&link.refresh_token, &aad)
+            .map_err(|_| LinkError::Reauthenticate)?;
+        let client = self.client().await?;
+        let response = client
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_owned()))
+            .map_err(|e| LinkError::Upstream(e.to_string()))?
+            .add_scopes(self.scopes.iter().cloned().map(Scope::new))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match &e {
+                openidconnect::RequestTokenError::ServerResponse(r)
+                    if r.error().as_ref() == "invalid_grant" =>
+                {
+                    LinkError::Reauthenticate
+                }
+                _ => LinkError::Upstream(describe_token_error(&e)),
+            })?;
+        if let Some(rotated) = response.refresh_token() {
+            let sealed = self
+                .vault
+                .seal(&SecretString::from(rotated.secret().clone()), &aad);
+            self.store
+                .update_refresh_token(who, &sealed, self.vault.primary_key_id(), Utc::now())
+                .await?;
+        }
+        Ok((
+            SecretString::from(response.access_token().secret().clone()),
+            link.object_id,
+        ))
+    }
+
+    /// Removes the link and its stored token.
+    pub async fn unlink(&self, who: &ChatIdentity) -> Result<bool, LinkError> {
+        Ok(self.store.delete_link(who).await?)
+    }
+}
+
+fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn hash(value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+}
+
+fn flow_aad(state: &str) -> Vec<u8> {
+    format!("stagegate/pkce-verifier/v1/{}", hash(state)).into_bytes()
+}
+
+/// Entra's error text (`AADSTS…`) without anything secret.
+fn describe_token_error<E: std::error::Error>(
+    error: &openidconnect::RequestTokenError<
+        E,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
+) -> String {
+    match error {
+        openidconnect::RequestTokenError::ServerResponse(r) => format!(
+            "{}: {}",
+            r.error().as_ref(),
+            r.error_description().map(String::as_str).unwrap_or("")
+        ),
+        other => other.to_string(),
+    }
+}
