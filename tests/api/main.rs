@@ -2,6 +2,8 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod graph_directory;
+mod graph_em_catalog;
 mod health;
 mod helpers;
 mod sim_control;
