@@ -4,6 +4,7 @@
 mod config;
 mod graph_directory;
 mod graph_em_catalog;
+mod graph_groups;
 mod health;
 mod helpers;
 mod sim_control;

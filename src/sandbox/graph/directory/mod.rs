@@ -8,6 +8,7 @@
 //! or a higher `Group.*` / `Directory.*` permission.
 
 pub mod groups;
+pub mod manager;
 pub mod query;
 pub mod users;
 
@@ -24,9 +25,9 @@ pub fn routes() -> Router<SimState> {
     Router::new()
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get))
-        .route("/users/{id}/manager", get(users::manager))
+        .route("/users/{id}/manager", get(manager::manager))
         .route("/me", get(users::me))
-        .route("/me/manager", get(users::my_manager))
+        .route("/me/manager", get(manager::my_manager))
         .route("/groups", get(groups::list))
         .route("/groups/{id}", get(groups::get))
         .route("/groups/{id}/members", get(groups::members))

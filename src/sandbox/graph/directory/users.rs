@@ -1,5 +1,4 @@
-//! `/users`, `/users/{id | userPrincipalName}`, `/me`, `…/manager`, and the
-//! manager chain `$expand=manager($levels=n)`.
+//! `/users`, `/users/{id | userPrincipalName}`, `/users/$count` and `/me`.
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -7,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::query::{check_directory_filter, check_select, context, eventual, expand_of, only};
+use super::manager::{ManagerExpand, manager_chain, manager_expand};
+use super::query::{check_directory_filter, check_select, context, eventual, only, with_context};
 use super::{
     MANAGER_READ, SELF_MANAGER_READ, SELF_READ, USER_FILTER, USERS_READ, is_self,
     resource_not_found,
@@ -34,9 +34,7 @@ pub const USER_DEFAULT: &[&str] = &[
     "userPrincipalName",
 ];
 
-const USER_TYPE: &str = "microsoft.graph.user";
-/// `$levels=max` means "to the root"; Graph caps explicit levels at 1000.
-const MAX_LEVELS: usize = 1000;
+pub const USER_TYPE: &str = "microsoft.graph.user";
 
 const LIST: Supported = Supported::LIST.with_expand(&["manager"]);
 /// `$count=true` is accepted (and ignored) on a single user because
@@ -110,120 +108,11 @@ pub fn user_view(world: &World, user: &User, select: Option<&Vec<String>>) -> Va
     }
 }
 
-/// `$expand=manager(…)`: how far up the chain and which properties.
-struct ManagerExpand {
-    levels: usize,
-    select: Option<Vec<String>>,
-}
-
-fn manager_expand(
-    query: &ODataQuery,
-    single: bool,
-    headers: &HeaderMap,
-) -> GraphResult<Option<ManagerExpand>> {
-    let Some(expand) = expand_of(query, "manager") else {
-        return Ok(None);
-    };
-    let mut out = ManagerExpand {
-        levels: 1,
-        select: None,
-    };
-    let mut levels_given = false;
-    for option in expand.options.as_deref().unwrap_or_default().split(';') {
-        let option = option.trim();
-        if option.is_empty() {
-            continue;
-        }
-        let (key, value) = option.split_once('=').ok_or_else(|| {
-            GraphError::bad_request(format!("Invalid $expand option '{option}'."))
-        })?;
-        match key.trim().to_ascii_lowercase().as_str() {
-            "$levels" => {
-                levels_given = true;
-                let value = value.trim();
-                out.levels = if value.eq_ignore_ascii_case("max") {
-                    MAX_LEVELS
-                } else {
-                    match value.parse::<usize>() {
-                        Ok(n) if (1..=MAX_LEVELS).contains(&n) => n,
-                        _ => {
-                            return Err(GraphError::bad_request(format!(
-                                "The value '{value}' is not valid for $levels; use 'max' or a number from 1 to 1000."
-                            )));
-                        }
-                    }
-                };
-            }
-            "$select" => {
-                out.select = Some(value.split(',').map(|s| s.trim().to_owned()).collect());
-            }
-            _ => {
-                return Err(GraphError::bad_request(format!(
-                    "Query option '{}' is not supported inside $expand=manager.",
-                    key.trim()
-                )));
-            }
-        }
-    }
-    if levels_given && !single {
-        // "$levels is only supported on single user (/users/{id} or me)".
-        return Err(GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "Request_UnsupportedQuery",
-            "$levels is only supported when expanding the manager of a single user.",
-        ));
-    }
-    if levels_given && !eventual(headers) {
-        // The v1.0 page: ConsistencyLevel "Required when the request includes
-        // $levels=n in $expand". The error text is ours, modelled on the
-        // documented advanced-query errors.
-        return Err(GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "Request_UnsupportedQuery",
-            "$levels is not supported because the required parameters might be missing. Try adding ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
-        ));
-    }
-    Ok(Some(out))
-}
-
-/// A manager as a `directoryObject`: typed, default or selected properties,
-/// and the next manager up while levels remain.
-fn manager_chain(
-    world: &World,
-    user: &User,
-    levels: usize,
-    select: Option<&Vec<String>>,
-) -> Option<Value> {
-    let mut managers = Vec::new();
-    let mut current = user;
-    while managers.len() < levels {
-        let Some(next) = current
-            .manager_id
-            .as_deref()
-            .and_then(|m| world.users.get(m))
-        else {
-            break;
-        };
-        managers.push(next);
-        current = next;
-    }
-    managers.into_iter().rev().fold(None, |above, manager| {
-        let mut view = user_view(world, manager, select);
-        if let Value::Object(map) = &mut view {
-            map.insert("@odata.type".into(), json!(format!("#{USER_TYPE}")));
-            if let Some(above) = above {
-                map.insert("manager".into(), above);
-            }
-        }
-        Some(view)
-    })
-}
-
 fn sample_user(world: &World) -> Option<Value> {
     world.users.values().next().map(|u| user_json(world, u))
 }
 
-fn check_user_select(
+pub fn check_user_select(
     world: &World,
     query: &ODataQuery,
     manager: Option<&ManagerExpand>,
@@ -290,7 +179,7 @@ pub async fn list(
         ..query.clone()
     };
     let body = shaped.collection(items, &state.graph_url("/users"));
-    Ok(Json(super::query::with_context(
+    Ok(Json(with_context(
         body,
         context(&state, "users", &query, false),
     )))
@@ -319,7 +208,7 @@ fn one_user(
         check_user_select(&world, &query, manager.as_ref())?;
         shape(&world, user, &query, manager.as_ref())
     };
-    Ok(Json(super::query::with_context(
+    Ok(Json(with_context(
         body,
         context(state, "users", &query, true),
     )))
@@ -368,56 +257,4 @@ pub async fn me(
     let user_id = caller.require_user()?.to_owned();
     caller.require(&SELF_READ)?;
     one_user(&state, &user_id, raw.as_deref(), &headers, &caller, true)
-}
-
-fn manager_of(state: &SimState, id: &str, raw: Option<&str>) -> GraphResult<Json<Value>> {
-    let query = ODataQuery::parse(raw, Supported::ENTITY)?;
-    let body = {
-        let world = state.world();
-        let user = world.user(id).ok_or_else(|| resource_not_found(id))?;
-        check_user_select(&world, &query, None)?;
-        let manager = user
-            .manager_id
-            .as_deref()
-            .and_then(|m| world.users.get(m))
-            .ok_or_else(|| resource_not_found("manager"))?;
-        let mut view = user_view(&world, manager, query.select.as_ref());
-        if let Value::Object(map) = &mut view {
-            map.insert("@odata.type".into(), json!(format!("#{USER_TYPE}")));
-        }
-        view
-    };
-    Ok(Json(super::query::with_context(
-        body,
-        context(state, "directoryObjects", &query, true),
-    )))
-}
-
-/// `GET /users/{id | userPrincipalName}/manager`. Delegated `User.Read` for
-/// one's own manager, else `User.Read.All` or higher; application
-/// `User.Read.All` or higher. No manager → 404 `Request_ResourceNotFound`.
-pub async fn manager(
-    caller: Caller,
-    State(state): State<SimState>,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> GraphResult<Json<Value>> {
-    let own = is_self(&caller, &id);
-    caller.require(if own {
-        &SELF_MANAGER_READ
-    } else {
-        &MANAGER_READ
-    })?;
-    manager_of(&state, &id, raw.as_deref())
-}
-
-/// `GET /me/manager`. Delegated only, `User.Read` or higher.
-pub async fn my_manager(
-    caller: Caller,
-    State(state): State<SimState>,
-    RawQuery(raw): RawQuery,
-) -> GraphResult<Json<Value>> {
-    let user_id = caller.require_user()?.to_owned();
-    caller.require(&SELF_MANAGER_READ)?;
-    manager_of(&state, &user_id, raw.as_deref())
 }
