@@ -2,6 +2,9 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod graph_approvals;
+mod graph_lifecycle;
+mod graph_requests;
 mod health;
 mod helpers;
 mod sim_control;

@@ -156,6 +156,10 @@ pub(super) async fn create(
         stages: (0..stages).map(|_| new_stage()).collect(),
     };
     let mut item = render::request(&world, &request, &[])?;
+    // Every documented create response (Examples 3, 4, 5, 6) shows
+    // `createdDateTime: null`; the service stamps it after accepting, and
+    // GET shows it.
+    item["createdDateTime"] = Value::Null;
     item["@odata.context"] = json!(format!(
         "{}/$metadata#identityGovernance/entitlementManagement/assignmentRequests/$entity",
         state.graph_url("")
