@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 use stagegate::sandbox::world::SimEvent;
 
-use crate::helpers::{ASSIGNMENTS, REQUESTS, TestSandbox, spawn_sandbox};
+use crate::helpers::{REQUESTS, TestSandbox, spawn_sandbox};
+
+mod assignments;
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
@@ -256,47 +258,6 @@ async fn unknown_ids_wrong_policy_and_wrong_caller_are_refused() {
     assert_eq!(status, 403);
 }
 
-#[tokio::test]
-async fn admin_add_needs_write_permission_and_an_enabled_target() {
-    let sandbox = spawn_sandbox().await;
-    let (package, policy, _) = sandbox.package("helpdesk-admin");
-    let body = |target: String| {
-        json!({
-            "requestType": "adminAdd",
-            "assignment": { "targetId": target, "assignmentPolicyId": policy, "accessPackageId": package }
-        })
-    };
-    // The seeded app holds EntitlementManagement.Read.All only.
-    let app = sandbox.app_token().await;
-    let (status, _) = sandbox
-        .graph_post(&app, REQUESTS, &body(sandbox.persona_id("lee")))
-        .await;
-    assert_eq!(status, 403);
-
-    let admin = sandbox.user_token("adele", true).await;
-    let (status, response) = sandbox
-        .graph_post(&admin, REQUESTS, &body(sandbox.persona_id("nestor")))
-        .await;
-    assert_eq!(
-        (status, code(&response)),
-        (400, "UserAccountDisabled"),
-        "{response}"
-    );
-
-    // Example 1 (adminAdd): a direct assignment, delivered without approval.
-    let (status, response) = sandbox
-        .graph_post(&admin, REQUESTS, &body(sandbox.persona_id("lee")))
-        .await;
-    assert_eq!(status, 201, "{response}");
-    assert_eq!(response["requestType"], "adminAdd");
-    let id = response["id"].as_str().unwrap();
-    let read = sandbox.request_json(id).await;
-    assert_eq!(read["state"], "delivered");
-    assert_eq!(read["assignment"]["state"], "delivered");
-    let (status, _) = sandbox.approval("adele", id).await;
-    assert_eq!(status, 404, "a direct assignment has no approval");
-}
-
 async fn two_requests(sandbox: &TestSandbox) -> (String, String) {
     let alex = sandbox.submit("alex", "global-admin").await;
     sandbox.advance_clock("PT1M").await;
@@ -459,72 +420,4 @@ async fn requestor_cancels_a_pending_request() {
     assert_eq!(status, 400, "{body}");
     // A new request is possible once the old one is closed.
     sandbox.submit("alex", "global-admin").await;
-}
-
-#[tokio::test]
-async fn assignments_are_listed_filtered_and_removed() {
-    let sandbox = spawn_sandbox().await;
-    let id = sandbox.submit("alex", "helpdesk-admin").await;
-    assert_eq!(sandbox.decide("isaiah", &id, "Approve", "").await.0, 204);
-    let assignment_id = sandbox.request_json(&id).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let app = sandbox.app_token().await;
-    let path = format!(
-        "{ASSIGNMENTS}?$filter=target/objectId eq '{}' and state eq 'delivered'&$expand=target,accessPackage",
-        sandbox.persona_id("alex")
-    );
-    let (status, body) = sandbox.graph_get(&app, &path).await;
-    assert_eq!(status, 200, "{body}");
-    let a = &body["value"][0];
-    assert_eq!(a["id"], assignment_id.as_str());
-    assert_eq!(a["target"]["principalName"], "alex@contoso.example");
-    assert_eq!(
-        a["accessPackage"]["displayName"],
-        "AP – Helpdesk Admin Eligibility Request"
-    );
-    assert_eq!(a["schedule"]["expiration"]["type"], "afterDateTime");
-
-    let alex = sandbox.user_token("alex", false).await;
-    let (_, mine) = sandbox
-        .graph_get(
-            &alex,
-            &format!("{ASSIGNMENTS}/filterByCurrentUser(on='target')"),
-        )
-        .await;
-    assert_eq!(mine["value"].as_array().unwrap().len(), 1);
-
-    // userRemove by the holder: delivered at once, the assignment ends.
-    let (status, removal) = sandbox
-        .graph_post(
-            &alex,
-            REQUESTS,
-            &json!({ "requestType": "userRemove", "assignment": { "id": assignment_id } }),
-        )
-        .await;
-    assert_eq!(status, 201, "{removal}");
-    let removal = sandbox.request_json(removal["id"].as_str().unwrap()).await;
-    assert_eq!(removal["state"], "delivered");
-    assert_eq!(removal["assignment"]["state"], "expired");
-    assert!(removal["assignment"]["expiredDateTime"].is_string());
-    assert_eq!(
-        sandbox.count_events(|e| *e
-            == SimEvent::AssignmentRemoved {
-                assignment_id: assignment_id.clone()
-            }),
-        1
-    );
-    let (status, _) = sandbox
-        .graph_get(&app, &format!("{ASSIGNMENTS}/{assignment_id}"))
-        .await;
-    assert_eq!(status, 200);
-    let (status, body) = sandbox
-        .graph_post(
-            &alex,
-            REQUESTS,
-            &json!({ "requestType": "userRemove", "assignment": { "id": assignment_id } }),
-        )
-        .await;
-    assert_eq!((status, code(&body)), (400, "AssignmentNotActive"));
 }

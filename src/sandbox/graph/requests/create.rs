@@ -258,3 +258,15 @@ pub(super) fn user_disabled(world: &World, user_id: &str) -> bool {
 pub(super) fn missing(what: &str, id: &str) -> GraphError {
     GraphError::not_found(format!("{what} '{id}' was not found."))
 }
+
+/// Entitlement management's own error codes on Graph's generic errors.
+trait WithCode {
+    fn with_code(self, code: &str) -> Self;
+}
+
+impl WithCode for GraphError {
+    fn with_code(mut self, code: &str) -> Self {
+        self.code = code.into();
+        self
+    }
+}

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Plan, missing, user_disabled};
+use super::{Plan, WithCode, missing, user_disabled};
 use crate::sandbox::graph::error::{GraphError, GraphResult};
 use crate::sandbox::graph::requests::open_request;
 use crate::sandbox::world::{AssignmentPolicy, Question, SubjectSet, World};
@@ -387,15 +387,4 @@ fn required_error(key: &str) -> GraphError {
     GraphError::bad_request(format!(
         "The property 'assignment.{key}' is required for this requestType."
     ))
-}
-
-trait WithCode {
-    fn with_code(self, code: &str) -> Self;
-}
-
-impl WithCode for GraphError {
-    fn with_code(mut self, code: &str) -> Self {
-        self.code = code.into();
-        self
-    }
 }
