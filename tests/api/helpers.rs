@@ -163,3 +163,160 @@ pub async fn spawn_app() -> TestApp {
         shutdown: Some(tx),
     }
 }
+
+// ---- Entitlement management (graph_requests / graph_approvals / graph_lifecycle)
+
+pub const REQUESTS: &str = "/identityGovernance/entitlementManagement/assignmentRequests";
+pub const APPROVALS: &str =
+    "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
+pub const ASSIGNMENTS: &str = "/identityGovernance/entitlementManagement/assignments";
+
+impl TestSandbox {
+    /// A Graph call with `token`; returns the status and the JSON body
+    /// (`Null` when there is none).
+    pub async fn graph_call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.graph(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn graph_get(&self, token: &str, path: &str) -> (u16, Value) {
+        self.graph_call(reqwest::Method::GET, token, path, None)
+            .await
+    }
+
+    pub async fn graph_post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.graph_call(reqwest::Method::POST, token, path, Some(body))
+            .await
+    }
+
+    pub async fn graph_patch(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.graph_call(reqwest::Method::PATCH, token, path, Some(body))
+            .await
+    }
+
+    /// `(package id, policy id, question id)` of a seeded package alias.
+    pub fn package(&self, alias: &str) -> (String, String, Option<String>) {
+        let world = self.state.world();
+        let package = world
+            .access_packages
+            .values()
+            .find(|p| p.key == alias)
+            .unwrap_or_else(|| panic!("no package {alias}"));
+        let policy = world
+            .policies
+            .values()
+            .find(|p| p.access_package_id == package.id)
+            .unwrap();
+        let question = policy.questions.first().map(|q| q.id().to_owned());
+        (package.id.clone(), policy.id.clone(), question)
+    }
+
+    /// A `userAdd` by `persona` for package `alias` answering the ticket
+    /// question with `ticket`, with a justification.
+    pub async fn request_package(&self, persona: &str, alias: &str, ticket: &str) -> (u16, Value) {
+        let (package, policy, question) = self.package(alias);
+        let token = self.user_token(persona, true).await;
+        let mut body = json!({
+            "requestType": "userAdd",
+            "assignment": {
+                "targetId": self.persona_id(persona),
+                "assignmentPolicyId": policy,
+                "accessPackageId": package,
+            },
+            "justification": format!("{ticket} needed for an incident"),
+        });
+        if let Some(q) = question {
+            body["answers"] = json!([{
+                "@odata.type": "#microsoft.graph.accessPackageAnswerString",
+                "value": ticket,
+                "answeredQuestion": {
+                    "@odata.type": "#microsoft.graph.accessPackageTextInputQuestion",
+                    "id": q,
+                },
+            }]);
+        }
+        self.graph_post(&token, REQUESTS, &body).await
+    }
+
+    /// Submits a request that must succeed; returns its id.
+    pub async fn submit(&self, persona: &str, alias: &str) -> String {
+        let (status, body) = self.request_package(persona, alias, "INC-4711").await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The request as the app sees it, with its assignment expanded.
+    pub async fn request_json(&self, id: &str) -> Value {
+        let token = self.app_token().await;
+        let (status, body) = self
+            .graph_get(&token, &format!("{REQUESTS}/{id}?$expand=assignment"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The approval of request `id` as `persona` sees it.
+    pub async fn approval(&self, persona: &str, id: &str) -> (u16, Value) {
+        let token = self.user_token(persona, true).await;
+        self.graph_get(&token, &format!("{APPROVALS}/{id}")).await
+    }
+
+    /// `persona` decides the stage in progress (`Approve` / `Deny`).
+    pub async fn decide(
+        &self,
+        persona: &str,
+        id: &str,
+        decision: &str,
+        justification: &str,
+    ) -> (u16, Value) {
+        let stage = self.current_stage_id(id);
+        let token = self.user_token(persona, true).await;
+        self.graph_patch(
+            &token,
+            &format!("{APPROVALS}/{id}/stages/{stage}"),
+            &json!({ "reviewResult": decision, "justification": justification }),
+        )
+        .await
+    }
+
+    /// The id of the stage in progress (or the last started one).
+    pub fn current_stage_id(&self, id: &str) -> String {
+        let world = self.state.world();
+        let request = &world.requests[id];
+        request
+            .stages
+            .iter()
+            .rev()
+            .find(|s| s.started.is_some())
+            .map(|s| s.id.clone())
+            .unwrap_or_else(|| panic!("request {id} has no started stage"))
+    }
+
+    /// How many recorded events satisfy `pred`.
+    pub fn count_events(
+        &self,
+        pred: impl Fn(&stagegate::sandbox::world::SimEvent) -> bool,
+    ) -> usize {
+        self.state.world().events.iter().filter(|e| pred(e)).count()
+    }
+}

@@ -2,9 +2,12 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod graph_approvals;
 mod graph_directory;
 mod graph_em_catalog;
 mod graph_groups;
+mod graph_lifecycle;
+mod graph_requests;
 mod health;
 mod helpers;
 mod sim_control;
