@@ -2,6 +2,11 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod entra_authorize;
+mod entra_discovery;
+mod entra_grants;
+mod entra_support;
+mod entra_token;
 mod health;
 mod helpers;
 mod sim_control;
