@@ -5,6 +5,7 @@ mod config;
 mod entra_authorize;
 mod entra_discovery;
 mod entra_grants;
+mod entra_prompts;
 mod entra_support;
 mod entra_token;
 mod health;

@@ -8,6 +8,7 @@ pub mod error;
 mod grants;
 pub mod mint;
 mod pages;
+pub mod request;
 pub mod scopes;
 mod signin;
 pub mod sim;
