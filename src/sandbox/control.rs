@@ -19,6 +19,7 @@ pub fn router() -> Router<SimState> {
         .route("/clock/advance", post(advance))
         .route("/tenant", get(tenant))
         .route("/tokens", post(tokens))
+        .merge(super::entra::sim::router())
 }
 
 fn problem(status: StatusCode, detail: impl Into<String>) -> Response {

@@ -2,6 +2,12 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod entra_authorize;
+mod entra_discovery;
+mod entra_grants;
+mod entra_prompts;
+mod entra_support;
+mod entra_token;
 mod graph_approvals;
 mod graph_directory;
 mod graph_em_catalog;
