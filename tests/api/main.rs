@@ -2,6 +2,9 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod graph_pim_activate;
+mod graph_pim_eligibility;
+mod graph_pim_policies;
 mod health;
 mod helpers;
 mod sim_control;

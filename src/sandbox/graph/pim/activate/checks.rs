@@ -121,8 +121,11 @@ fn schedule(info: &ScheduleIn, now: DateTime<Utc>) -> GraphResult<RequestedSched
             "Recurring schedules are currently unsupported.",
         ));
     }
+    // A start in the past means "now": the documented selfActivate
+    // response carries the processing time as startDateTime, not the
+    // requested one, and a duration counts from there.
     let start = match &info.start_date_time {
-        Some(t) => parse_time(t, "scheduleInfo.startDateTime")?,
+        Some(t) => parse_time(t, "scheduleInfo.startDateTime")?.max(now),
         None => now,
     };
     let Some(expiration) = &info.expiration else {
