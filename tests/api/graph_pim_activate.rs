@@ -487,3 +487,50 @@ async fn a_group_owner_can_admin_assign_as_in_the_documented_example() {
     assert_eq!(instances["value"][0]["assignmentType"], "assigned");
     assert!(is_member(&sandbox, &group, &alex));
 }
+
+#[tokio::test]
+async fn an_activation_scheduled_for_later_is_granted_then_provisioned_when_it_starts() {
+    let sandbox = spawn_sandbox().await;
+    let group = group_id(&sandbox, "grp-elig-globaladmin");
+    let alex = sandbox.persona_id("alex");
+    grant_assignment(&sandbox, "alex", "global-admin", "PT8H");
+    let token = sandbox.user_token("alex", true).await;
+    let start = sandbox.state.clock.now() + chrono::Duration::hours(1);
+    let mut body = activation(&alex, &group, "PT2H");
+    body["scheduleInfo"]["startDateTime"] = json!(start.to_rfc3339());
+
+    let (status, created) = sandbox.graph_post(&token, REQUESTS, &body).await;
+    assert_eq!(
+        (status, created["status"].as_str()),
+        (201, Some("Granted")),
+        "{created}"
+    );
+    assert!(!is_member(&sandbox, &group, &alex));
+    let (_, schedules) = sandbox
+        .graph_get(&token, &format!("/identityGovernance/privilegedAccess/group/assignmentSchedules?$filter=principalId eq '{alex}'"))
+        .await;
+    assert_eq!(
+        schedules["value"].as_array().unwrap().len(),
+        1,
+        "{schedules}"
+    );
+    let (_, instances) = sandbox
+        .graph_get(
+            &token,
+            &format!("{INSTANCES}?$filter=principalId eq '{alex}'"),
+        )
+        .await;
+    assert!(instances["value"].as_array().unwrap().is_empty());
+
+    sandbox.advance_clock("PT1H1M").await;
+    assert!(is_member(&sandbox, &group, &alex));
+    let (_, instances) = sandbox
+        .graph_get(
+            &token,
+            &format!("{INSTANCES}?$filter=principalId eq '{alex}'"),
+        )
+        .await;
+    assert_eq!(instances["value"].as_array().unwrap().len(), 1);
+    sandbox.advance_clock("PT2H").await;
+    assert!(!is_member(&sandbox, &group, &alex));
+}
