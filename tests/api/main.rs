@@ -5,6 +5,7 @@ mod config;
 mod graph_pim_activate;
 mod graph_pim_eligibility;
 mod graph_pim_policies;
+mod graph_pim_requests;
 mod health;
 mod helpers;
 mod sim_control;
