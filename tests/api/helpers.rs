@@ -320,3 +320,77 @@ impl TestSandbox {
         self.state.world().events.iter().filter(|e| pred(e)).count()
     }
 }
+
+/// A delivered access-package assignment of `package_alias` for persona
+/// `persona`, starting now (emulated) and lasting `duration`, inserted
+/// straight into the world (until the request lifecycle delivers them).
+/// Returns the assignment id.
+pub fn grant_assignment(
+    sandbox: &TestSandbox,
+    persona: &str,
+    package_alias: &str,
+    duration: &str,
+) -> String {
+    use stagegate::sandbox::clock::parse_iso_duration;
+    use stagegate::sandbox::world::Assignment;
+
+    let now = sandbox.state.clock.now();
+    let length = parse_iso_duration(duration).expect("ISO duration");
+    let mut world = sandbox.state.world();
+    let target_id = world
+        .user_by_key(persona)
+        .unwrap_or_else(|| panic!("no persona {persona}"))
+        .id
+        .clone();
+    let package = world
+        .access_packages
+        .values()
+        .find(|p| p.key == package_alias)
+        .unwrap_or_else(|| panic!("no package {package_alias}"))
+        .id
+        .clone();
+    let policy_id = world
+        .policies
+        .values()
+        .find(|p| p.access_package_id == package)
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let id = uuid::Uuid::new_v4().to_string();
+    world.assignments.insert(
+        id.clone(),
+        Assignment {
+            id: id.clone(),
+            state: "delivered".into(),
+            status: "Delivered".into(),
+            access_package_id: package,
+            policy_id,
+            target_id,
+            start: now,
+            end: Some(now + length),
+            expired_at: None,
+        },
+    );
+    id
+}
+
+/// The id of the group with tenant-file key `key`.
+pub fn group_id(sandbox: &TestSandbox, key: &str) -> String {
+    sandbox
+        .state
+        .world()
+        .groups
+        .values()
+        .find(|g| g.key == key)
+        .unwrap_or_else(|| panic!("no group {key}"))
+        .id
+        .clone()
+}
+
+impl TestSandbox {
+    /// A delegated token for persona `key` (every consented scope) after a
+    /// sign-in with or without MFA that satisfied the auth contexts `acrs`.
+    pub async fn user_token_acrs(&self, key: &str, mfa: bool, acrs: &[&str]) -> String {
+        self.mint(json!({ "persona": key, "mfa": mfa, "acrs": acrs }))
+            .await
+    }
+}

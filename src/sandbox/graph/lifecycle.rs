@@ -314,7 +314,6 @@ impl World {
             };
             let assignment_id = assignment.id.clone();
             self.assignments.insert(assignment_id.clone(), assignment);
-            self.grant_membership(&r.access_package_id, &r.target_id);
             self.events.push(SimEvent::AssignmentGranted {
                 request_id: r.id.clone(),
                 assignment_id: assignment_id.clone(),
@@ -338,43 +337,9 @@ impl World {
         a.state = "expired".into();
         a.status = "Expired".into();
         a.expired_at = Some(at);
-        let (package, target) = (a.access_package_id.clone(), a.target_id.clone());
         self.events.push(SimEvent::AssignmentRemoved {
             assignment_id: assignment_id.to_owned(),
         });
-        self.revoke_membership(&package, &target);
-    }
-
-    /// Packages granting a group that PIM does not manage grant plain
-    /// membership; PIM-managed groups get eligibility from `sync_pim`.
-    fn grant_membership(&mut self, package_id: &str, user_id: &str) {
-        if let Some(group_id) = self.plain_group_of(package_id) {
-            self.add_member(&group_id, user_id);
-        }
-    }
-
-    fn revoke_membership(&mut self, package_id: &str, user_id: &str) {
-        let Some(group_id) = self.plain_group_of(package_id) else {
-            return;
-        };
-        let still_granted = self.assignments.values().any(|a| {
-            a.state == "delivered"
-                && a.target_id == user_id
-                && self.plain_group_of(&a.access_package_id).as_deref() == Some(&group_id)
-        });
-        if !still_granted {
-            self.remove_member(&group_id, user_id);
-        }
-    }
-
-    fn plain_group_of(&self, package_id: &str) -> Option<String> {
-        let group_id = self
-            .access_packages
-            .get(package_id)?
-            .grants_member_of
-            .as_ref()?;
-        let group = self.groups.get(group_id)?;
-        group.pim.is_none().then(|| group.id.clone())
     }
 }
 

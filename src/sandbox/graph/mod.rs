@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod odata;
 pub mod pim;
 pub mod requests;
+pub mod roles;
 
 use axum::Router;
 use axum::body::Body;
@@ -33,6 +34,8 @@ pub fn router(state: SimState) -> Router<SimState> {
         .merge(em::routes())
         .merge(requests::routes())
         .merge(approvals::routes())
+        .merge(pim::routes())
+        .merge(roles::routes())
         .fallback(unknown_segment)
         .layer(middleware::from_fn_with_state(state, envelope))
 }
