@@ -20,4 +20,5 @@ mod graph_pim_requests;
 mod graph_requests;
 mod health;
 mod helpers;
+mod sandbox_story;
 mod sim_control;
