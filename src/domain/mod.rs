@@ -7,7 +7,12 @@
 //! clock or a database. The engine fetches facts, calls in here, and carries
 //! out what comes back.
 
+pub mod approval;
+pub mod approvers;
 pub mod catalog;
 pub mod chat_ids;
 pub mod command;
 pub mod ids;
+
+#[cfg(test)]
+mod testkit;
