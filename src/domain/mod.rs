@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod chat_ids;
 pub mod command;
 pub mod ids;
+pub mod planner;
 
 #[cfg(test)]
 mod testkit;
