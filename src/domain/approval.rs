@@ -167,12 +167,14 @@ pub struct RequestView {
 }
 
 impl RequestView {
-    /// Stages with their 1-based numbers.
+    /// Stages with their 1-based numbers. Policies have at most three
+    /// stages; a view with more than 255 (only from a broken upstream) is
+    /// cut there rather than overflowing the number.
     pub fn numbered_stages(&self) -> impl Iterator<Item = (u8, &StageView)> {
         self.stages
             .iter()
             .flatten()
-            .zip(1u8..)
+            .zip(1..=u8::MAX)
             .map(|(stage, n)| (n, stage))
     }
 

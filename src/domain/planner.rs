@@ -29,7 +29,7 @@ mod props;
 mod tests;
 
 pub use effect::{
-    Alert, DecidedVia, Denial, DenialReason, Effect, RequesterEvent, StageOutcome, decision_key,
+    AlertKind, DecidedVia, Denial, DenialReason, Effect, RequesterEvent, StageOutcome, decision_key,
 };
 
 /// The effects owed for `view` that are not in `done`, in a stable order
@@ -75,7 +75,7 @@ pub fn plan(view: &RequestView, done: &BTreeSet<String>) -> Vec<Effect> {
             }));
             owed.push(Effect::SecurityAlert {
                 request: r,
-                alert: Alert::Denied { denial },
+                kind: AlertKind::Denied { denial },
             });
         }
         RequestState::Canceled => owed.push(notify(RequesterEvent::Cancelled)),
@@ -153,7 +153,7 @@ fn plan_stage(
     if approvers.is_empty() && !has_cards(&r, k, done) {
         owed.push(Effect::SecurityAlert {
             request: r,
-            alert: Alert::NoApprovers { stage: k },
+            kind: AlertKind::NoApprovers { stage: k },
         });
     }
     for approver in approvers {

@@ -118,3 +118,11 @@ fn escalation_approvers_are_authorised_once_listed() {
     s.approvers.push(oid(7));
     assert_eq!(authorize_decision(&v, &oid(7), &sid(1)), Ok(1));
 }
+
+#[test]
+fn absurd_stage_counts_do_not_overflow() {
+    let v = view((0..300).map(|_| stage(1, &[1])).collect());
+    assert_eq!(v.numbered_stages().count(), 255);
+    assert_eq!(v.numbered_stages().last().map(|(n, _)| n), Some(255));
+    let _ = crate::domain::planner::plan(&v, &Default::default());
+}

@@ -44,7 +44,7 @@ pub enum Effect {
         requester: ObjectId,
     },
     /// Post to the security channel.
-    SecurityAlert { request: RequestId, alert: Alert },
+    SecurityAlert { request: RequestId, kind: AlertKind },
 }
 
 /// How a stage ended, as its cards will show it.
@@ -141,7 +141,7 @@ pub enum DenialReason {
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
-pub enum Alert {
+pub enum AlertKind {
     Denied {
         denial: Denial,
     },
@@ -181,11 +181,11 @@ impl Effect {
             Self::RetireActivationPrompt { request, .. } => format!("activate-retire:{request}"),
             Self::SecurityAlert {
                 request,
-                alert: Alert::Denied { .. },
+                kind: AlertKind::Denied { .. },
             } => format!("alert:{request}:denied"),
             Self::SecurityAlert {
                 request,
-                alert: Alert::NoApprovers { stage },
+                kind: AlertKind::NoApprovers { stage },
             } => {
                 format!("alert:{request}:no-approvers:{stage}")
             }

@@ -343,7 +343,7 @@ proptest! {
                 effect,
                 Effect::PostApprovalCard { .. }
                     | Effect::PromptActivation { .. }
-                    | Effect::SecurityAlert { alert: Alert::NoApprovers { .. }, .. }
+                    | Effect::SecurityAlert { kind: AlertKind::NoApprovers { .. }, .. }
             );
             if history_bound {
                 continue;

@@ -130,7 +130,7 @@ fn timeout_retires_and_tells_requester_and_security() {
     );
     assert!(effects.contains(&Effect::SecurityAlert {
         request: rid(1),
-        alert: Alert::Denied { denial }
+        kind: AlertKind::Denied { denial }
     }));
 }
 
@@ -243,7 +243,7 @@ fn nobody_to_ask_alerts_security_once() {
     let effects = apply(&v, &mut done);
     assert!(effects.contains(&Effect::SecurityAlert {
         request: rid(1),
-        alert: Alert::NoApprovers { stage: 1 }
+        kind: AlertKind::NoApprovers { stage: 1 }
     }));
     assert!(cards(&effects).is_empty());
 }
