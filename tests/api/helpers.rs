@@ -35,6 +35,8 @@ pub async fn spawn_sandbox_with_tenant(tenant: Option<String>) -> TestSandbox {
     let sandbox = Sandbox::build(SandboxOptions {
         bind: loopback0(),
         tenant,
+        callout_url: None,
+        callout_secret: None,
     })
     .await
     .expect("sandbox builds");
