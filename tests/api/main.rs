@@ -2,6 +2,10 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod graph_batch;
+mod graph_callouts;
+mod graph_faults;
+mod graph_subscriptions;
 mod health;
 mod helpers;
 mod sim_control;
