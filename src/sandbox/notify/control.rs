@@ -5,8 +5,8 @@
 //!   and `nextAttemptAt`, so a test can watch the redelivery schedule.
 //! - `POST /sim/notifications/settings` `{"validationTimeoutMs", "notificationTimeoutMs",
 //!   "calloutTimeoutMs"}` — shortens the handshake / delivery time limits.
-//! - `GET /sim/callouts` — the relay configuration (never the secret) and
-//!   every callout delivery; `POST /sim/callouts {"url", "secret"}` points the
+//! - `GET /sim/callouts` — the relay configuration (never the secret), every
+//!   callout delivery and the `resume` callbacks received; `POST /sim/callouts {"url", "secret"}` points the
 //!   relay at stagegate (`{"url": null}` turns callouts off).
 
 use std::time::Duration as StdDuration;
@@ -114,6 +114,7 @@ async fn list_callouts(State(state): State<SimState>) -> Json<Value> {
         "url": n.relay.url,
         "secretConfigured": n.relay.secret.is_some(),
         "value": deliveries,
+        "callbacks": n.callbacks,
     }))
 }
 

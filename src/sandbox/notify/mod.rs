@@ -112,6 +112,8 @@ pub struct Notifications {
     pub extensions: BTreeMap<String, callouts::StoredExtension>,
     /// `customExtensionStageSettings` per assignment policy id.
     pub stage_settings: BTreeMap<String, Vec<callouts::StageSetting>>,
+    /// `resume` callbacks received, by `customExtensionStageInstanceId`.
+    pub callbacks: BTreeMap<String, serde_json::Value>,
     pub timeouts: Timeouts,
 }
 

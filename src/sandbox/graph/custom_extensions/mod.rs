@@ -5,6 +5,8 @@
 //! [`stage_settings_json`]. The callouts themselves are sent by
 //! `sandbox::notify` (see `notify::callouts` for the relay's wire format).
 
+pub mod resume;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -51,6 +53,10 @@ pub fn routes() -> Router<SimState> {
     Router::new()
         .route(BASE, get(list).post(create))
         .route(&format!("{BASE}/{{extension_id}}"), get(get_one))
+        .route(
+            "/identityGovernance/entitlementManagement/assignmentRequests/{id}/resume",
+            axum::routing::post(resume::resume),
+        )
 }
 
 fn bad(message: impl Into<String>) -> GraphError {

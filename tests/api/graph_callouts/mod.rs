@@ -1,26 +1,27 @@
-//! Custom-extension callouts as the Logic App relay delivers them, and the
-//! `customWorkflowExtensions` endpoints.
+//! Custom-extension callouts as the Logic App relay delivers them; the
+//! `customWorkflowExtensions` endpoints and `resume` are in `extensions`.
+
+mod extensions;
 
 use chrono::Duration;
 use serde_json::{Value, json};
-use stagegate::sandbox::graph::custom_extensions;
 use stagegate::sandbox::world::{Assignment, AssignmentRequest, SimEvent};
 
 use crate::helpers::{Answer, Handshake, Receiver, TestSandbox, eventually, spawn_sandbox};
 
 const SECRET: &str = "relay-shared-secret";
 
-struct Seeded {
-    request_id: String,
-    assignment_id: String,
-    policy_id: String,
-    catalog_id: String,
-    package_id: String,
+pub struct Seeded {
+    pub request_id: String,
+    pub assignment_id: String,
+    pub policy_id: String,
+    pub catalog_id: String,
+    pub package_id: String,
 }
 
 /// A delivered global-admin request of Alex's, as the request lifecycle
 /// (built elsewhere) would leave it.
-fn seed_request(sandbox: &TestSandbox) -> Seeded {
+pub fn seed_request(sandbox: &TestSandbox) -> Seeded {
     let mut world = sandbox.state.world();
     let package = world
         .access_packages
@@ -85,7 +86,7 @@ fn seed_request(sandbox: &TestSandbox) -> Seeded {
     }
 }
 
-async fn point_relay_at(sandbox: &TestSandbox, receiver: &Receiver) {
+pub async fn point_relay_at(sandbox: &TestSandbox, receiver: &Receiver) {
     let response = sandbox
         .http
         .post(sandbox.url("/sim/callouts"))
@@ -265,188 +266,6 @@ async fn retries_transient_failures_and_stops_on_client_errors() {
     .await;
     assert_eq!(failed["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(failed["attempts"][0]["status"], 401);
-}
-
-/// The docs' Example 1 body (a launch-and-wait request extension).
-fn request_extension() -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
-        "displayName": "test_action_0124_email",
-        "description": "this is for graph testing only",
-        "endpointConfiguration": {
-            "@odata.type": "#microsoft.graph.logicAppTriggerEndpointConfiguration",
-            "subscriptionId": "38ab2ccc-3747-4567-b36b-9478f5602f0d",
-            "resourceGroupName": "test",
-            "logicAppWorkflowName": "elm-extension-email"
-        },
-        "authenticationConfiguration": {
-            "@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"
-        },
-        "callbackConfiguration": {
-            "@odata.type": "microsoft.graph.customExtensionCallbackConfiguration",
-            "durationBeforeTimeout": "PT1H"
-        }
-    })
-}
-
-async fn post_extension(
-    sandbox: &TestSandbox,
-    token: &str,
-    catalog: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let response = sandbox
-        .http
-        .post(sandbox.graph(&format!(
-            "/identityGovernance/entitlementManagement/catalogs/{catalog}/customWorkflowExtensions"
-        )))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-#[tokio::test]
-async fn custom_extensions_replay_the_docs_examples() {
-    let sandbox = spawn_sandbox().await;
-    let s = seed_request(&sandbox);
-    let admin = sandbox.user_token("bianca", true).await;
-    let (status, created) =
-        post_extension(&sandbox, &admin, &s.catalog_id, &request_extension()).await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(
-        created["@odata.type"],
-        "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension"
-    );
-    assert_eq!(created["callbackConfiguration"]["timeoutDuration"], "PT1H");
-    assert!(
-        created["callbackConfiguration"]
-            .get("durationBeforeTimeout")
-            .is_none()
-    );
-    assert!(
-        created["endpointConfiguration"]["url"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://")
-    );
-    assert!(created["createdDateTime"].is_string());
-
-    // Example 2 wraps the entity in "value" and creates the pre-expiry type.
-    let mut wrapped = request_extension();
-    wrapped["@odata.type"] = json!("#microsoft.graph.accessPackageAssignmentWorkflowExtension");
-    wrapped
-        .as_object_mut()
-        .unwrap()
-        .remove("callbackConfiguration");
-    let (status, second) = post_extension(
-        &sandbox,
-        &admin,
-        &s.catalog_id,
-        &json!({ "value": wrapped }),
-    )
-    .await;
-    assert_eq!(status, 201, "{second}");
-
-    let base = format!(
-        "/identityGovernance/entitlementManagement/catalogs/{}/customWorkflowExtensions",
-        s.catalog_id
-    );
-    let app = sandbox.app_token().await;
-    let list: Value = sandbox
-        .http
-        .get(sandbox.graph(&base))
-        .bearer_auth(&app)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["value"].as_array().unwrap().len(), 2);
-    let one = sandbox
-        .http
-        .get(sandbox.graph(&format!("{base}/{}", created["id"].as_str().unwrap())))
-        .bearer_auth(&app)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(one.status(), 200);
-
-    // The app holds only EntitlementManagement.Read.All.
-    let (status, _) = post_extension(&sandbox, &app, &s.catalog_id, &request_extension()).await;
-    assert_eq!(status, 403);
-    let mut http_endpoint = request_extension();
-    http_endpoint["endpointConfiguration"] =
-        json!({ "@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "https://x" });
-    let mut short = request_extension();
-    short["callbackConfiguration"]["durationBeforeTimeout"] = json!("PT1M");
-    let mut waiting_expiry = wrapped.clone();
-    waiting_expiry["callbackConfiguration"] = json!({ "timeoutDuration": "PT1H" });
-    for body in [
-        http_endpoint,
-        short,
-        waiting_expiry,
-        json!({ "displayName": "untyped" }),
-    ] {
-        let (status, error) = post_extension(&sandbox, &admin, &s.catalog_id, &body).await;
-        assert_eq!(status, 400, "{body} → {error}");
-    }
-    let (status, _) =
-        post_extension(&sandbox, &admin, "no-such-catalog", &request_extension()).await;
-    assert_eq!(status, 404);
-}
-
-#[tokio::test]
-async fn policy_stage_settings_limit_callouts_to_bound_stages() {
-    let sandbox = spawn_sandbox().await;
-    let receiver = Receiver::start(Handshake::Echo).await;
-    point_relay_at(&sandbox, &receiver).await;
-    let s = seed_request(&sandbox);
-    let admin = sandbox.user_token("bianca", true).await;
-    let (_, extension) =
-        post_extension(&sandbox, &admin, &s.catalog_id, &request_extension()).await;
-    let extension_id = extension["id"].as_str().unwrap();
-    custom_extensions::set_stage_settings(
-        &sandbox.state,
-        &s.policy_id,
-        &json!([{ "stage": "assignmentRequestApproved", "customExtension": { "id": extension_id } }]),
-    )
-    .unwrap();
-    // A request stage cannot use a pre-expiry extension type, and vice versa.
-    assert!(
-        custom_extensions::set_stage_settings(
-            &sandbox.state,
-            &s.policy_id,
-            &json!([{ "stage": "assignmentOneDayBeforeExpiration", "customExtension": { "id": extension_id } }]),
-        )
-        .is_err()
-    );
-    let rendered = custom_extensions::stage_settings_json(&sandbox.state, &s.policy_id, true);
-    assert_eq!(rendered[0]["stage"], "assignmentRequestApproved");
-    assert_eq!(rendered[0]["customExtension"]["id"], extension_id);
-
-    {
-        let mut world = sandbox.state.world();
-        world.events.push(SimEvent::RequestCreated {
-            request_id: s.request_id.clone(),
-        });
-        world.events.push(SimEvent::RequestApproved {
-            request_id: s.request_id.clone(),
-        });
-    }
-    let callout = receiver.next().await;
-    assert_eq!(callout.body["data"]["stage"], "assignmentRequestApproved");
-    assert_eq!(callout.body["data"]["customExtensionId"], extension_id);
-    assert_eq!(
-        callout.body["data"]["callbackConfiguration"]["timeoutDuration"],
-        "PT1H"
-    );
-    // Both events were handled in the same pass: the unbound stage made none.
-    assert_eq!(sandbox.callouts().await.len(), 1);
 }
 
 #[tokio::test]
