@@ -92,6 +92,8 @@ async fn run_sandbox(
     let sandbox = Sandbox::build(SandboxOptions {
         bind: SocketAddr::new(loopback, sim_port),
         tenant,
+        callout_url: None,
+        callout_secret: None,
     })
     .await?;
     let settings = sandbox

@@ -6,8 +6,10 @@
 pub mod clock;
 pub mod control;
 pub mod entra;
+pub mod faults;
 pub mod graph;
 pub mod keys;
+pub mod notify;
 pub mod tenant;
 pub mod tokens;
 pub mod world;
@@ -41,6 +43,10 @@ pub struct SimInner {
     tenant_id: String,
     world: Mutex<World>,
     pub entra: Mutex<entra::EntraState>,
+    /// Subscriptions, outbound webhooks and callouts.
+    pub notify: notify::NotifyState,
+    /// Injected faults (429/503/504, slow answers) for every emulator.
+    pub faults: faults::FaultInjector,
 }
 
 impl std::ops::Deref for SimState {
@@ -62,14 +68,23 @@ impl SimState {
             tenant_id: world.tenant_id.clone(),
             world: Mutex::new(world),
             entra: Mutex::new(entra::EntraState::default()),
+            notify: notify::NotifyState::new(),
+            faults: faults::FaultInjector::default(),
         }))
     }
 
     /// Locks the world after applying everything due by the emulated now.
-    pub fn world(&self) -> MutexGuard<'_, World> {
+    /// Dropping the guard wakes the notification dispatcher if events were
+    /// appended meanwhile.
+    pub fn world(&self) -> WorldGuard<'_> {
         let mut world = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        let events_at_lock = world.events.len();
         world.advance_to(self.clock.now());
-        world
+        WorldGuard {
+            world,
+            events_at_lock,
+            wake: &self.notify.wake,
+        }
     }
 
     pub fn tenant_id(&self) -> String {
@@ -148,12 +163,46 @@ fn sandbox_vault_key(database: &std::path::Path) -> SecretString {
     SecretString::from(encoded)
 }
 
+/// The locked world; wakes the dispatcher on drop when events were added.
+pub struct WorldGuard<'a> {
+    world: MutexGuard<'a, World>,
+    events_at_lock: usize,
+    wake: &'a tokio::sync::Notify,
+}
+
+impl std::ops::Deref for WorldGuard<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for WorldGuard<'_> {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+impl Drop for WorldGuard<'_> {
+    fn drop(&mut self) {
+        if self.world.events.len() != self.events_at_lock {
+            self.wake.notify_one();
+        }
+    }
+}
+
 /// Options of `stagegate sandbox`.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
     pub bind: SocketAddr,
     /// Tenant file contents; the seeded tenant when `None`.
     pub tenant: Option<String>,
+    /// stagegate's custom-extension callout endpoint, where the emulated
+    /// Logic App relay delivers callouts (`None`: no callouts until
+    /// `POST /sim/callouts`).
+    pub callout_url: Option<String>,
+    /// Shared secret the relay sends in `X-Stagegate-Relay-Secret`.
+    pub callout_secret: Option<SecretString>,
 }
 
 /// A bound, not yet running, emulator server.
@@ -175,10 +224,18 @@ impl Sandbox {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.bind))?;
         let addr = listener.local_addr()?;
         let state = SimState::new(format!("http://{addr}"), world);
+        state
+            .notify
+            .set_relay(options.callout_url, options.callout_secret);
         let router = Router::new()
             .nest("/login", entra::router())
             .nest("/graph/v1.0", graph::router(state.clone()))
-            .nest("/sim", control::router())
+            .nest(
+                "/sim",
+                control::router()
+                    .merge(notify::control::router())
+                    .merge(faults::router()),
+            )
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {
@@ -205,6 +262,10 @@ impl Sandbox {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::http::serve(self.listener, self.router, shutdown, Duration::from_secs(5)).await
+        let dispatcher = notify::dispatcher::spawn(self.state.clone());
+        let result =
+            crate::http::serve(self.listener, self.router, shutdown, Duration::from_secs(5)).await;
+        dispatcher.abort();
+        result
     }
 }

@@ -35,6 +35,8 @@ pub async fn spawn_sandbox_with_tenant(tenant: Option<String>) -> TestSandbox {
     let sandbox = Sandbox::build(SandboxOptions {
         bind: loopback0(),
         tenant,
+        callout_url: None,
+        callout_secret: None,
     })
     .await
     .expect("sandbox builds");
@@ -392,5 +394,219 @@ impl TestSandbox {
     pub async fn user_token_acrs(&self, key: &str, mfa: bool, acrs: &[&str]) -> String {
         self.mint(json!({ "persona": key, "mfa": mfa, "acrs": acrs }))
             .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Webhook receiver for subscription / callout tests.
+
+/// How a [`Receiver`] answers Graph's validation handshake.
+#[derive(Debug, Clone, Copy)]
+pub enum Handshake {
+    /// 200, text/plain, the decoded token (what Graph requires).
+    Echo,
+    /// 200, text/plain, something else.
+    WrongToken,
+    /// Answers this status.
+    Status(u16),
+    /// Echoes, but only after this long.
+    Slow(std::time::Duration),
+}
+
+/// How a [`Receiver`] answers one delivery.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    Status(u16),
+    /// Answers `202` after this long.
+    Slow(std::time::Duration),
+}
+
+/// One POST a [`Receiver`] got (validation requests excluded).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+struct ReceiverShared {
+    handshake: Handshake,
+    answers: std::sync::Mutex<std::collections::VecDeque<Answer>>,
+    validations: std::sync::Mutex<Vec<String>>,
+    tx: tokio::sync::mpsc::UnboundedSender<Received>,
+}
+
+/// A tiny webhook endpoint on 127.0.0.1:0: answers validation handshakes as
+/// told, records every other POST, answers `202` unless answers are queued.
+pub struct Receiver {
+    pub base_url: String,
+    shared: std::sync::Arc<ReceiverShared>,
+    rx: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Received>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn receive(
+    axum::extract::State(shared): axum::extract::State<std::sync::Arc<ReceiverShared>>,
+    uri: axum::http::Uri,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let text_plain = [(axum::http::header::CONTENT_TYPE, "text/plain")];
+    if let Some(token) = query.get("validationToken") {
+        shared.validations.lock().unwrap().push(token.clone());
+        return match shared.handshake {
+            Handshake::Echo => (text_plain, token.clone()).into_response(),
+            Handshake::WrongToken => (text_plain, "not-the-token").into_response(),
+            Handshake::Status(s) => axum::http::StatusCode::from_u16(s).unwrap().into_response(),
+            Handshake::Slow(d) => {
+                tokio::time::sleep(d).await;
+                (text_plain, token.clone()).into_response()
+            }
+        };
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = shared.tx.send(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    });
+    let answer = shared.answers.lock().unwrap().pop_front();
+    match answer {
+        Some(Answer::Status(s)) => axum::http::StatusCode::from_u16(s).unwrap().into_response(),
+        Some(Answer::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            axum::http::StatusCode::ACCEPTED.into_response()
+        }
+        None => axum::http::StatusCode::ACCEPTED.into_response(),
+    }
+}
+
+impl Receiver {
+    pub async fn start(handshake: Handshake) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let shared = std::sync::Arc::new(ReceiverShared {
+            handshake,
+            answers: Default::default(),
+            validations: Default::default(),
+            tx,
+        });
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(receive))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(loopback0()).await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            base_url,
+            shared,
+            rx: tokio::sync::Mutex::new(rx),
+            shutdown: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Queues answers for the next deliveries (then `202` again).
+    pub fn answer_next(&self, answers: &[Answer]) {
+        self.shared
+            .answers
+            .lock()
+            .unwrap()
+            .extend(answers.iter().copied());
+    }
+
+    /// Validation tokens received so far.
+    pub fn validations(&self) -> Vec<String> {
+        self.shared.validations.lock().unwrap().clone()
+    }
+
+    /// The next delivery; fails the test after 10 s.
+    pub async fn next(&self) -> Received {
+        let mut rx = self.rx.lock().await;
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("no delivery within 10 s")
+            .expect("receiver closed")
+    }
+}
+
+/// Re-checks `check` (every 20 ms, at most 5 s) until it returns `Some`; for
+/// state the sandbox records after answering (no signal to await).
+pub async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..250 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+impl TestSandbox {
+    /// `GET /sim/notifications[?subscriptionId=…]` → its `value`.
+    pub async fn notifications(&self, subscription_id: Option<&str>) -> Vec<Value> {
+        let url = match subscription_id {
+            Some(id) => self.url(&format!("/sim/notifications?subscriptionId={id}")),
+            None => self.url("/sim/notifications"),
+        };
+        let body: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `GET /sim/callouts` → its `value`.
+    pub async fn callouts(&self) -> Vec<Value> {
+        let body: Value = self
+            .http
+            .get(self.url("/sim/callouts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The id of group `key` in the tenant file.
+    pub fn group_id(&self, key: &str) -> String {
+        self.state
+            .world()
+            .groups
+            .values()
+            .find(|g| g.key == key)
+            .unwrap_or_else(|| panic!("no group {key}"))
+            .id
+            .clone()
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod approvals;
 pub mod auth;
+pub mod batch;
+pub mod custom_extensions;
 pub mod directory;
 pub mod em;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod odata;
 pub mod pim;
 pub mod requests;
 pub mod roles;
+pub mod subscriptions;
 
 use axum::Router;
 use axum::body::Body;
@@ -36,7 +39,15 @@ pub fn router(state: SimState) -> Router<SimState> {
         .merge(approvals::routes())
         .merge(pim::routes())
         .merge(roles::routes())
+        .merge(subscriptions::routes())
+        .merge(custom_extensions::routes())
+        .merge(batch::routes())
         .fallback(unknown_segment)
+        // Inside the envelope, so injected errors leave in Graph's shape.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::sandbox::faults::graph_layer,
+        ))
         .layer(middleware::from_fn_with_state(state, envelope))
 }
 

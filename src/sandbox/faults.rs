@@ -1,0 +1,391 @@
+//! Fault injection for the emulators: throttling (429 + `Retry-After`),
+//! outages (503, 504) and slow answers, by rule, so the bot's retry paths can
+//! be tested against the sandbox.
+//!
+//! `POST /sim/faults` adds a rule:
+//! `{"service"?: "graph", "path": "/identityGovernance/*", "method"?: "GET",
+//!   "status"?: 429|503|504, "retryAfter"?: seconds, "delayMs"?: n,
+//!   "count"?: n, "probability"?: 0..1}`.
+//! `path` is relative to the service root (`/graph/v1.0` for Graph) and is a
+//! case-insensitive prefix, or a glob when it contains `*` (any characters,
+//! `/` included). A rule with `delayMs` and no `status` slows the real answer
+//! down; with `status` it answers that error after the delay. `count` spends
+//! the rule after that many hits; `probability` fires it at random from an
+//! RNG seeded with [`DEFAULT_SEED`] (re-seeded by `DELETE /sim/faults`), so a
+//! run is reproducible. `GET /sim/faults` lists rules with their hit counts.
+//!
+//! The matching ([`FaultInjector::check`]) is service-agnostic: the Teams and
+//! Slack emulators call it with their own service name and render the fault
+//! in their own error shape; [`graph_layer`] renders Graph's.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::SimState;
+use super::graph::error::GraphError;
+
+/// Seed of the probability RNG after start and after every reset.
+pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
+/// `Retry-After` of an injected 429 when the rule names none (Graph's
+/// throttling page shows `Retry-After: 10`).
+pub const DEFAULT_RETRY_AFTER: u64 = 10;
+/// Longest injectable delay; longer would only trip the server's timeout.
+pub const MAX_DELAY_MS: u64 = 55_000;
+
+/// A rule as posted to `/sim/faults`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleSpec {
+    #[serde(default = "graph_service")]
+    pub service: String,
+    pub path: String,
+    pub method: Option<String>,
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub delay_ms: Option<u64>,
+    pub count: Option<u64>,
+    pub probability: Option<f64>,
+}
+
+fn graph_service() -> String {
+    "graph".into()
+}
+
+/// A stored rule and how often it fired.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub id: u64,
+    pub service: String,
+    pub path: String,
+    pub method: Option<String>,
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub delay_ms: Option<u64>,
+    pub count: Option<u64>,
+    pub probability: Option<f64>,
+    pub hits: u64,
+    /// `count` reached: the rule no longer fires.
+    pub spent: bool,
+}
+
+/// What a request that matched a rule gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub rule_id: u64,
+    pub status: Option<StatusCode>,
+    pub retry_after: Option<u64>,
+    pub delay: Duration,
+}
+
+struct Faults {
+    rules: Vec<Rule>,
+    rng: StdRng,
+    next_id: u64,
+}
+
+/// The rule set of one sandbox, shared by every emulator.
+pub struct FaultInjector {
+    inner: Mutex<Faults>,
+}
+
+impl std::fmt::Debug for FaultInjector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultInjector").finish_non_exhaustive()
+    }
+}
+
+impl Default for FaultInjector {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Faults {
+                rules: Vec::new(),
+                rng: StdRng::seed_from_u64(DEFAULT_SEED),
+                next_id: 1,
+            }),
+        }
+    }
+}
+
+impl FaultInjector {
+    fn lock(&self) -> MutexGuard<'_, Faults> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validates and stores a rule.
+    pub fn add(&self, spec: RuleSpec) -> Result<Rule, String> {
+        if !spec.path.starts_with('/') {
+            return Err("path must start with `/` (relative to the service root)".into());
+        }
+        if let Some(s) = spec.status
+            && !matches!(s, 429 | 503 | 504)
+        {
+            return Err(format!("status {s} is not injectable; use 429, 503 or 504"));
+        }
+        if spec.status.is_none() && spec.delay_ms.is_none() {
+            return Err("a rule needs a status, a delayMs, or both".into());
+        }
+        if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
+            return Err(format!("delayMs must be at most {MAX_DELAY_MS}"));
+        }
+        if let Some(p) = spec.probability
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err("probability must be between 0 and 1".into());
+        }
+        if spec.count == Some(0) {
+            return Err("count must be at least 1 (omit it for an unlimited rule)".into());
+        }
+        let mut faults = self.lock();
+        let rule = Rule {
+            id: faults.next_id,
+            service: spec.service.to_ascii_lowercase(),
+            path: spec.path,
+            method: spec.method.map(|m| m.to_ascii_uppercase()),
+            status: spec.status,
+            retry_after: spec
+                .retry_after
+                .or((spec.status == Some(429)).then_some(DEFAULT_RETRY_AFTER)),
+            delay_ms: spec.delay_ms,
+            count: spec.count,
+            probability: spec.probability,
+            hits: 0,
+            spent: false,
+        };
+        faults.next_id += 1;
+        faults.rules.push(rule.clone());
+        Ok(rule)
+    }
+
+    pub fn rules(&self) -> Vec<Rule> {
+        self.lock().rules.clone()
+    }
+
+    /// Removes every rule and re-seeds the RNG.
+    pub fn clear(&self) {
+        let mut faults = self.lock();
+        faults.rules.clear();
+        faults.rng = StdRng::seed_from_u64(DEFAULT_SEED);
+    }
+
+    /// The fault for a request, if a live rule matches and fires.
+    pub fn check(&self, service: &str, method: &str, path: &str) -> Option<Fault> {
+        let mut guard = self.lock();
+        let Faults { rules, rng, .. } = &mut *guard;
+        for rule in rules.iter_mut() {
+            if rule.spent
+                || !rule.service.eq_ignore_ascii_case(service)
+                || rule
+                    .method
+                    .as_deref()
+                    .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+                || !path_matches(&rule.path, path)
+            {
+                continue;
+            }
+            if let Some(p) = rule.probability
+                && rng.r#gen::<f64>() >= p
+            {
+                continue;
+            }
+            rule.hits += 1;
+            if rule.count.is_some_and(|c| rule.hits >= c) {
+                rule.spent = true;
+            }
+            return Some(Fault {
+                rule_id: rule.id,
+                status: rule.status.and_then(|s| StatusCode::from_u16(s).ok()),
+                retry_after: rule.retry_after,
+                delay: Duration::from_millis(rule.delay_ms.unwrap_or(0)),
+            });
+        }
+        None
+    }
+}
+
+/// Case-insensitive prefix, or glob with `*` when the pattern has one.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let path = path.to_ascii_lowercase();
+    if !pattern.contains('*') {
+        return path.starts_with(&pattern);
+    }
+    glob(pattern.as_bytes(), path.as_bytes())
+}
+
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    // Iterative wildcard match with backtracking to the last `*`.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+/// The fault layer of the emulated Graph: sits inside Graph's envelope
+/// middleware so injected errors carry Graph's shape and request ids, and
+/// applies to `$batch` sub-requests too (Graph throttles them one by one).
+pub async fn graph_layer(State(state): State<SimState>, request: Request, next: Next) -> Response {
+    let fault = state
+        .faults
+        .check("graph", request.method().as_str(), request.uri().path());
+    let Some(fault) = fault else {
+        return next.run(request).await;
+    };
+    if !fault.delay.is_zero() {
+        tokio::time::sleep(fault.delay).await;
+    }
+    match fault.status {
+        Some(status) => graph_fault(status, fault.retry_after).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+fn graph_fault(status: StatusCode, retry_after: Option<u64>) -> GraphError {
+    let error = match status {
+        StatusCode::TOO_MANY_REQUESTS => {
+            GraphError::new(status, "TooManyRequests", "Please retry again later.")
+        }
+        StatusCode::SERVICE_UNAVAILABLE => GraphError::new(
+            status,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+        _ => GraphError::new(
+            status,
+            "GatewayTimeout",
+            "The gateway did not receive a timely response from the upstream service.",
+        ),
+    };
+    match retry_after {
+        Some(secs) => error.with_header("Retry-After", secs.to_string()),
+        None => error,
+    }
+}
+
+/// `/sim/faults`: add, list and clear rules.
+pub fn router() -> Router<SimState> {
+    Router::new().route("/faults", get(list).post(add).delete(clear))
+}
+
+/// Anyone on loopback: the rules and their hit counts.
+async fn list(State(state): State<SimState>) -> Json<Value> {
+    Json(json!({ "value": state.faults.rules() }))
+}
+
+/// Anyone on loopback: adds a rule.
+async fn add(State(state): State<SimState>, body: axum::body::Bytes) -> Response {
+    let spec: RuleSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": format!("invalid rule: {e}") })),
+            )
+                .into_response();
+        }
+    };
+    match state.faults.add(spec) {
+        Ok(rule) => (StatusCode::CREATED, Json(rule)).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// Anyone on loopback: removes every rule.
+async fn clear(State(state): State<SimState>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(path: &str) -> RuleSpec {
+        RuleSpec {
+            service: "graph".into(),
+            path: path.into(),
+            method: None,
+            status: Some(503),
+            retry_after: None,
+            delay_ms: None,
+            count: None,
+            probability: None,
+        }
+    }
+
+    #[test]
+    fn globs_and_prefixes() {
+        assert!(path_matches("/identityGovernance", "/identitygovernance/x"));
+        assert!(path_matches("/users/*/manager", "/users/abc/manager"));
+        assert!(!path_matches("/users/*/manager", "/users/abc/memberOf"));
+        assert!(path_matches("*/stages*", "/a/b/stages/1"));
+        assert!(!path_matches("/groups", "/users"));
+    }
+
+    #[test]
+    fn count_spends_the_rule() {
+        let faults = FaultInjector::default();
+        let mut s = spec("/users");
+        s.count = Some(2);
+        faults.add(s).unwrap();
+        assert!(faults.check("graph", "GET", "/users").is_some());
+        assert!(faults.check("graph", "GET", "/users").is_some());
+        assert!(faults.check("graph", "GET", "/users").is_none());
+        assert!(faults.check("slack", "GET", "/users").is_none());
+    }
+
+    #[test]
+    fn probability_is_reproducible_after_reset() {
+        let faults = FaultInjector::default();
+        let run = |f: &FaultInjector| -> Vec<bool> {
+            let mut s = spec("/");
+            s.probability = Some(0.5);
+            f.add(s).unwrap();
+            let out = (0..32)
+                .map(|_| f.check("graph", "GET", "/users").is_some())
+                .collect();
+            f.clear();
+            out
+        };
+        let first = run(&faults);
+        assert_eq!(first, run(&faults));
+        assert!(first.iter().any(|b| *b) && first.iter().any(|b| !*b));
+    }
+
+    #[test]
+    fn refuses_bad_rules() {
+        let faults = FaultInjector::default();
+        let mut s = spec("/users");
+        s.status = Some(404);
+        assert!(faults.add(s).is_err());
+        assert!(faults.add(spec("users")).is_err());
+        let mut s = spec("/users");
+        s.probability = Some(1.5);
+        assert!(faults.add(s).is_err());
+    }
+}

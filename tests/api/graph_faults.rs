@@ -1,0 +1,222 @@
+//! Fault injection on the emulated Graph: throttling, outages, slow answers.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestSandbox, spawn_sandbox};
+
+async fn add_rule(sandbox: &TestSandbox, rule: Value) -> Value {
+    let response = sandbox
+        .http
+        .post(sandbox.url("/sim/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{rule}");
+    response.json().await.unwrap()
+}
+
+async fn rules(sandbox: &TestSandbox) -> Vec<Value> {
+    let body: Value = sandbox
+        .http
+        .get(sandbox.url("/sim/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["value"].as_array().cloned().unwrap()
+}
+
+#[tokio::test]
+async fn throttles_with_retry_after_until_the_count_is_spent() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    add_rule(
+        &sandbox,
+        json!({ "path": "/subscriptions", "status": 429, "retryAfter": 7, "count": 2 }),
+    )
+    .await;
+    for _ in 0..2 {
+        let response = sandbox
+            .http
+            .get(sandbox.graph("/subscriptions"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "7");
+        assert!(response.headers().contains_key("request-id"));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "TooManyRequests");
+        assert_eq!(body["error"]["message"], "Please retry again later.");
+        assert!(body["error"]["innerError"]["date"].is_string());
+    }
+    let third = sandbox
+        .http
+        .get(sandbox.graph("/subscriptions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 200);
+    let listed = rules(&sandbox).await;
+    assert_eq!(listed[0]["hits"], 2);
+    assert_eq!(listed[0]["spent"], true);
+}
+
+#[tokio::test]
+async fn outages_match_by_method_and_glob() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.user_token("bianca", true).await;
+    let catalog = sandbox
+        .state
+        .world()
+        .catalogs
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let path = format!(
+        "/identityGovernance/entitlementManagement/catalogs/{catalog}/customWorkflowExtensions"
+    );
+    add_rule(
+        &sandbox,
+        json!({ "path": "/identityGovernance/*/customWorkflowExtensions", "method": "POST", "status": 503 }),
+    )
+    .await;
+    add_rule(
+        &sandbox,
+        json!({ "path": "/subscriptions", "status": 504, "count": 1 }),
+    )
+    .await;
+
+    let post = sandbox
+        .http
+        .post(sandbox.graph(&path))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 503);
+    assert!(post.headers().get("retry-after").is_none());
+    let body: Value = post.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "ServiceUnavailable");
+    let get = sandbox
+        .http
+        .get(sandbox.graph(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200, "GET is not matched by a POST rule");
+
+    let timeout = sandbox
+        .http
+        .get(sandbox.graph("/subscriptions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(timeout.status(), 504);
+    let body: Value = timeout.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "GatewayTimeout");
+}
+
+#[tokio::test]
+async fn slow_answers_are_delayed_then_served() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    add_rule(
+        &sandbox,
+        json!({ "path": "/subscriptions", "delayMs": 400, "count": 1 }),
+    )
+    .await;
+    let started = Instant::now();
+    let slow = sandbox
+        .http
+        .get(sandbox.graph("/subscriptions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        slow.status(),
+        200,
+        "a delay-only rule serves the real answer"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    let listed = rules(&sandbox).await;
+    assert_eq!(listed[0]["hits"], 1);
+    assert_eq!(listed[0]["spent"], true);
+}
+
+#[tokio::test]
+async fn batch_sub_requests_are_throttled_one_by_one() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    add_rule(
+        &sandbox,
+        json!({ "path": "/subscriptions", "status": 429, "count": 1 }),
+    )
+    .await;
+    let response = sandbox
+        .http
+        .post(sandbox.graph("/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({ "requests": [
+            { "id": "1", "method": "GET", "url": "/subscriptions" },
+            { "id": "2", "method": "GET", "url": "/subscriptions" },
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let responses = body["responses"].as_array().unwrap();
+    assert_eq!(responses[0]["status"], 429);
+    assert_eq!(responses[0]["headers"]["Retry-After"], "10");
+    assert_eq!(responses[0]["body"]["error"]["code"], "TooManyRequests");
+    assert_eq!(responses[1]["status"], 200);
+}
+
+#[tokio::test]
+async fn bad_rules_are_refused_and_delete_clears() {
+    let sandbox = spawn_sandbox().await;
+    for rule in [
+        json!({ "path": "/users", "status": 404 }),
+        json!({ "path": "users", "status": 429 }),
+        json!({ "path": "/users" }),
+        json!({ "path": "/users", "status": 503, "probability": 2.0 }),
+        json!({ "path": "/users", "status": 503, "count": 0 }),
+        json!({ "path": "/users", "status": 503, "color": "red" }),
+    ] {
+        let response = sandbox
+            .http
+            .post(sandbox.url("/sim/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{rule}");
+    }
+    add_rule(
+        &sandbox,
+        json!({ "path": "/", "status": 503, "probability": 0.5 }),
+    )
+    .await;
+    assert_eq!(rules(&sandbox).await.len(), 1);
+    let cleared = sandbox
+        .http
+        .delete(sandbox.url("/sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    assert!(rules(&sandbox).await.is_empty());
+}
