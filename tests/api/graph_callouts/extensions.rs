@@ -168,6 +168,24 @@ async fn policy_stage_settings_limit_callouts_to_bound_stages() {
     let rendered = custom_extensions::stage_settings_json(&sandbox.state, &s.policy_id, true);
     assert_eq!(rendered[0]["stage"], "assignmentRequestApproved");
     assert_eq!(rendered[0]["customExtension"]["id"], extension_id);
+    // Graph shows the binding on the policy itself.
+    let app = sandbox.app_token().await;
+    let (status, policy) = sandbox
+        .graph_get(
+            &app,
+            &format!(
+                "/identityGovernance/entitlementManagement/assignmentPolicies/{}?$expand=customExtensionStageSettings($expand=customExtension)",
+                s.policy_id
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{policy}");
+    let settings = &policy["customExtensionStageSettings"];
+    assert_eq!(
+        settings[0]["stage"], "assignmentRequestApproved",
+        "{policy}"
+    );
+    assert_eq!(settings[0]["customExtension"]["id"], extension_id);
 
     {
         let mut world = sandbox.state.world();

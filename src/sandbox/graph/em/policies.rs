@@ -74,12 +74,32 @@ pub fn expanded_policy(
         map.insert("questions".into(), Value::Array(rendered));
     }
     if let Some(expand) = expand_of(query, "customExtensionStageSettings") {
-        // Custom extensions are not modelled yet: an empty collection, but
-        // the documented `($expand=customExtension)` is accepted.
+        // Validated here; filled by `fill_stage_settings` once the world
+        // lock is released (the bindings live in the notify state).
         nested(expand, Supported::ENTITY.with_expand(&["customExtension"]))?;
         map.insert("customExtensionStageSettings".into(), json!([]));
     }
     Ok(query.project(value))
+}
+
+/// Replaces the placeholder `customExtensionStageSettings` of a rendered
+/// policy with the policy's custom-extension bindings.
+fn fill_stage_settings(state: &SimState, query: &ODataQuery, policy: &mut Value) {
+    let Some(expand) = expand_of(query, "customExtensionStageSettings") else {
+        return;
+    };
+    let with_extension = expand
+        .options
+        .as_deref()
+        .is_some_and(|o| o.contains("customExtension"));
+    if let Some(id) = policy.get("id").and_then(Value::as_str).map(str::to_owned) {
+        policy["customExtensionStageSettings"] =
+            crate::sandbox::graph::custom_extensions::stage_settings_json(
+                state,
+                &id,
+                with_extension,
+            );
+    }
 }
 
 /// `GET …/assignmentPolicies`, with `$filter` (also on `accessPackage/id`
@@ -110,6 +130,10 @@ pub async fn list(
         }
         items
     };
+    let mut items = items;
+    for item in &mut items {
+        fill_stage_settings(&state, &query, item);
+    }
     let paged = ODataQuery {
         filter: None,
         ..query.clone()
@@ -142,6 +166,8 @@ pub async fn get(
             .ok_or_else(|| not_found("Access package assignment policy", &id))?;
         expanded_policy(&world, policy, &query)?
     };
+    let mut body = body;
+    fill_stage_settings(&state, &query, &mut body);
     Ok(Json(with_context(
         body,
         context(&state, &set("assignmentPolicies"), &query, true),
