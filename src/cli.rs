@@ -126,7 +126,6 @@ fn print_banner(sandbox: &Sandbox, bot_url: &str) {
     println!("stagegate sandbox is running (Ctrl-C to stop)");
     println!();
     println!("  bot                  {bot_url}  (/healthz, /readyz)");
-    println!("  console              {base}/");
     println!(
         "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",
         world.tenant_id
@@ -136,7 +135,9 @@ fn print_banner(sandbox: &Sandbox, bot_url: &str) {
     println!();
     println!("  tenant {} ({})", world.tenant_id, world.domain);
     println!("  personas:");
-    for user in world.users.values() {
+    let mut users: Vec<_> = world.users.values().collect();
+    users.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    for user in users {
         let state = if user.account_enabled {
             ""
         } else {
