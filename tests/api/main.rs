@@ -24,5 +24,6 @@ mod graph_requests;
 mod graph_subscriptions;
 mod health;
 mod helpers;
+mod process;
 mod sandbox_story;
 mod sim_control;
