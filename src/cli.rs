@@ -120,21 +120,30 @@ async fn run_sandbox(
     Ok(())
 }
 
+/// Like `println!`, but a closed stdout (a pipe whose reader went away)
+/// must not bring the server down.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn print_banner(sandbox: &Sandbox, bot_url: &str) {
     let base = sandbox.base_url();
     let world = sandbox.state.world();
-    println!("stagegate sandbox is running (Ctrl-C to stop)");
-    println!();
-    println!("  bot                  {bot_url}  (/healthz, /readyz)");
-    println!(
+    out!("stagegate sandbox is running (Ctrl-C to stop)");
+    out!();
+    out!("  bot                  {bot_url}  (/healthz, /readyz)");
+    out!(
         "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",
         world.tenant_id
     );
-    println!("  Microsoft Graph      {base}/graph/v1.0");
-    println!("  sandbox control      {base}/sim/tenant, {base}/sim/clock, {base}/sim/tokens");
-    println!();
-    println!("  tenant {} ({})", world.tenant_id, world.domain);
-    println!("  personas:");
+    out!("  Microsoft Graph      {base}/graph/v1.0");
+    out!("  sandbox control      {base}/sim/tenant, {base}/sim/clock, {base}/sim/tokens");
+    out!();
+    out!("  tenant {} ({})", world.tenant_id, world.domain);
+    out!("  personas:");
     let mut users: Vec<_> = world.users.values().collect();
     users.sort_by(|a, b| a.display_name.cmp(&b.display_name));
     for user in users {
@@ -143,7 +152,7 @@ fn print_banner(sandbox: &Sandbox, bot_url: &str) {
         } else {
             "  [disabled]"
         };
-        println!(
+        out!(
             "    {:<8} {:<18} {:<30} {}{state}",
             user.key,
             user.display_name,
@@ -151,10 +160,10 @@ fn print_banner(sandbox: &Sandbox, bot_url: &str) {
             user.job_title.as_deref().unwrap_or("")
         );
     }
-    println!("  access packages:");
+    out!("  access packages:");
     for package in world.access_packages.values() {
         let hidden = if package.is_hidden { "  [hidden]" } else { "" };
-        println!("    {:<18} {}{hidden}", package.key, package.display_name);
+        out!("    {:<18} {}{hidden}", package.key, package.display_name);
     }
-    println!();
+    out!();
 }

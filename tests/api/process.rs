@@ -24,9 +24,11 @@ fn sandbox_process(extra: &[&str]) -> (std::process::Child, tempfile::TempDir) {
 /// Reads stdout until the bot's address line and returns the address.
 fn bot_address(child: &mut std::process::Child) -> String {
     let stdout = child.stdout.take().unwrap();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(Ok(line)) = lines.next() {
         if let Some(rest) = line.trim_start().strip_prefix("bot") {
+            // Keep draining so the process never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             return rest.split_whitespace().next().unwrap().to_owned();
         }
     }
