@@ -8,6 +8,7 @@ pub mod control;
 pub mod entra;
 pub mod graph;
 pub mod keys;
+pub mod slack;
 pub mod tenant;
 pub mod tokens;
 pub mod world;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{
     DatabaseSettings, EntraSettings, GraphSettings, LogSettings, ServerSettings, Settings,
+    SlackSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -40,6 +42,8 @@ pub struct SimInner {
     tenant_id: String,
     world: Mutex<World>,
     pub entra: Mutex<entra::EntraState>,
+    /// The emulated Slack workspace (its own lock, never held with `world`).
+    pub slack: slack::SlackSim,
 }
 
 impl std::ops::Deref for SimState {
@@ -51,6 +55,7 @@ impl std::ops::Deref for SimState {
 
 impl SimState {
     pub fn new(base_url: String, world: World) -> Self {
+        let slack = slack::SlackSim::new(&world);
         Self(Arc::new(SimInner {
             base_url,
             clock: SimClock::new(),
@@ -61,6 +66,7 @@ impl SimState {
             tenant_id: world.tenant_id.clone(),
             world: Mutex::new(world),
             entra: Mutex::new(entra::EntraState::default()),
+            slack,
         }))
     }
 
@@ -109,7 +115,11 @@ impl SimState {
                 ..GraphSettings::default()
             },
             teams: None,
-            slack: None,
+            slack: Some(SlackSettings {
+                signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),
+                bot_token: SecretString::from(self.slack.bot_token().to_owned()),
+                api_base_url: format!("{}/slack/api", self.base_url),
+            }),
         }
     }
 
@@ -150,6 +160,8 @@ impl Sandbox {
             .nest("/login", entra::router())
             .nest("/graph/v1.0", graph::router(state.clone()))
             .nest("/sim", control::router())
+            .nest("/slack", slack::router())
+            .nest("/sim/slack", slack::driver::router())
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {
