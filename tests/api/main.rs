@@ -5,3 +5,7 @@ mod config;
 mod health;
 mod helpers;
 mod sim_control;
+mod slack_client;
+mod slack_emulator;
+mod slack_support;
+mod slack_verify;
