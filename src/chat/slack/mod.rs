@@ -6,6 +6,7 @@ pub mod client;
 pub mod error;
 pub mod limits;
 pub mod payload;
+pub mod types;
 pub mod verify;
 
 pub use client::SlackClient;

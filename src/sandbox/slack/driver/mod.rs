@@ -21,6 +21,7 @@
 //! notice.
 
 mod interact;
+mod modal;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -40,7 +41,7 @@ pub fn router() -> Router<SimState> {
         .route("/calls", get(calls))
         .route("/personas/{key}/command", post(interact::command))
         .route("/personas/{key}/click", post(interact::click))
-        .route("/personas/{key}/submit", post(interact::submit))
+        .route("/personas/{key}/submit", post(modal::submit))
         .route("/personas/{key}/conversations/{channel}", get(conversation))
         .route("/personas/{key}/views", get(views))
 }
