@@ -104,4 +104,3 @@ pub struct AuthTest {
     #[serde(default)]
     pub bot_id: Option<String>,
 }
-
