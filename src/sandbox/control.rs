@@ -120,6 +120,7 @@ async fn tenant(State(state): State<SimState>) -> Json<Value> {
         "personas": personas,
         "groups": groups,
         "accessPackages": packages,
+        "slack": state.slack.summary(&state.base_url),
     }))
 }
 

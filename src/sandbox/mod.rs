@@ -10,6 +10,7 @@ pub mod faults;
 pub mod graph;
 pub mod keys;
 pub mod notify;
+pub mod slack;
 pub mod tenant;
 pub mod tokens;
 pub mod world;
@@ -24,7 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{
     DatabaseSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings, ServerSettings,
-    Settings,
+    Settings, SlackSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -47,6 +48,8 @@ pub struct SimInner {
     pub notify: notify::NotifyState,
     /// Injected faults (429/503/504, slow answers) for every emulator.
     pub faults: faults::FaultInjector,
+    /// The emulated Slack workspace (its own lock, never held with `world`).
+    pub slack: slack::SlackSim,
 }
 
 impl std::ops::Deref for SimState {
@@ -58,6 +61,7 @@ impl std::ops::Deref for SimState {
 
 impl SimState {
     pub fn new(base_url: String, world: World) -> Self {
+        let slack = slack::SlackSim::new(&world);
         Self(Arc::new(SimInner {
             base_url,
             clock: SimClock::new(),
@@ -70,6 +74,7 @@ impl SimState {
             entra: Mutex::new(entra::EntraState::default()),
             notify: notify::NotifyState::new(),
             faults: faults::FaultInjector::default(),
+            slack,
         }))
     }
 
@@ -132,7 +137,11 @@ impl SimState {
                 ..GraphSettings::default()
             },
             teams: None,
-            slack: None,
+            slack: Some(SlackSettings {
+                signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),
+                bot_token: SecretString::from(self.slack.bot_token().to_owned()),
+                api_base_url: format!("{}/slack/api", self.base_url),
+            }),
         }
     }
 
@@ -236,6 +245,8 @@ impl Sandbox {
                     .merge(notify::control::router())
                     .merge(faults::router()),
             )
+            .nest("/slack", slack::router())
+            .nest("/sim/slack", slack::driver::router())
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {

@@ -27,3 +27,7 @@ mod helpers;
 mod process;
 mod sandbox_story;
 mod sim_control;
+mod slack_client;
+mod slack_emulator;
+mod slack_support;
+mod slack_verify;

@@ -1,0 +1,106 @@
+//! Request and response bodies of the Web API methods the bot calls, with
+//! Slack's field names.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PostMessage {
+    /// A channel id, or the `D…` id `conversations.open` returned for a DM.
+    pub channel: String,
+    /// The notification fallback when `blocks` are given.
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateMessage {
+    /// Must be the `D…` id for a DM, never the user id.
+    pub channel: String,
+    pub ts: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PostEphemeral {
+    pub channel: String,
+    pub user: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EphemeralPosted {
+    pub message_ts: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ViewInfo {
+    pub id: String,
+    #[serde(default)]
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub callback_id: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub root_view_id: Option<String>,
+}
+
+/// Which view `views.update` replaces.
+#[derive(Debug, Clone)]
+pub enum ViewRef {
+    Id(String),
+    External(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlackUser {
+    pub id: String,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub real_name: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub is_bot: bool,
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Profile {
+    #[serde(default)]
+    pub real_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Present only when the token has `users:read.email`.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthTest {
+    pub url: String,
+    pub team: String,
+    pub user: String,
+    pub team_id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub bot_id: Option<String>,
+}
