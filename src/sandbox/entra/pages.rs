@@ -72,6 +72,9 @@ pub fn picker(
     error: Option<&EntraError>,
 ) -> Response {
     let mut rows = String::new();
+    // Alphabetical, as Entra's account picker lists accounts by name.
+    let mut users: Vec<&User> = users.iter().collect();
+    users.sort_by(|a, b| a.display_name.cmp(&b.display_name));
     for u in users {
         let checked = if selected == Some(u.id.as_str()) {
             " checked"
