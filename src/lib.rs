@@ -10,6 +10,7 @@ pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod identity;
+pub mod intake;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

@@ -133,6 +133,7 @@ impl SimState {
             },
             teams: None,
             slack: None,
+            intake: Default::default(),
         }
     }
 
