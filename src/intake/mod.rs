@@ -244,13 +244,20 @@ pub struct IntakeWorkers {
     handles: Vec<JoinHandle<()>>,
 }
 
+impl Drop for IntakeWorkers {
+    /// Dropping the handle stops the tasks too (without waiting for them).
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
 impl IntakeWorkers {
     /// Stops the tasks; the queue worker first hands what was already
     /// accepted to the engine. Tasks still busy after `grace` are aborted.
-    pub async fn shutdown(self, grace: Duration) {
+    pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
         let deadline = tokio::time::Instant::now() + grace;
-        for mut handle in self.handles {
+        for mut handle in std::mem::take(&mut self.handles) {
             if tokio::time::timeout_at(deadline, &mut handle)
                 .await
                 .is_err()
