@@ -215,7 +215,9 @@ pub struct IntakeSettings {
     #[serde(serialize_with = "expose_opt_secret")]
     pub callout_secret: Option<SecretString>,
     /// Object ids of the privileged (PIM-managed) groups whose membership is
-    /// watched with a `/groups/{id}/members` subscription each.
+    /// watched with a `/groups/{id}/members` subscription each. A string is
+    /// read as a comma-separated list (for the environment variable).
+    #[serde(deserialize_with = "list_or_csv")]
     pub privileged_groups: Vec<String>,
     /// Seconds between two reconciles of every open request (the poller).
     pub poll_interval_seconds: u64,
@@ -240,6 +242,24 @@ impl Default for IntakeSettings {
             renewal_margin_minutes: 1_440,
         }
     }
+}
+
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match ListOrCsv::deserialize(d)? {
+        ListOrCsv::List(list) => list,
+        ListOrCsv::Csv(csv) => csv
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 fn expose_opt_secret<S: serde::Serializer>(
