@@ -30,8 +30,9 @@ pub struct IntakeConfig {
     /// Where Graph delivers change notifications and lifecycle notifications.
     pub notification_url: String,
     pub lifecycle_url: String,
-    /// Notifications for another tenant are ignored.
-    pub tenant_id: String,
+    /// Notifications for another tenant are ignored. `None` when
+    /// `entra.tenant_id` is not a GUID (a domain name): no check then.
+    pub tenant_id: Option<String>,
 }
 
 impl IntakeConfig {
@@ -115,7 +116,9 @@ impl IntakeConfig {
             renewal_margin: chrono::Duration::minutes(margin),
             notification_url: format!("{base}{}", super::NOTIFICATIONS_PATH),
             lifecycle_url: format!("{base}{}", super::LIFECYCLE_PATH),
-            tenant_id: tenant_id.to_owned(),
+            tenant_id: uuid::Uuid::try_parse(tenant_id)
+                .ok()
+                .map(|t| t.hyphenated().to_string()),
         })
     }
 }

@@ -249,8 +249,8 @@ fn plan(intake: &Intake, collection: &Collection) -> Result<Planned, String> {
         let key =
             n.id.as_ref()
                 .map(|id| format!("{}/{id}", n.subscription_id));
-        if let Some(tenant) = &n.tenant_id
-            && !tenant.eq_ignore_ascii_case(&config.tenant_id)
+        if let (Some(tenant), Some(ours)) = (&n.tenant_id, &config.tenant_id)
+            && !tenant.eq_ignore_ascii_case(ours)
         {
             tracing::warn!(subscription = %n.subscription_id, "notification for another tenant ignored");
             continue;

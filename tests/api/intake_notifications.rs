@@ -129,6 +129,11 @@ async fn only_notifications_with_the_right_client_state_are_processed() {
         let (status, text) = t.notify(&body).await;
         assert_eq!(status, 401, "{label}: {text}");
     }
+    // Genuine, but about another tenant: accepted and ignored.
+    let mut foreign = n(Some(&right), &diego);
+    foreign["tenantId"] = json!(uuid::Uuid::new_v4().to_string());
+    let (status, text) = t.notify(&json!({ "value": [foreign] })).await;
+    assert_eq!(status, 202, "{text}");
     let (status, text) = t
         .notify(&json!({ "value": [n(Some(&right), &megan)] }))
         .await;
