@@ -23,6 +23,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub links: Arc<LinkService>,
+    /// The engine as the intake sees it; `None` until the engine is wired.
+    pub intake_sink: Option<Arc<dyn crate::engine::intake::IntakeSink>>,
 }
 
 pub struct Application {
@@ -31,6 +33,7 @@ pub struct Application {
     port: u16,
     grace: Duration,
     state: AppState,
+    intake: crate::intake::Intake,
 }
 
 impl Application {
@@ -56,14 +59,18 @@ impl Application {
             settings: Arc::new(settings),
             store,
             links,
+            intake_sink: None,
         };
-        let router = crate::http::with_common_layers(router(state.clone()), timeout);
+        let intake = crate::intake::Intake::for_app(&state).map_err(|e| anyhow::anyhow!(e))?;
+        let router =
+            crate::http::with_common_layers(router(state.clone()).merge(intake.router()), timeout);
         Ok(Self {
             listener,
             router,
             port,
             grace,
             state,
+            intake,
         })
     }
 
@@ -81,7 +88,11 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "stagegate listening");
-        crate::http::serve(self.listener, self.router, shutdown, self.grace).await
+        // The listener is bound, so Graph's handshake reaches the router.
+        let intake = self.intake.start();
+        let served = crate::http::serve(self.listener, self.router, shutdown, self.grace).await;
+        intake.shutdown(self.grace).await;
+        served
     }
 }
 

@@ -142,6 +142,7 @@ impl SimState {
                 bot_token: SecretString::from(self.slack.bot_token().to_owned()),
                 api_base_url: format!("{}/slack/api", self.base_url),
             }),
+            intake: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! SQLite through sqlx. SQL lives only in this module so a PostgreSQL
 //! implementation can be added behind the same interface later.
 
+pub mod intake;
 pub mod links;
 
 use std::path::Path;

@@ -610,3 +610,26 @@ impl TestSandbox {
             .clone()
     }
 }
+
+/// Like [`spawn_app`], with `configure` applied to the bot's settings first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut stagegate::config::Settings)) -> TestApp {
+    let sandbox = spawn_sandbox().await;
+    let db = tempfile::tempdir().unwrap();
+    let mut settings = sandbox
+        .state
+        .bot_settings(loopback0(), db.path().join("stagegate.db"));
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        sandbox,
+        http: reqwest::Client::new(),
+        _db: db,
+        shutdown: Some(tx),
+    }
+}
