@@ -9,6 +9,7 @@ pub mod domain;
 pub mod graph;
 pub mod http;
 pub mod identity;
+pub mod manifests;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

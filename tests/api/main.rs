@@ -24,6 +24,7 @@ mod graph_requests;
 mod graph_subscriptions;
 mod health;
 mod helpers;
+mod manifests;
 mod process;
 mod sandbox_story;
 mod sim_control;
