@@ -1,4 +1,4 @@
-//! The command line: `stagegate serve` and `stagegate sandbox`.
+//! The command line: `stagegate serve`, `stagegate sandbox` and `stagegate manifest`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +46,11 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<PathBuf>,
     },
+    /// Write the Teams app package or the Slack app manifest for a deployment.
+    Manifest {
+        #[command(subcommand)]
+        target: crate::manifests::ManifestTarget,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -79,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             run_sandbox(port, sim_port, db, tenant).await
         }
+        Command::Manifest { target } => crate::manifests::run(target),
     }
 }
 

@@ -31,6 +31,7 @@ mod intake_poller;
 mod intake_relay;
 mod intake_subscriptions;
 mod intake_support;
+mod manifests;
 mod process;
 mod sandbox_story;
 mod sim_control;
