@@ -3,6 +3,7 @@
 //! The emulators are a separate HTTP server that the bot reaches exactly as it
 //! reaches Microsoft and Slack; only base URLs differ. State is in memory.
 
+mod bot_engine;
 pub mod clock;
 pub mod control;
 pub mod entra;
@@ -118,6 +119,7 @@ impl SimState {
             },
             teams: None,
             slack: None,
+            engine: self.engine_settings(&world),
         }
     }
 
