@@ -63,7 +63,16 @@ impl Application {
     }
 
     /// [`Application::build`] with explicit chat adapters and clock.
-    pub async fn build_with(settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+    pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.server.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        // A public URL on port 0 (tests, the sandbox) means "the port we got":
+        // sign-in links and the redirect URI must carry the real one.
+        if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
+            settings.server.public_base_url = format!("{base}:{port}");
+        }
         let vault = Arc::new(
             KeyRing::new(
                 &settings.identity.vault_keys,
@@ -101,10 +110,6 @@ impl Application {
             clock: options.clock,
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let listener = TcpListener::bind(settings.server.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
-        let port = listener.local_addr()?.port();
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
         let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
         let state = AppState {

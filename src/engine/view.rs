@@ -209,15 +209,14 @@ impl Engine {
         let state: RequestState = request.state.parse().unwrap_or_else(|e| match e {});
         let stages = self.read_stages(id, &requester, &facts, &state).await?;
         let now = self.clock.now();
+        let created = request.created_date_time.unwrap_or(now);
         let mut stage_starts = Vec::new();
         let stage_views = stages.map(|stages| {
             let mut views = Vec::new();
             for (i, stage) in stages.iter().enumerate() {
                 let start = match i {
-                    0 => request.created_date_time,
-                    _ => stages[i - 1]
-                        .reviewed_date_time
-                        .unwrap_or(request.created_date_time),
+                    0 => created,
+                    _ => stages[i - 1].reviewed_date_time.unwrap_or(created),
                 };
                 stage_starts.push(start);
                 let resolution = policy

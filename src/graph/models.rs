@@ -96,7 +96,9 @@ pub struct AssignmentRequest {
     pub state: String,
     #[serde(default)]
     pub status: Option<String>,
-    pub created_date_time: DateTime<Utc>,
+    /// Null in the answer to a create (Graph fills it in later).
+    #[serde(default)]
+    pub created_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
     pub justification: Option<String>,
     #[serde(default)]

@@ -2,6 +2,8 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod engine_story;
+mod engine_support;
 mod entra_authorize;
 mod entra_discovery;
 mod entra_grants;
