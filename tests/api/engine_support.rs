@@ -236,3 +236,62 @@ pub fn decided_cards(inbox: &[Message]) -> Vec<(stagegate::engine::port::Approva
 pub fn texts(inbox: &[Message]) -> Vec<String> {
     inbox.iter().map(Message::text).collect()
 }
+
+impl EngineApp {
+    /// Links `key` through `link` and the sign-in pages.
+    pub async fn link(&self, key: &str) {
+        let reply = self.say(key, "link").await;
+        self.sign_in(&sign_in_url(&reply), key).await;
+    }
+
+    /// `key` (linked) types a request; returns the new request's id.
+    pub async fn request(&self, key: &str, text: &str) -> stagegate::domain::ids::RequestId {
+        let reply = self.say(key, text).await;
+        let words = reply.text();
+        let id = words
+            .split_whitespace()
+            .find_map(|w| w.trim_end_matches([',', '.']).parse().ok())
+            .unwrap_or_else(|| panic!("no request id in {words}"));
+        id
+    }
+
+    /// What the poller does for one request.
+    pub async fn reconcile(&self, id: &stagegate::domain::ids::RequestId) {
+        self.engine.reconcile(id).await.expect("reconcile");
+        self.settle().await;
+    }
+
+    /// The live card of `key` for a request's stage `k`.
+    pub fn card(
+        &self,
+        key: &str,
+        id: &stagegate::domain::ids::RequestId,
+        k: u8,
+    ) -> Option<stagegate::engine::port::ApprovalCard> {
+        live_cards(&self.inbox(key))
+            .into_iter()
+            .find(|c| c.request == *id && c.stage == k)
+    }
+
+    pub fn approve(card: &stagegate::engine::port::ApprovalCard) -> CardAction {
+        CardAction::Approve {
+            request: card.request,
+            stage: card.stage_id,
+        }
+    }
+
+    pub fn deny(card: &stagegate::engine::port::ApprovalCard) -> CardAction {
+        CardAction::Deny {
+            request: card.request,
+            stage: card.stage_id,
+        }
+    }
+
+    /// Keys of personas holding a live card for stage `k` of `id`.
+    pub fn card_holders(&self, id: &stagegate::domain::ids::RequestId, k: u8) -> Vec<&'static str> {
+        PERSONAS
+            .into_iter()
+            .filter(|p| self.card(p, id, k).is_some())
+            .collect()
+    }
+}

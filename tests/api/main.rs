@@ -2,6 +2,7 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod engine_flows;
 mod engine_story;
 mod engine_support;
 mod entra_authorize;
