@@ -248,11 +248,10 @@ impl EngineApp {
     pub async fn request(&self, key: &str, text: &str) -> stagegate::domain::ids::RequestId {
         let reply = self.say(key, text).await;
         let words = reply.text();
-        let id = words
+        words
             .split_whitespace()
             .find_map(|w| w.trim_end_matches([',', '.']).parse().ok())
-            .unwrap_or_else(|| panic!("no request id in {words}"));
-        id
+            .unwrap_or_else(|| panic!("no request id in {words}"))
     }
 
     /// What the poller does for one request.
