@@ -4,7 +4,7 @@
 //! a real adapter does after authenticating the person.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,7 +43,7 @@ struct State {
 pub struct MemoryChat {
     platform: Platform,
     state: Mutex<State>,
-    engine: OnceLock<Weak<Engine>>,
+    engine: Mutex<Weak<Engine>>,
 }
 
 impl std::fmt::Debug for MemoryChat {
@@ -60,7 +60,7 @@ impl MemoryChat {
         Arc::new(Self {
             platform,
             state: Mutex::new(State::default()),
-            engine: OnceLock::new(),
+            engine: Mutex::new(Weak::new()),
         })
     }
 
@@ -68,15 +68,17 @@ impl MemoryChat {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Connects the adapter to the engine its people talk to.
+    /// Connects the adapter to the engine its people talk to (again after
+    /// a restart: the chat platform outlives the bot).
     pub fn attach(&self, engine: &Arc<Engine>) {
-        let _ = self.engine.set(Arc::downgrade(engine));
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(engine);
     }
 
     fn engine(&self) -> Arc<Engine> {
         self.engine
-            .get()
-            .and_then(Weak::upgrade)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade()
             .expect("MemoryChat used before attach() or after the engine was dropped")
     }
 

@@ -50,17 +50,22 @@ pub async fn spawn_engine_app() -> EngineApp {
     }
     let sandbox = spawn_sandbox().await;
     let db = Arc::new(tempfile::tempdir().unwrap());
-    start(Arc::new(sandbox), db, true).await
+    start(Arc::new(sandbox), db, None).await
 }
 
-async fn start(sandbox: Arc<TestSandbox>, db: Arc<tempfile::TempDir>, register: bool) -> EngineApp {
+async fn start(
+    sandbox: Arc<TestSandbox>,
+    db: Arc<tempfile::TempDir>,
+    chat: Option<Arc<MemoryChat>>,
+) -> EngineApp {
+    let register = chat.is_none();
     let path: PathBuf = db.path().join("stagegate.db");
     let mut settings = sandbox.state.bot_settings(loopback0(), path);
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "teams".into(),
         channel: "security".into(),
     });
-    let chat = MemoryChat::new(Platform::Teams);
+    let chat = chat.unwrap_or_else(|| MemoryChat::new(Platform::Teams));
     let sim = sandbox.state.clone();
     let app = Application::build_with(
         settings,
@@ -189,7 +194,8 @@ impl EngineApp {
         self.settle().await;
     }
 
-    /// Stops the bot and starts a new one on the same database.
+    /// Stops the bot and starts a new one on the same database and the
+    /// same chat platform (messages posted before stay where they are).
     pub async fn restart(mut self) -> Self {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -197,9 +203,9 @@ impl EngineApp {
         if let Some(stopped) = self.stopped.take() {
             let _ = stopped.await;
         }
-        let (sandbox, db) = (self.sandbox.clone(), self.db.clone());
+        let (sandbox, db, chat) = (self.sandbox.clone(), self.db.clone(), self.chat.clone());
         drop(self);
-        start(sandbox, db, false).await
+        start(sandbox, db, Some(chat)).await
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod config;
 mod engine_flows;
+mod engine_outbox;
+mod engine_refusals;
 mod engine_story;
 mod engine_support;
 mod entra_authorize;
