@@ -10,15 +10,17 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 
 use super::jobs::Job;
-use super::port::{ApprovalCard, ChatError, Message, MessageRef, Recipient};
+use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
+
+mod cards;
 use crate::store::engine::OutboxRow;
 use crate::store::links::ChatIdentity;
 
 /// What became of one attempt.
-enum Outcome {
+pub(super) enum Outcome {
     Done(Option<String>),
     Retry { after: Duration, error: String },
     Failed(String),
@@ -247,166 +249,6 @@ impl Engine {
         }
     }
 
-    async fn deliver_card(
-        &self,
-        row: &OutboxRow,
-        request: &RequestId,
-        stage: u8,
-        approver: &ObjectId,
-        card: &ApprovalCard,
-    ) -> Result<Outcome, Failure> {
-        // A stage already retired needs no new card.
-        if self
-            .store
-            .outbox_by_key(&format!("retire:{request}:{stage}"))
-            .await?
-            .is_some()
-        {
-            return Ok(Outcome::Done(Some("stage already over".into())));
-        }
-        let r = request.to_string();
-        let a = approver.to_string();
-        let identities = self.store.identities_of(&a).await?;
-        let existing = self.store.cards_of(&r, stage).await?;
-        let mut posted = false;
-        let mut unreachable = Vec::new();
-        let message = Message::ApprovalRequest { card: card.clone() };
-        for who in &identities {
-            if existing
-                .iter()
-                .any(|c| c.approver == a && c.platform == who.platform)
-            {
-                posted = true;
-                continue;
-            }
-            let port = self.port_for(&who.platform)?;
-            let to = Recipient::Person {
-                identity: who.clone(),
-            };
-            match port.post(&to, &message).await {
-                Ok(at) => {
-                    posted = true;
-                    let json = serde_json::to_string(card).unwrap_or_default();
-                    match self
-                        .store
-                        .insert_card(&r, stage, &a, who, &at.0, &json, Utc::now())
-                        .await
-                    {
-                        Ok(()) | Err(StoreError::Conflict(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(ChatError::Unreachable { reason, .. }) => unreachable.push(reason),
-                Err(e) => return Err(Failure::Chat(e)),
-            }
-        }
-        if posted {
-            return Ok(Outcome::Done(None));
-        }
-        let _ = row;
-        self.report_unreachable(card, approver, &unreachable.join("; "))
-            .await?;
-        Ok(Outcome::Done(Some("approver unreachable".into())))
-    }
-
-    /// Tells the requester and the security channel that an approver
-    /// cannot be asked in chat (never a silent skip).
-    async fn report_unreachable(
-        &self,
-        card: &ApprovalCard,
-        approver: &ObjectId,
-        reason: &str,
-    ) -> Result<(), Failure> {
-        let name = self.display_name(approver).await;
-        let r = card.request;
-        let k = card.stage;
-        let text = format!(
-            "I can't reach {name} in chat to ask for stage {k} of request {r}; they can still decide in My Access."
-        );
-        let jobs = [
-            (
-                format!("unreachable:{r}:{k}:{approver}"),
-                Job::ToPerson {
-                    person: card.requester.id,
-                    message: Message::Text { text: text.clone() },
-                },
-            ),
-            (
-                format!("alert:{r}:unreachable:{k}:{approver}"),
-                Job::Security {
-                    message: Message::SecurityAlert {
-                        title: "Approver unreachable in chat".into(),
-                        lines: vec![
-                            format!("Request: {r}"),
-                            format!("Stage: {k}"),
-                            format!("Approver: {name} ({approver})"),
-                            format!(
-                                "Reason: {}",
-                                if reason.is_empty() {
-                                    "no chat identity on file"
-                                } else {
-                                    reason
-                                }
-                            ),
-                        ],
-                    },
-                },
-            ),
-        ];
-        let rows: Vec<(String, String)> = jobs
-            .iter()
-            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
-            .collect();
-        self.store
-            .enqueue(&r.to_string(), &rows, Utc::now())
-            .await?;
-        Ok(())
-    }
-
-    pub(super) async fn display_name(&self, id: &ObjectId) -> String {
-        match crate::graph::directory::user(&self.graph, id).await {
-            Ok(Some(u)) => u.display_name.unwrap_or_else(|| id.to_string()),
-            _ => id.to_string(),
-        }
-    }
-
-    async fn retire_cards(
-        &self,
-        request: &RequestId,
-        stage: u8,
-        outcome: &str,
-    ) -> Result<Outcome, Failure> {
-        if self
-            .store
-            .outbox_unfinished_with_prefix(&format!("card:{request}:{stage}:"))
-            .await?
-        {
-            return Err(Failure::NotYet(
-                "cards of the stage are still being posted".into(),
-            ));
-        }
-        let r = request.to_string();
-        for card in self.store.cards_of(&r, stage).await? {
-            if card.state == "retired" {
-                continue;
-            }
-            let content: ApprovalCard = serde_json::from_str(&card.card)
-                .map_err(|e| Failure::Chat(ChatError::Permanent(e.to_string())))?;
-            let port = self.port_for(&card.platform)?;
-            let message = Message::ApprovalDecided {
-                card: content,
-                outcome: outcome.to_owned(),
-            };
-            port.update(&MessageRef(card.message_ref.clone()), &message)
-                .await
-                .map_err(Failure::Chat)?;
-            self.store
-                .retire_card(&r, stage, &card.approver, &card.platform, Utc::now())
-                .await?;
-        }
-        Ok(Outcome::Done(None))
-    }
-
     async fn update_of(&self, key: &str, message: &Message) -> Result<Outcome, Failure> {
         let Some((status, refs)) = self.store.outbox_by_key(key).await? else {
             return Ok(Outcome::Done(Some("nothing to update".into())));
@@ -477,7 +319,7 @@ impl Engine {
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     Chat(ChatError),
     Store(StoreError),
     NotYet(String),

@@ -1,6 +1,7 @@
 //! SQLite through sqlx. SQL lives only in this module so a PostgreSQL
 //! implementation can be added behind the same interface later.
 
+pub mod cards;
 pub mod decisions;
 pub mod engine;
 pub mod links;
