@@ -253,6 +253,7 @@ impl Engine {
 
     /// Start-up: settles decisions a crash left recorded or relaying.
     pub async fn recover_decisions(&self) -> Result<(), EngineError> {
+        let _one_at_a_time = self.recovery.lock().await;
         for d in self.store.unrelayed_decisions().await? {
             if let Err(e) = self.recover_one(&d).await {
                 tracing::warn!(decision = d.id, error = %e, "decision recovery failed");

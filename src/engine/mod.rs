@@ -87,6 +87,9 @@ pub struct Engine {
     outbox_wake: Notify,
     /// Signalled whenever the worker finishes a job.
     outbox_progress: Notify,
+    /// Decision recovery runs one at a time (start-up and on demand), so a
+    /// recorded decision is never relayed twice by two recoveries.
+    recovery: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,6 +170,7 @@ impl Engine {
             locks: Mutex::new(HashMap::new()),
             outbox_wake: Notify::new(),
             outbox_progress: Notify::new(),
+            recovery: tokio::sync::Mutex::new(()),
         }))
     }
 

@@ -117,3 +117,107 @@ async fn an_unreachable_approver_is_reported_not_skipped() {
         "{alerts:?}"
     );
 }
+
+mod recovery {
+    use stagegate::store::decisions::NewDecision;
+
+    use crate::engine_support::{decided_cards, spawn_engine_app};
+
+    const GLOBAL: &str = "request global-admin INC-42 rotate the break-glass certificate";
+
+    /// A crash after the decision reached Graph: recovery verifies
+    /// `reviewedBy` and marks it relayed, without relaying again.
+    #[tokio::test]
+    async fn a_relaying_decision_is_verified_against_graph_after_a_restart() {
+        let app = spawn_engine_app().await;
+        app.link("alex").await;
+        app.link("miriam").await;
+        let id = app.request("alex", GLOBAL).await;
+        let card = app.card("miriam", &id, 1).expect("card");
+        let (r, miriam) = (id.to_string(), app.sandbox.persona_id("miriam"));
+        let decision = app
+            .engine
+            .store()
+            .record_decision(
+                &NewDecision {
+                    request_id: &r,
+                    stage: 1,
+                    stage_id: &card.stage_id.to_string(),
+                    approver: &miriam,
+                    identity: &app.persona("miriam"),
+                    review: "Approve",
+                    justification: "relayed before the crash",
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        app.engine
+            .store()
+            .set_decision_state(decision, "relaying", None, chrono::Utc::now())
+            .await
+            .unwrap();
+        let (status, _) = app
+            .sandbox
+            .decide("miriam", &r, "Approve", "relayed before the crash")
+            .await;
+        assert_eq!(status, 204);
+
+        let app = app.restart().await;
+        app.engine.recover_decisions().await.unwrap();
+        app.settle().await;
+        let live = app
+            .engine
+            .store()
+            .live_decision(&r, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.state, "relayed");
+        let decided = decided_cards(&app.inbox("miriam"));
+        assert_eq!(decided.len(), 1);
+        assert_eq!(
+            decided[0].1,
+            "Approved by Miriam Graham: “relayed before the crash”"
+        );
+        assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+    }
+
+    /// A crash after recording, before relaying: recovery relays it, as
+    /// the approver, with the recorded justification.
+    #[tokio::test]
+    async fn a_recorded_decision_is_relayed_after_a_restart() {
+        let app = spawn_engine_app().await;
+        app.link("alex").await;
+        app.link("miriam").await;
+        let id = app.request("alex", GLOBAL).await;
+        let card = app.card("miriam", &id, 1).expect("card");
+        let (r, miriam) = (id.to_string(), app.sandbox.persona_id("miriam"));
+        app.engine
+            .store()
+            .record_decision(
+                &NewDecision {
+                    request_id: &r,
+                    stage: 1,
+                    stage_id: &card.stage_id.to_string(),
+                    approver: &miriam,
+                    identity: &app.persona("miriam"),
+                    review: "Approve",
+                    justification: "recorded before the crash",
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let app = app.restart().await;
+        app.engine.recover_decisions().await.unwrap();
+        app.settle().await;
+        {
+            let world = app.sandbox.state.world();
+            let stage = &world.requests[&r].stages[0];
+            assert_eq!(stage.reviewed_by.as_deref(), Some(miriam.as_str()));
+            assert_eq!(stage.justification, "recorded before the crash");
+        }
+        assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+    }
+}
