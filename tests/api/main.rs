@@ -4,6 +4,7 @@
 mod config;
 mod engine_commands;
 mod engine_flows;
+mod engine_graph;
 mod engine_outbox;
 mod engine_refusals;
 mod engine_story;
