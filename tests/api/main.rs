@@ -2,6 +2,7 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod engine_activation;
 mod engine_commands;
 mod engine_flows;
 mod engine_graph;
