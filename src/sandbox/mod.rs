@@ -117,9 +117,9 @@ impl SimState {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
             },
+            engine: self.engine_settings(&world),
             teams: None,
             slack: None,
-            engine: self.engine_settings(&world),
         }
     }
 
