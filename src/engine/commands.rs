@@ -35,7 +35,7 @@ impl Engine {
             Err(e) => return text(e.to_string()),
         };
         let verb = command.verb().name();
-        match self.run(who, input, command).await {
+        let reply = match self.run(who, input, command).await {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::error!(error = %e, verb, "command failed");
@@ -43,7 +43,10 @@ impl Engine {
                     "Something went wrong on our side; nothing was changed. Try again in a minute.",
                 )
             }
-        }
+        };
+        self.audit_reply(who, &format!("command.{verb}"), verb, &reply)
+            .await;
+        reply
     }
 
     async fn run(

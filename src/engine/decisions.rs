@@ -46,10 +46,19 @@ impl Engine {
             }
             CardAction::Extend { request } => self.extend(who, request).await,
         };
-        result.unwrap_or_else(|e| {
+        let reply = result.unwrap_or_else(|e| {
             tracing::error!(error = %e, "action failed");
             text("Something went wrong on our side; nothing was changed. Try again in a minute.")
-        })
+        });
+        let (kind, request) = match action {
+            CardAction::Approve { request, .. } => ("action.approve", request),
+            CardAction::Deny { request, .. } => ("action.deny", request),
+            CardAction::Activate { request, .. } => ("action.activate", request),
+            CardAction::Extend { request } => ("action.extend", request),
+        };
+        self.audit_reply(who, kind, &request.to_string(), &reply)
+            .await;
+        reply
     }
 
     async fn decide(

@@ -14,6 +14,7 @@ pub mod port;
 pub mod reconcile;
 pub mod render;
 pub mod time;
+pub mod timers;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -279,6 +280,24 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Audits what a person asked for and what they were answered. The
+    /// answer is summarised: a sign-in prompt's link is a credential and
+    /// never written anywhere.
+    async fn audit_reply(&self, who: &ChatIdentity, action: &str, subject: &str, reply: &Message) {
+        let outcome = match reply {
+            Message::SignInPrompt { .. } => "sign-in requested".to_owned(),
+            other => other.text().chars().take(160).collect(),
+        };
+        self.audit(
+            &who.to_string(),
+            action,
+            subject,
+            &outcome,
+            serde_json::json!({}),
+        )
+        .await;
     }
 
     async fn audit(

@@ -10,7 +10,6 @@ use super::jobs::{Job, job_for};
 use super::port::Message;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
-use crate::domain::approval::{AssignmentState, RequestState};
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::domain::planner::{Effect, plan};
 use crate::graph::{em, pim};
@@ -102,68 +101,6 @@ impl Engine {
                 mfa_required: rules.mfa || rules.auth_context.is_some(),
             },
         }))
-    }
-
-    /// Reminders before a stage's automatic denial, and the warning before
-    /// an assignment expires, by the engine's clock.
-    fn timer_jobs(
-        &self,
-        snapshot: &Snapshot,
-        done: &std::collections::BTreeSet<String>,
-        jobs: &mut Vec<(String, Job)>,
-    ) {
-        let now = self.clock.now();
-        let view = &snapshot.view;
-        let r = view.id;
-        let lead = Duration::minutes(self.settings.reminder_lead_minutes);
-        if let Some((k, stage)) = view.current_stage()
-            && let Some(deadline) = snapshot.deadline(k)
-            && now >= deadline - lead
-            && now < deadline
-        {
-            for approver in stage.approvers.iter().filter(|a| **a != view.requester) {
-                let key = format!("remind:{r}:{k}:{approver}");
-                if !done.contains(&key) && done.contains(&format!("card:{r}:{k}:{approver}")) {
-                    jobs.push((
-                        key,
-                        Job::ToPerson {
-                            person: *approver,
-                            message: Message::Reminder {
-                                request: r,
-                                stage: k,
-                                deadline,
-                            },
-                        },
-                    ));
-                }
-            }
-        }
-        let warn = Duration::minutes(self.settings.expiry_warning_minutes);
-        if view.state == RequestState::Delivered
-            && view.assignment == Some(AssignmentState::Delivered)
-            && let Some(end) = snapshot
-                .request
-                .assignment
-                .as_ref()
-                .and_then(|a| a.ends_at())
-            && now >= end - warn
-            && now < end
-        {
-            let key = format!("expiry-warning:{r}");
-            if !done.contains(&key) {
-                jobs.push((
-                    key,
-                    Job::ToPerson {
-                        person: view.requester,
-                        message: Message::ExpiryWarning {
-                            request: r,
-                            package: snapshot.package.entry.display_name.clone(),
-                            expires: end,
-                        },
-                    },
-                ));
-            }
-        }
     }
 
     /// Reconciles every open request of the configured packages: Graph's

@@ -103,6 +103,22 @@ async fn unlink_forgets_the_person() {
     assert!(reply.text().starts_with("Unlinked"), "{reply:?}");
     let reply = app.say("alex", "status").await;
     assert!(matches!(reply, Message::SignInPrompt { .. }), "{reply:?}");
+
+    // Every command is audited, and sign-in links (credentials) never are.
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, outcome FROM audit_log ORDER BY id")
+            .fetch_all(app.engine.store().pool())
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
+    assert!(
+        actions.contains(&"command.link") && actions.contains(&"command.unlink"),
+        "{actions:?}"
+    );
+    assert!(
+        rows.iter().all(|(_, o)| !o.contains("/auth/start")),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
