@@ -22,7 +22,15 @@ use crate::store::links::ChatIdentity;
 /// What became of one attempt.
 pub(super) enum Outcome {
     Done(Option<String>),
-    Retry { after: Duration, error: String },
+    /// Wait without counting an attempt (rate limits, ordering).
+    Defer {
+        after: Duration,
+        why: String,
+    },
+    Retry {
+        after: Duration,
+        error: String,
+    },
     Failed(String),
 }
 
@@ -88,6 +96,11 @@ impl Engine {
                         .finish_outbox(row.id, "sent", note.as_deref(), now)
                         .await?;
                 }
+                Outcome::Defer { after, why } => {
+                    self.store
+                        .defer_outbox(row.id, now + after, &why, now)
+                        .await?;
+                }
                 Outcome::Retry { after, error }
                     if row.attempts < self.settings.outbox_max_attempts =>
                 {
@@ -136,9 +149,9 @@ impl Engine {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
             ));
-            return Outcome::Retry {
+            return Outcome::Defer {
                 after: Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
-                error: "rate limited locally".into(),
+                why: "rate limited locally".into(),
             };
         }
         let result = match job {
@@ -166,9 +179,9 @@ impl Engine {
         };
         match result {
             Ok(outcome) => outcome,
-            Err(Failure::Chat(ChatError::RateLimited { retry_after })) => Outcome::Retry {
+            Err(Failure::Chat(ChatError::RateLimited { retry_after })) => Outcome::Defer {
                 after: Duration::from_std(retry_after).unwrap_or(Duration::seconds(1)),
-                error: "rate limited by the platform".into(),
+                why: "rate limited by the platform".into(),
             },
             Err(Failure::Chat(ChatError::Transient(e))) => Outcome::Retry {
                 after: Self::backoff(row.attempts),
@@ -179,9 +192,11 @@ impl Engine {
                 after: Self::backoff(row.attempts),
                 error: e.to_string(),
             },
-            Err(Failure::NotYet(why)) => Outcome::Retry {
+            // Waiting on another job is not a failed attempt: a retirement
+            // waits as long as its stage's cards take, and is never given up.
+            Err(Failure::NotYet(why)) => Outcome::Defer {
                 after: Duration::milliseconds(100),
-                error: why,
+                why,
             },
         }
     }
@@ -223,7 +238,10 @@ impl Engine {
         }
         if refs.is_empty() {
             return Err(Failure::Chat(ChatError::Unreachable {
-                platform: crate::domain::chat_ids::Platform::Teams,
+                platform: identities
+                    .first()
+                    .and_then(|i| i.platform.parse().ok())
+                    .unwrap_or(crate::domain::chat_ids::Platform::Teams),
                 reason: unreachable.join("; "),
             }));
         }

@@ -347,6 +347,28 @@ impl Store {
         Ok(())
     }
 
+    /// Reschedules without counting the attempt (the job waited, it did
+    /// not fail).
+    pub async fn defer_outbox(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
+             attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ?",
+        )
+        .bind(at.timestamp_millis())
+        .bind(why)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Unfinished jobs: `(count, earliest next attempt in unix ms)`.
     pub async fn outbox_backlog(&self) -> Result<(i64, Option<i64>), StoreError> {
         let row = sqlx::query(

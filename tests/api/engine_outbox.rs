@@ -86,6 +86,36 @@ async fn a_restart_in_the_middle_of_the_outbox_finishes_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    // The platform is down for a few posts; the stage is decided meanwhile.
+    app.chat.fail_next(4);
+    let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
+    let id: stagegate::domain::ids::RequestId = reply
+        .text()
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("request id");
+    let (status, _) = app
+        .sandbox
+        .decide(
+            "miriam",
+            &id.to_string(),
+            "Approve",
+            "decided during the outage",
+        )
+        .await;
+    assert_eq!(status, 204);
+    app.reconcile(&id).await;
+    assert!(
+        live_cards(&app.inbox("miriam")).is_empty(),
+        "no live button remains"
+    );
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+}
+
+#[tokio::test]
 async fn platform_rate_limits_are_absorbed() {
     let app = spawn_engine_app().await;
     app.link("alex").await;
