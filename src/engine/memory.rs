@@ -136,7 +136,7 @@ impl MemoryChat {
         for p in &self.state().posted {
             let key = match &p.to {
                 Recipient::Person { identity } => identity.to_string(),
-                Recipient::SecurityChannel => "security".into(),
+                Recipient::SecurityChannel { channel } => format!("channel:{channel}"),
             };
             *out.entry(key).or_insert(0) += 1;
         }

@@ -293,7 +293,12 @@ impl Engine {
             return Ok(Outcome::Done(Some("no security channel".into())));
         };
         self.port_for(&channel.platform)?
-            .post(&Recipient::SecurityChannel, message)
+            .post(
+                &Recipient::SecurityChannel {
+                    channel: channel.channel.clone(),
+                },
+                message,
+            )
             .await
             .map_err(Failure::Chat)?;
         Ok(Outcome::Done(None))

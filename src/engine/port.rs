@@ -18,8 +18,8 @@ use crate::store::links::ChatIdentity;
 pub enum Recipient {
     /// A direct message to one person on one platform.
     Person { identity: ChatIdentity },
-    /// The configured security channel.
-    SecurityChannel,
+    /// The configured security channel (its platform's channel id).
+    SecurityChannel { channel: String },
 }
 
 /// A posted message, as the platform identifies it (Teams activity id and

@@ -162,3 +162,22 @@ impl IntakeSink for Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::duration_choices;
+
+    #[test]
+    fn activation_choices_end_at_the_policy_maximum() {
+        let hours = |v: Vec<Duration>| v.into_iter().map(|d| d.num_minutes()).collect::<Vec<_>>();
+        assert_eq!(hours(duration_choices(Duration::hours(4))), [60, 120, 240]);
+        assert_eq!(hours(duration_choices(Duration::hours(2))), [60, 120]);
+        assert_eq!(hours(duration_choices(Duration::minutes(30))), [30]);
+        assert_eq!(
+            hours(duration_choices(Duration::hours(10))),
+            [60, 120, 240, 480, 600]
+        );
+    }
+}

@@ -124,7 +124,9 @@ impl EngineApp {
     }
 
     pub fn security(&self) -> Vec<Message> {
-        self.chat.messages_to(&Recipient::SecurityChannel)
+        self.chat.messages_to(&Recipient::SecurityChannel {
+            channel: "security".into(),
+        })
     }
 
     pub async fn say(&self, key: &str, text: &str) -> Message {
