@@ -12,6 +12,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::engine::port::ChatPort;
+use crate::engine::time::{Clock, SystemClock};
+use crate::engine::{Engine, EngineDeps};
+use crate::graph::{AppTokenSource, GraphClient, RetryPolicy};
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
 use crate::store::Store;
@@ -23,8 +27,26 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub links: Arc<LinkService>,
-    /// The engine as the intake sees it; `None` until the engine is wired.
+    pub engine: Arc<Engine>,
+    /// The engine as the intake sees it.
     pub intake_sink: Option<Arc<dyn crate::engine::intake::IntakeSink>>,
+}
+
+/// What the caller provides beyond settings: the chat adapters (Teams,
+/// Slack, or the in-memory one in tests) and the clock (the sandbox's
+/// emulated clock in tests).
+pub struct AppOptions {
+    pub ports: Vec<Arc<dyn ChatPort>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            ports: Vec::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 pub struct Application {
@@ -40,6 +62,20 @@ impl Application {
     /// Opens the database (applying migrations) and binds the configured
     /// address; port 0 picks a free port, see [`Application::port`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, AppOptions::default()).await
+    }
+
+    /// [`Application::build`] with explicit chat adapters and clock.
+    pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.server.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        // A public URL on port 0 (tests, the sandbox) means "the port we got":
+        // sign-in links and the redirect URI must carry the real one.
+        if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
+            settings.server.public_base_url = format!("{base}:{port}");
+        }
         let vault = Arc::new(
             KeyRing::new(
                 &settings.identity.vault_keys,
@@ -49,17 +85,42 @@ impl Application {
         );
         let store = Store::open(&settings.database.path, settings.database.max_connections).await?;
         let links = Arc::new(LinkService::new(&settings, store.clone(), vault));
-        let listener = TcpListener::bind(settings.server.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
-        let port = listener.local_addr()?.port();
+        let http = reqwest::Client::builder()
+            // Graph never redirects API calls; following one could leak a token.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let app_token = Arc::new(AppTokenSource::new(
+            http.clone(),
+            &settings.entra.login_base_url,
+            &settings.entra.tenant_id,
+            &settings.entra.client_id,
+            settings.entra.client_secret.clone(),
+            "https://graph.microsoft.com/.default",
+        ));
+        let graph = GraphClient::new(
+            http,
+            &settings.graph.base_url,
+            app_token,
+            Duration::from_secs(settings.graph.timeout_seconds),
+            RetryPolicy::default(),
+        );
+        let engine = Engine::new(EngineDeps {
+            settings: settings.engine.clone(),
+            store: store.clone(),
+            graph,
+            links: links.clone(),
+            ports: options.ports,
+            clock: options.clock,
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
         let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
         let state = AppState {
             settings: Arc::new(settings),
             store,
             links,
-            intake_sink: None,
+            intake_sink: Some(engine.clone()),
+            engine,
         };
         let intake = crate::intake::Intake::for_app(&state).map_err(|e| anyhow::anyhow!(e))?;
         let router =
@@ -88,10 +149,29 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "stagegate listening");
+        let engine = self.state.engine.clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(engine.clone().run_outbox(async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
+        // Start-up: settle decisions a crash interrupted, then catch up on
+        // every open request (the outbox worker delivers what is owed).
+        let catch_up = tokio::spawn(async move {
+            if let Err(e) = engine.recover_decisions().await {
+                tracing::warn!(error = %e, "decision recovery failed");
+            }
+            if let Err(e) = engine.reconcile_all_open().await {
+                tracing::warn!(error = %e, "start-up reconcile failed");
+            }
+        });
         // The listener is bound, so Graph's handshake reaches the router.
         let intake = self.intake.start();
         let served = crate::http::serve(self.listener, self.router, shutdown, self.grace).await;
         intake.shutdown(self.grace).await;
+        catch_up.abort();
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
         served
     }
 }

@@ -105,7 +105,17 @@ async fn run_sandbox(
     let settings = sandbox
         .bot_settings(SocketAddr::new(loopback, port), db)
         .with_env_overrides(std::env::vars())?;
-    let app = Application::build(settings).await?;
+    // The bot follows the sandbox's emulated clock (reminders, escalation).
+    let sim_state = sandbox.state.clone();
+    let clock = crate::engine::time::FnClock::new(move || sim_state.clock.now());
+    let app = Application::build_with(
+        settings,
+        crate::app::AppOptions {
+            ports: Vec::new(),
+            clock: std::sync::Arc::new(clock),
+        },
+    )
+    .await?;
     let bot_url = format!("http://127.0.0.1:{}", app.port());
     print_banner(&sandbox, &bot_url);
 

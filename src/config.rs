@@ -34,6 +34,88 @@ pub struct Settings {
     pub slack: Option<SlackSettings>,
     #[serde(default)]
     pub intake: IntakeSettings,
+    #[serde(default)]
+    pub engine: EngineSettings,
+}
+
+/// The approval engine: which access packages chat may request, limits,
+/// timers and the security channel.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Packages people may ask for by alias.
+    pub packages: Vec<PackageSettings>,
+    /// Seconds between reconciles of every open request (the poller).
+    pub poll_interval_seconds: u64,
+    /// Minutes before a stage's decision deadline that approvers are reminded.
+    pub reminder_lead_minutes: i64,
+    /// Minutes before an assignment expires that the requester is warned.
+    pub expiry_warning_minutes: i64,
+    /// Chat commands one person may send per minute before "slow down".
+    pub commands_per_minute: u32,
+    /// Messages per second sent to one destination (person or channel).
+    pub messages_per_second_per_destination: u32,
+    /// Seconds an outbox job stays claimed before another worker may retry it.
+    pub outbox_lease_seconds: i64,
+    /// Attempts before an outbox job is given up (and logged).
+    pub outbox_max_attempts: i64,
+    /// Platform (`teams` or `slack`) and channel id of the security channel;
+    /// alerts are only logged when unset.
+    pub security_channel: Option<SecurityChannelSettings>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            packages: Vec::new(),
+            poll_interval_seconds: 60,
+            reminder_lead_minutes: 120,
+            expiry_warning_minutes: 60,
+            commands_per_minute: 20,
+            messages_per_second_per_destination: 1,
+            outbox_lease_seconds: 60,
+            outbox_max_attempts: 10,
+            security_channel: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityChannelSettings {
+    pub platform: String,
+    pub channel: String,
+}
+
+/// One requestable access package.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSettings {
+    /// What people type: `request <alias> <ticket> …`.
+    pub alias: String,
+    pub display_name: String,
+    pub access_package_id: String,
+    pub policy_id: String,
+    /// The policy's ticket question (`accessPackageTextInputQuestion` id).
+    pub ticket_question_id: String,
+    /// Regular expression a ticket must match entirely.
+    pub ticket_pattern: String,
+    /// The PIM-managed group the package makes the requester eligible for.
+    pub group_id: String,
+    /// The Entra role the group carries, for cards and alerts.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Ticket system name sent with activations (`ticketInfo.ticketSystem`).
+    #[serde(default = "default_ticket_system")]
+    pub ticket_system: String,
+    #[serde(default)]
+    pub justification_required: bool,
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+fn default_ticket_system() -> String {
+    "ITSM".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -83,6 +83,42 @@ impl GraphClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// The path of an absolute link Graph returned (`@odata.nextLink`),
+    /// or `None` when it points anywhere but this client's Graph: a bearer
+    /// token is never sent to a host a response named.
+    pub fn relative<'a>(&self, link: &'a str) -> Option<&'a str> {
+        link.strip_prefix(self.base_url.as_str())
+            .filter(|rest| rest.starts_with('/'))
+    }
+
+    /// Every item of a collection, following `@odata.nextLink` (at most
+    /// `max_pages` pages, so a misbehaving upstream cannot loop forever).
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        auth: Auth<'_>,
+        path: &str,
+        max_pages: usize,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            let page: super::models::Page<T> = self.get(auth, &path).await?;
+            items.extend(page.value);
+            pages += 1;
+            if pages >= max_pages {
+                break;
+            }
+            if let Some(link) = page.next_link {
+                let path = self.relative(&link).ok_or_else(|| {
+                    GraphError::Decode("a next link points outside Microsoft Graph".into())
+                })?;
+                next = Some(path.to_owned());
+            }
+        }
+        Ok(items)
+    }
+
     pub async fn get<T: DeserializeOwned>(
         &self,
         auth: Auth<'_>,

@@ -1,11 +1,29 @@
 //! Microsoft Graph client: app and delegated tokens, retries honouring
-//! `Retry-After`, typed errors. Typed request/response models per endpoint
-//! are added with the engine.
+//! `Retry-After`, typed errors, and typed models and endpoint functions for
+//! what the engine uses (entitlement management, directory, PIM for Groups).
 
 pub mod client;
+pub mod directory;
+pub mod em;
 pub mod error;
+pub mod models;
+pub mod pim;
 pub mod token;
 
 pub use client::{Auth, GraphClient, RetryPolicy};
 pub use error::GraphError;
 pub use token::AppTokenSource;
+
+/// Percent-encodes a value for a URL query (`$filter` literals and such).
+/// Spaces become `%20` (not `+`, which not every server reads as a space).
+pub(crate) fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~'$(),".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

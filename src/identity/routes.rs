@@ -80,6 +80,9 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
                     &serde_json::json!({}),
                 )
                 .await;
+            // Continue what the link was for (submit the request, record
+            // the decision, activate); the result is posted in chat.
+            state.engine.after_link(&linked).await;
             page(
                 StatusCode::OK,
                 "You're signed in",

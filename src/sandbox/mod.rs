@@ -3,6 +3,7 @@
 //! The emulators are a separate HTTP server that the bot reaches exactly as it
 //! reaches Microsoft and Slack; only base URLs differ. State is in memory.
 
+mod bot_engine;
 pub mod clock;
 pub mod control;
 pub mod entra;
@@ -136,6 +137,7 @@ impl SimState {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
             },
+            engine: self.engine_settings(&world),
             teams: None,
             slack: Some(SlackSettings {
                 signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),

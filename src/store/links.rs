@@ -6,11 +6,19 @@ use sqlx::Row;
 use super::{Store, StoreError};
 
 /// Who someone is in chat: platform, workspace (tenant or Slack team), user.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ChatIdentity {
     pub platform: String,
     pub workspace: String,
     pub user: String,
+}
+
+impl std::fmt::Display for ChatIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.platform, self.workspace, self.user)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,9 @@
 //! SQLite through sqlx. SQL lives only in this module so a PostgreSQL
 //! implementation can be added behind the same interface later.
 
+pub mod cards;
+pub mod decisions;
+pub mod engine;
 pub mod intake;
 pub mod links;
 
@@ -20,8 +23,23 @@ pub enum StoreError {
     Open { path: String, source: sqlx::Error },
     #[error("cannot apply database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint refused the write: the thing already exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`].
+    pub fn from_write(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            _ => Self::Sqlx(error),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -2,6 +2,14 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod config;
+mod engine_activation;
+mod engine_commands;
+mod engine_flows;
+mod engine_graph;
+mod engine_outbox;
+mod engine_refusals;
+mod engine_story;
+mod engine_support;
 mod entra_authorize;
 mod entra_discovery;
 mod entra_grants;

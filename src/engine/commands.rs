@@ -1,0 +1,367 @@
+//! Chat commands: `request`, `status`, `cancel`, `pending`, `link`,
+//! `unlink`, `help`, limited per person. Everything done in Graph is done
+//! as the person, with their delegated token; an unlinked person gets a
+//! sign-in link whose completion resumes what they asked for.
+
+use chrono::Utc;
+
+use super::port::Message;
+use super::resume::Resume;
+use super::{Engine, EngineError};
+use crate::domain::approvers::resolve_approvers;
+use crate::domain::catalog::{ValidatedRequest, validate_request};
+use crate::domain::command::{Command, RequestCommand, help_text, parse};
+use crate::domain::ids::{ObjectId, RequestId};
+use crate::graph::{GraphError, em};
+use crate::identity::link::Linked;
+use crate::store::engine::RequestRow;
+use crate::store::links::ChatIdentity;
+
+fn text(text: impl Into<String>) -> Message {
+    Message::Text { text: text.into() }
+}
+
+impl Engine {
+    /// A message typed by `who` (whoever the platform authenticated).
+    /// Anyone may type; what each command may do is checked inside.
+    pub async fn command(&self, who: &ChatIdentity, input: &str) -> Message {
+        if self.commands.check_key(&who.to_string()).is_err() {
+            return text(
+                "Slow down: you've sent a lot of commands in the last minute. Try again shortly.",
+            );
+        }
+        let command = match parse(input) {
+            Ok(c) => c,
+            Err(e) => return text(e.to_string()),
+        };
+        let verb = command.verb().name();
+        let reply = match self.run(who, input, command).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(error = %e, verb, "command failed");
+                text(
+                    "Something went wrong on our side; nothing was changed. Try again in a minute.",
+                )
+            }
+        };
+        self.audit_reply(who, &format!("command.{verb}"), verb, &reply)
+            .await;
+        reply
+    }
+
+    async fn run(
+        &self,
+        who: &ChatIdentity,
+        input: &str,
+        command: Command,
+    ) -> Result<Message, EngineError> {
+        let resume = Resume::Command {
+            text: input.to_owned(),
+        };
+        match command {
+            Command::Help { topic: None } => Ok(Message::Help { text: help_text() }),
+            Command::Help { topic: Some(verb) } => Ok(Message::Help {
+                text: format!("`{}` — {}", verb.usage(), verb.summary()),
+            }),
+            Command::Link => Ok(self
+                .sign_in_prompt(
+                    who,
+                    "Sign in to link your Microsoft account to stagegate.",
+                    None,
+                    None,
+                )
+                .await),
+            Command::Unlink => Ok(text(if self.links.unlink(who).await? {
+                "Unlinked: stagegate can no longer act as you. `link` to sign in again."
+            } else {
+                "You weren't linked."
+            })),
+            Command::Request(cmd) => self.request(who, &cmd, &resume).await,
+            Command::Status { request } => self.status(who, request, &resume).await,
+            Command::Cancel { request } => self.cancel(who, &request, &resume).await,
+            Command::Pending => self.pending(who, &resume).await,
+        }
+    }
+
+    async fn me(
+        &self,
+        who: &ChatIdentity,
+    ) -> Result<Option<(ObjectId, secrecy::SecretString)>, EngineError> {
+        match (self.linked_user(who).await?, self.token_of(who).await?) {
+            (Some(me), Some(token)) => Ok(Some((me, token))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn request(
+        &self,
+        who: &ChatIdentity,
+        cmd: &RequestCommand,
+        resume: &Resume,
+    ) -> Result<Message, EngineError> {
+        let valid = match validate_request(cmd, &self.catalog) {
+            Ok(v) => v,
+            Err(refusal) => return Ok(text(refusal.to_string())),
+        };
+        let Some((me, token)) = self.me(who).await? else {
+            return Ok(self
+                .sign_in_prompt(
+                    who,
+                    "Sign in once so I can submit requests as you. Your request is submitted as soon as you're signed in.",
+                    None,
+                    Some(resume),
+                )
+                .await);
+        };
+        if valid.dry_run {
+            return self.dry_run(&valid, &me).await;
+        }
+        let new = em::NewRequest {
+            target: &me,
+            package: &valid.package,
+            policy: &valid.policy,
+            ticket_question: &valid.ticket_question,
+            ticket: valid.ticket.as_str(),
+            justification: valid.justification.as_ref().map(|j| j.as_str()),
+        };
+        let created = match em::create_request(&self.graph, &token, &new, None).await {
+            Ok(c) => c,
+            Err(GraphError::ClaimsChallenge { claims }) => {
+                return Ok(self
+                    .sign_in_prompt(
+                        who,
+                        "Microsoft Entra asks for a stronger sign-in first.",
+                        Some(&claims),
+                        Some(resume),
+                    )
+                    .await);
+            }
+            Err(
+                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
+            ) => {
+                return Ok(text(format!(
+                    "Microsoft Entra refused the request: {message}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(id) = created.id.parse::<RequestId>() else {
+            return Err(EngineError::Data(format!(
+                "Graph returned request id `{}`",
+                created.id
+            )));
+        };
+        self.store
+            .insert_request(
+                &RequestRow {
+                    id: id.to_string(),
+                    requester: me.to_string(),
+                    alias: Some(valid.alias.to_string()),
+                    ticket: Some(valid.ticket.to_string()),
+                    justification: valid.justification.as_ref().map(ToString::to_string),
+                    state: created.state.clone(),
+                },
+                Utc::now(),
+            )
+            .await?;
+        self.audit(
+            &me.to_string(),
+            "request.submitted",
+            &id.to_string(),
+            "ok",
+            serde_json::json!({ "alias": valid.alias.to_string(), "ticket": valid.ticket.to_string() }),
+        )
+        .await;
+        if let Err(e) = self.reconcile(&id).await {
+            tracing::warn!(request = %id, error = %e, "first reconcile failed; the poller will retry");
+        }
+        Ok(text(format!(
+            "Submitted request {id} for {}. I'll keep you posted here.",
+            valid.display_name
+        )))
+    }
+
+    /// Each stage and who would be asked, submitting nothing.
+    async fn dry_run(
+        &self,
+        valid: &ValidatedRequest,
+        me: &ObjectId,
+    ) -> Result<Message, EngineError> {
+        let policy = em::get_policy(&self.graph, &valid.policy).await?;
+        let (facts, names) = self.directory_facts(&policy, me).await?;
+        let mut out = format!(
+            "Dry run — nothing submitted. {} with ticket {}:",
+            valid.display_name, valid.ticket
+        );
+        for (i, stage) in policy.stages().iter().enumerate() {
+            let resolution = resolve_approvers(
+                &super::view::stage_approvers(stage),
+                me,
+                &facts,
+                chrono::Duration::zero(),
+            );
+            let who: Vec<String> = resolution
+                .ids()
+                .iter()
+                .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                .collect();
+            let who = if who.is_empty() {
+                "nobody could be resolved".to_owned()
+            } else {
+                who.join(", ")
+            };
+            out.push_str(&format!("\nStage {}: {who}", i + 1));
+        }
+        Ok(text(out))
+    }
+
+    async fn status(
+        &self,
+        who: &ChatIdentity,
+        request: Option<RequestId>,
+        resume: &Resume,
+    ) -> Result<Message, EngineError> {
+        let Some((me, token)) = self.me(who).await? else {
+            return Ok(self
+                .sign_in_prompt(
+                    who,
+                    "Sign in so I can look up your requests.",
+                    None,
+                    Some(resume),
+                )
+                .await);
+        };
+        if let Some(id) = request {
+            let Some(s) = self.snapshot(&id).await? else {
+                return Ok(text(format!("I don't know request {id}.")));
+            };
+            if s.view.requester != me {
+                return Ok(text("You can only see the status of your own requests."));
+            }
+            let mut out = format!(
+                "Request {id} for {}: {}",
+                s.package.entry.display_name, s.view.state
+            );
+            for (k, stage) in s.view.numbered_stages() {
+                let result = super::view::stage_result(stage).unwrap_or("waiting");
+                let by = stage
+                    .reviewed_by
+                    .map(|b| format!(" by {}", s.name(&b)))
+                    .unwrap_or_default();
+                out.push_str(&format!("\nStage {k}: {result}{by}"));
+            }
+            return Ok(text(out));
+        }
+        let mine = em::my_requests(&self.graph, &token).await?;
+        if mine.is_empty() {
+            return Ok(text("You have no access package requests."));
+        }
+        let lines: Vec<String> = mine
+            .iter()
+            .map(|r| {
+                let package = r
+                    .access_package
+                    .as_ref()
+                    .and_then(|p| p.display_name.clone())
+                    .unwrap_or_default();
+                format!("{} {package}: {}", r.id, r.state)
+            })
+            .collect();
+        Ok(text(format!("Your requests:\n{}", lines.join("\n"))))
+    }
+
+    async fn cancel(
+        &self,
+        who: &ChatIdentity,
+        id: &RequestId,
+        resume: &Resume,
+    ) -> Result<Message, EngineError> {
+        let Some((me, token)) = self.me(who).await? else {
+            return Ok(self
+                .sign_in_prompt(who, "Sign in so I can cancel as you.", None, Some(resume))
+                .await);
+        };
+        match em::cancel_request(&self.graph, &token, id).await {
+            Ok(()) => {
+                self.audit(
+                    &me.to_string(),
+                    "request.cancel",
+                    &id.to_string(),
+                    "ok",
+                    serde_json::json!({}),
+                )
+                .await;
+                let _ = self.reconcile(id).await;
+                Ok(text(format!("Request {id} is cancelled.")))
+            }
+            Err(GraphError::NotFound { .. }) => Ok(text(format!("There is no request {id}."))),
+            Err(
+                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
+            ) => Ok(text(format!(
+                "Microsoft Entra refused to cancel it: {message}"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn pending(&self, who: &ChatIdentity, resume: &Resume) -> Result<Message, EngineError> {
+        let Some((_, token)) = self.me(who).await? else {
+            return Ok(self
+                .sign_in_prompt(
+                    who,
+                    "Sign in so I can list what awaits your decision.",
+                    None,
+                    Some(resume),
+                )
+                .await);
+        };
+        let approvals = em::approvals_awaiting_me(&self.graph, &token).await?;
+        if approvals.is_empty() {
+            return Ok(text("Nothing awaits your decision."));
+        }
+        let lines: Vec<String> = approvals
+            .iter()
+            .map(|a| format!("• request {}", a.id))
+            .collect();
+        Ok(text(format!(
+            "Awaiting your decision:\n{}",
+            lines.join("\n")
+        )))
+    }
+
+    /// After a completed sign-in: remember how to reach the person (for
+    /// Slack this is the only trusted mapping), then continue what the
+    /// link was for. The outcome is sent to the person in chat.
+    pub async fn after_link(&self, linked: &Linked) {
+        if let Ok(oid) = linked.object_id.parse::<ObjectId>()
+            && let Err(e) = self
+                .register_person(&linked.identity, &oid, &linked.display_name)
+                .await
+        {
+            tracing::error!(error = %e, "cannot record the linked person");
+        }
+        let Some(resume) = linked.resume.as_deref() else {
+            self.tell(
+                &linked.identity,
+                text(format!("You're linked as {}.", linked.display_name)),
+            )
+            .await;
+            return;
+        };
+        let reply = match serde_json::from_str::<Resume>(resume) {
+            Ok(Resume::Command { text }) => self.command(&linked.identity, &text).await,
+            Ok(Resume::Action {
+                action,
+                justification,
+            }) => {
+                self.action(&linked.identity, &action, justification.as_deref())
+                    .await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable resume state");
+                return;
+            }
+        };
+        self.tell(&linked.identity, reply).await;
+    }
+}

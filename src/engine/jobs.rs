@@ -1,0 +1,156 @@
+//! Outbox jobs: what to send, to whom, and how (post, or update what an
+//! earlier job posted). Built at plan time from a fresh snapshot, so the
+//! worker needs no Graph reads to deliver them.
+
+use serde::{Deserialize, Serialize};
+
+use super::port::{ApprovalCard, Message, PersonRef, StageHistory};
+use super::render;
+use super::view::{Snapshot, stage_result};
+use crate::domain::ids::{ObjectId, RequestId};
+use crate::domain::planner::{Effect, RequesterEvent};
+use crate::store::links::ChatIdentity;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Job {
+    /// An approval card to every chat identity of `approver` (one per
+    /// platform, ever).
+    PostCard {
+        request: RequestId,
+        stage: u8,
+        approver: ObjectId,
+        card: ApprovalCard,
+    },
+    /// Update every card of the stage to its decided form.
+    RetireCards {
+        request: RequestId,
+        stage: u8,
+        outcome: String,
+    },
+    /// A message to every chat identity of a person.
+    ToPerson { person: ObjectId, message: Message },
+    /// A message to one chat identity (a reply that outlived its request).
+    ToIdentity {
+        identity: ChatIdentity,
+        message: Message,
+    },
+    /// Replace what the job with key `key` posted.
+    UpdateOf { key: String, message: Message },
+    /// Post to the security channel.
+    Security { message: Message },
+}
+
+impl Job {
+    /// Where the rate limit applies.
+    #[must_use]
+    pub fn destination(&self) -> String {
+        match self {
+            Self::PostCard { approver, .. } => format!("person:{approver}"),
+            Self::ToPerson { person, .. } => format!("person:{person}"),
+            Self::ToIdentity { identity, .. } => format!("identity:{identity}"),
+            // Updates replace messages already delivered; they are not
+            // new messages to anyone, so they share one generous bucket.
+            Self::RetireCards { .. } | Self::UpdateOf { .. } => "updates".into(),
+            Self::Security { .. } => "security".into(),
+        }
+    }
+}
+
+pub(super) fn person(snapshot: &Snapshot, id: &ObjectId) -> PersonRef {
+    PersonRef {
+        id: *id,
+        name: snapshot.name(id),
+    }
+}
+
+/// The card for stage `k` as `snapshot` shows it.
+pub fn approval_card(snapshot: &Snapshot, k: u8) -> Option<ApprovalCard> {
+    let view = &snapshot.view;
+    let (_, stage) = view.numbered_stages().find(|(n, _)| *n == k)?;
+    let history = view
+        .numbered_stages()
+        .filter(|(n, _)| *n < k)
+        .map(|(n, s)| StageHistory {
+            stage: n,
+            result: stage_result(s).unwrap_or("NotReviewed").to_owned(),
+            by: s.reviewed_by.map(|by| person(snapshot, &by)),
+            justification: s.justification.clone(),
+        })
+        .collect();
+    Some(ApprovalCard {
+        request: view.id,
+        stage_id: stage.id,
+        stage: k,
+        stages: snapshot.stage_count().max(k),
+        requester: person(snapshot, &view.requester),
+        package: snapshot.package.entry.display_name.clone(),
+        role: snapshot.package.role.clone(),
+        ticket: view.ticket.clone(),
+        justification: view.justification.clone(),
+        deadline: snapshot.deadline(k),
+        history,
+        justification_required: snapshot.justification_required(k),
+        escalated: stage.escalated,
+    })
+}
+
+/// The job that carries out `effect`, or `None` when it cannot be done
+/// yet (it will be planned again by a later reconcile).
+pub fn job_for(snapshot: &Snapshot, effect: &Effect) -> Option<Job> {
+    let package = snapshot.package.entry.display_name.clone();
+    Some(match effect {
+        Effect::PostApprovalCard {
+            request,
+            stage,
+            approver,
+            ..
+        } => Job::PostCard {
+            request: *request,
+            stage: *stage,
+            approver: *approver,
+            card: approval_card(snapshot, *stage)?,
+        },
+        Effect::RetireStageCards {
+            request,
+            stage,
+            outcome,
+        } => Job::RetireCards {
+            request: *request,
+            stage: *stage,
+            outcome: render::outcome(snapshot, outcome),
+        },
+        Effect::NotifyRequester {
+            request,
+            requester,
+            event,
+        } => Job::ToPerson {
+            person: *requester,
+            message: Message::RequestStatus {
+                request: *request,
+                package,
+                text: render::requester_event(snapshot, event),
+            },
+        },
+        Effect::PromptActivation { .. } => return None,
+        Effect::RetireActivationPrompt { request, .. } => Job::UpdateOf {
+            key: format!("activate:{request}"),
+            message: Message::ActivationClosed {
+                request: *request,
+                text: "The assignment has expired; this activation offer is closed.".into(),
+            },
+        },
+        Effect::SecurityAlert { request, kind } => Job::Security {
+            message: render::alert(snapshot, request, kind),
+        },
+    })
+}
+
+/// Whether the event ends the request for the requester (used in texts).
+#[must_use]
+pub fn is_final(event: &RequesterEvent) -> bool {
+    !matches!(
+        event,
+        RequesterEvent::Submitted | RequesterEvent::StagePassed { .. }
+    )
+}

@@ -1,0 +1,190 @@
+//! An in-memory chat adapter: records every post and update per recipient
+//! (the latest version of each message), and lets tests act as a person:
+//! "type" a command or "click" a button, which calls the engine exactly as
+//! a real adapter does after authenticating the person.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::Engine;
+use super::port::{CardAction, ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::domain::chat_ids::Platform;
+use crate::store::links::ChatIdentity;
+
+/// One posted message and every version of it.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub reference: MessageRef,
+    pub to: Recipient,
+    pub versions: Vec<Message>,
+}
+
+impl Posted {
+    /// The current version (a posted message always has one).
+    #[must_use]
+    pub fn latest(&self) -> Message {
+        self.versions.last().cloned().unwrap_or(Message::Text {
+            text: String::new(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    posted: Vec<Posted>,
+    unreachable: BTreeSet<ChatIdentity>,
+    rate_limit_next: u32,
+    fail_next: u32,
+}
+
+pub struct MemoryChat {
+    platform: Platform,
+    state: Mutex<State>,
+    engine: Mutex<Weak<Engine>>,
+}
+
+impl std::fmt::Debug for MemoryChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryChat")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryChat {
+    #[must_use]
+    pub fn new(platform: Platform) -> Arc<Self> {
+        Arc::new(Self {
+            platform,
+            state: Mutex::new(State::default()),
+            engine: Mutex::new(Weak::new()),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Connects the adapter to the engine its people talk to (again after
+    /// a restart: the chat platform outlives the bot).
+    pub fn attach(&self, engine: &Arc<Engine>) {
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(engine);
+    }
+
+    fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade()
+            .expect("MemoryChat used before attach() or after the engine was dropped")
+    }
+
+    /// Every message posted to `to`, latest versions, in posting order.
+    #[must_use]
+    pub fn messages_to(&self, to: &Recipient) -> Vec<Message> {
+        self.state()
+            .posted
+            .iter()
+            .filter(|p| p.to == *to)
+            .map(Posted::latest)
+            .collect()
+    }
+
+    /// Everything posted, with every version.
+    #[must_use]
+    pub fn posted(&self) -> Vec<Posted> {
+        self.state().posted.clone()
+    }
+
+    /// The person cannot be reached (as if the app were not installed).
+    pub fn set_unreachable(&self, who: &ChatIdentity) {
+        self.state().unreachable.insert(who.clone());
+    }
+
+    /// The next `n` posts answer `RateLimited` (retry after 50 ms).
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state().rate_limit_next = n;
+    }
+
+    /// The next `n` posts fail transiently.
+    pub fn fail_next(&self, n: u32) {
+        self.state().fail_next = n;
+    }
+
+    /// `who` types `text` in a direct chat with the bot; returns the reply.
+    pub async fn type_text(&self, who: &ChatIdentity, text: &str) -> Message {
+        self.engine().command(who, text).await
+    }
+
+    /// `who` presses `action` (with a justification typed into the card).
+    pub async fn click(
+        &self,
+        who: &ChatIdentity,
+        action: &CardAction,
+        justification: Option<&str>,
+    ) -> Message {
+        self.engine().action(who, action, justification).await
+    }
+
+    /// Counts of posts per recipient (each message once, however updated).
+    #[must_use]
+    pub fn post_counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for p in &self.state().posted {
+            let key = match &p.to {
+                Recipient::Person { identity } => identity.to_string(),
+                Recipient::SecurityChannel { channel } => format!("channel:{channel}"),
+            };
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl ChatPort for MemoryChat {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
+        let mut state = self.state();
+        if state.rate_limit_next > 0 {
+            state.rate_limit_next -= 1;
+            return Err(ChatError::RateLimited {
+                retry_after: Duration::from_millis(50),
+            });
+        }
+        if state.fail_next > 0 {
+            state.fail_next -= 1;
+            return Err(ChatError::Transient("emulated outage".into()));
+        }
+        if let Recipient::Person { identity } = to
+            && state.unreachable.contains(identity)
+        {
+            return Err(ChatError::Unreachable {
+                platform: self.platform,
+                reason: format!("{identity} has not installed the app"),
+            });
+        }
+        let reference = MessageRef(format!("mem-{}", state.posted.len() + 1));
+        state.posted.push(Posted {
+            reference: reference.clone(),
+            to: to.clone(),
+            versions: vec![message.clone()],
+        });
+        Ok(reference)
+    }
+
+    async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let mut state = self.state();
+        let Some(posted) = state.posted.iter_mut().find(|p| p.reference == *at) else {
+            return Err(ChatError::Permanent(format!("no message {}", at.0)));
+        };
+        posted.versions.push(message.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,355 @@
+//! The outbox worker: claims due jobs, sends them through the right chat
+//! port, records message refs, retries transient failures with backoff,
+//! applies per-destination rate limits and honours `RateLimited`. Jobs are
+//! leased, so a crashed worker's jobs are re-claimed when the lease ends;
+//! refs recorded per identity keep a retry from posting twice.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+
+use super::jobs::Job;
+use super::port::{ChatError, Message, MessageRef, Recipient};
+use super::{Engine, EngineError};
+use crate::domain::ids::{ObjectId, RequestId};
+use crate::store::StoreError;
+
+mod cards;
+use crate::store::engine::OutboxRow;
+use crate::store::links::ChatIdentity;
+
+/// What became of one attempt.
+pub(super) enum Outcome {
+    Done(Option<String>),
+    /// Wait without counting an attempt (rate limits, ordering).
+    Defer {
+        after: Duration,
+        why: String,
+    },
+    Retry {
+        after: Duration,
+        error: String,
+    },
+    Failed(String),
+}
+
+type Refs = Vec<(ChatIdentity, MessageRef)>;
+
+fn refs_of(row: &OutboxRow) -> Refs {
+    row.message_ref
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// Runs the worker until `shutdown` resolves.
+    pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let worked = match self.outbox_pass().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox pass failed");
+                    0
+                }
+            };
+            if worked > 0 {
+                continue;
+            }
+            let wait = self.next_due_in().await;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.outbox_wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn next_due_in(&self) -> StdDuration {
+        let fallback = StdDuration::from_secs(1);
+        match self.store.outbox_backlog().await {
+            Ok((n, Some(due))) if n > 0 => {
+                let ms = (due - Utc::now().timestamp_millis()).clamp(5, 1000);
+                StdDuration::from_millis(ms as u64)
+            }
+            _ => fallback,
+        }
+    }
+
+    /// Claims and processes what is due; returns how many jobs it handled.
+    pub async fn outbox_pass(&self) -> Result<usize, EngineError> {
+        let now = Utc::now();
+        let lease = now + Duration::seconds(self.settings.outbox_lease_seconds.max(1));
+        let rows = self.store.claim_due(now, lease, 16).await?;
+        let n = rows.len();
+        for row in rows {
+            let outcome = match serde_json::from_str::<Job>(&row.job) {
+                Ok(job) => self.deliver(&row, &job).await,
+                Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
+            };
+            let now = Utc::now();
+            match outcome {
+                Outcome::Done(note) => {
+                    self.store
+                        .finish_outbox(row.id, "sent", note.as_deref(), now)
+                        .await?;
+                }
+                Outcome::Defer { after, why } => {
+                    self.store
+                        .defer_outbox(row.id, now + after, &why, now)
+                        .await?;
+                }
+                Outcome::Retry { after, error }
+                    if row.attempts < self.settings.outbox_max_attempts =>
+                {
+                    self.store
+                        .retry_outbox(row.id, now + after, &error, now)
+                        .await?;
+                }
+                Outcome::Retry { error, .. } | Outcome::Failed(error) => {
+                    tracing::error!(key = %row.key, %error, "outbox job given up");
+                    self.store
+                        .finish_outbox(row.id, "failed", Some(&error), now)
+                        .await?;
+                }
+            }
+            self.outbox_progress.notify_waiters();
+        }
+        Ok(n)
+    }
+
+    /// Resolves when no job is pending or in flight.
+    pub async fn outbox_idle(&self) {
+        loop {
+            let progress = self.outbox_progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            match self.store.outbox_backlog().await {
+                Ok((0, _)) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox backlog unreadable");
+                    return;
+                }
+            }
+            self.outbox_wake.notify_one();
+            progress.await;
+        }
+    }
+
+    fn backoff(attempts: i64) -> Duration {
+        let exp = attempts.clamp(1, 8) as u32;
+        Duration::milliseconds(100 * 2_i64.pow(exp)).min(Duration::seconds(60))
+    }
+
+    async fn deliver(&self, row: &OutboxRow, job: &Job) -> Outcome {
+        if let Err(not_until) = self.destinations.check_key(&job.destination()) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Outcome::Defer {
+                after: Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
+                why: "rate limited locally".into(),
+            };
+        }
+        let result = match job {
+            Job::PostCard {
+                request,
+                stage,
+                approver,
+                card,
+            } => {
+                self.deliver_card(row, request, *stage, approver, card)
+                    .await
+            }
+            Job::RetireCards {
+                request,
+                stage,
+                outcome,
+            } => self.retire_cards(request, *stage, outcome).await,
+            Job::ToPerson { person, message } => self.to_person(row, person, message).await,
+            Job::ToIdentity { identity, message } => {
+                self.post_to(row, std::slice::from_ref(identity), message)
+                    .await
+            }
+            Job::UpdateOf { key, message } => self.update_of(key, message).await,
+            Job::Security { message } => self.to_security(message).await,
+        };
+        match result {
+            Ok(outcome) => outcome,
+            Err(Failure::Chat(ChatError::RateLimited { retry_after })) => Outcome::Defer {
+                after: Duration::from_std(retry_after).unwrap_or(Duration::seconds(1)),
+                why: "rate limited by the platform".into(),
+            },
+            Err(Failure::Chat(ChatError::Transient(e))) => Outcome::Retry {
+                after: Self::backoff(row.attempts),
+                error: e,
+            },
+            Err(Failure::Chat(e)) => Outcome::Failed(e.to_string()),
+            Err(Failure::Store(e)) => Outcome::Retry {
+                after: Self::backoff(row.attempts),
+                error: e.to_string(),
+            },
+            // Waiting on another job is not a failed attempt: a retirement
+            // waits as long as its stage's cards take, and is never given up.
+            Err(Failure::NotYet(why)) => Outcome::Defer {
+                after: Duration::milliseconds(100),
+                why,
+            },
+        }
+    }
+
+    fn port_for(&self, platform: &str) -> Result<&Arc<dyn super::port::ChatPort>, Failure> {
+        self.ports.get(platform).ok_or_else(|| {
+            Failure::Chat(ChatError::Permanent(format!(
+                "no chat adapter for platform `{platform}`"
+            )))
+        })
+    }
+
+    /// Posts to each identity not yet posted to, recording refs as it goes.
+    async fn post_to(
+        &self,
+        row: &OutboxRow,
+        identities: &[ChatIdentity],
+        message: &Message,
+    ) -> Result<Outcome, Failure> {
+        let mut refs = refs_of(row);
+        let mut unreachable = Vec::new();
+        for who in identities {
+            if refs.iter().any(|(i, _)| i == who) {
+                continue;
+            }
+            let port = self.port_for(&who.platform)?;
+            let to = Recipient::Person {
+                identity: who.clone(),
+            };
+            match port.post(&to, message).await {
+                Ok(r) => {
+                    refs.push((who.clone(), r));
+                    let json = serde_json::to_string(&refs).unwrap_or_default();
+                    self.store.set_outbox_refs(row.id, &json).await?;
+                }
+                Err(ChatError::Unreachable { reason, .. }) => unreachable.push(reason),
+                Err(e) => return Err(Failure::Chat(e)),
+            }
+        }
+        if refs.is_empty() {
+            return Err(Failure::Chat(ChatError::Unreachable {
+                platform: identities
+                    .first()
+                    .and_then(|i| i.platform.parse().ok())
+                    .unwrap_or(crate::domain::chat_ids::Platform::Teams),
+                reason: unreachable.join("; "),
+            }));
+        }
+        Ok(Outcome::Done(None))
+    }
+
+    async fn to_person(
+        &self,
+        row: &OutboxRow,
+        person: &ObjectId,
+        message: &Message,
+    ) -> Result<Outcome, Failure> {
+        let identities = self.store.identities_of(&person.to_string()).await?;
+        if identities.is_empty() {
+            tracing::warn!(%person, key = %row.key, "person has no chat identity; message not delivered");
+            return Ok(Outcome::Done(Some("unreachable: no chat identity".into())));
+        }
+        match self.post_to(row, &identities, message).await {
+            Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
+                Ok(Outcome::Done(Some(format!("unreachable: {reason}"))))
+            }
+            other => other,
+        }
+    }
+
+    async fn update_of(&self, key: &str, message: &Message) -> Result<Outcome, Failure> {
+        let Some((status, refs)) = self.store.outbox_by_key(key).await? else {
+            return Ok(Outcome::Done(Some("nothing to update".into())));
+        };
+        if status == "pending" || status == "sending" {
+            return Err(Failure::NotYet(format!("`{key}` not delivered yet")));
+        }
+        let refs: Refs = refs
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        for (who, at) in refs {
+            self.port_for(&who.platform)?
+                .update(&at, message)
+                .await
+                .map_err(Failure::Chat)?;
+        }
+        Ok(Outcome::Done(None))
+    }
+
+    async fn to_security(&self, message: &Message) -> Result<Outcome, Failure> {
+        let Some(channel) = &self.settings.security_channel else {
+            tracing::warn!(alert = %message.text(), "no security channel configured");
+            return Ok(Outcome::Done(Some("no security channel".into())));
+        };
+        self.port_for(&channel.platform)?
+            .post(
+                &Recipient::SecurityChannel {
+                    channel: channel.channel.clone(),
+                },
+                message,
+            )
+            .await
+            .map_err(Failure::Chat)?;
+        Ok(Outcome::Done(None))
+    }
+
+    /// Queues a one-off message to a person's chat identity.
+    pub(super) async fn tell(&self, who: &ChatIdentity, message: Message) {
+        let key = format!("reply:{}", uuid::Uuid::new_v4());
+        let job = Job::ToIdentity {
+            identity: who.clone(),
+            message,
+        };
+        let Ok(json) = serde_json::to_string(&job) else {
+            return;
+        };
+        match self.store.enqueue("-", &[(key, json)], Utc::now()).await {
+            Ok(_) => self.outbox_wake.notify_one(),
+            Err(e) => tracing::error!(error = %e, "cannot queue a reply"),
+        }
+    }
+
+    /// Queues keyed jobs for a request and wakes the worker.
+    pub(super) async fn queue(
+        &self,
+        request: &RequestId,
+        jobs: &[(String, Job)],
+    ) -> Result<(), EngineError> {
+        let rows: Vec<(String, String)> = jobs
+            .iter()
+            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
+            .collect();
+        if self
+            .store
+            .enqueue(&request.to_string(), &rows, Utc::now())
+            .await?
+            > 0
+        {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+pub(super) enum Failure {
+    Chat(ChatError),
+    Store(StoreError),
+    NotYet(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}

@@ -1,0 +1,174 @@
+//! Delivering approval cards (at most one per request, stage, approver and
+//! platform), retiring them, and reporting approvers chat cannot reach.
+
+use chrono::Utc;
+
+use super::{Failure, Outcome};
+use crate::domain::ids::{ObjectId, RequestId};
+use crate::engine::Engine;
+use crate::engine::jobs::Job;
+use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef, Recipient};
+use crate::store::StoreError;
+use crate::store::engine::OutboxRow;
+
+impl Engine {
+    pub(super) async fn deliver_card(
+        &self,
+        row: &OutboxRow,
+        request: &RequestId,
+        stage: u8,
+        approver: &ObjectId,
+        card: &ApprovalCard,
+    ) -> Result<Outcome, Failure> {
+        // A stage already retired needs no new card.
+        if self
+            .store
+            .outbox_by_key(&format!("retire:{request}:{stage}"))
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::Done(Some("stage already over".into())));
+        }
+        let r = request.to_string();
+        let a = approver.to_string();
+        let identities = self.store.identities_of(&a).await?;
+        let existing = self.store.cards_of(&r, stage).await?;
+        let mut posted = false;
+        let mut unreachable = Vec::new();
+        let message = Message::ApprovalRequest { card: card.clone() };
+        for who in &identities {
+            if existing
+                .iter()
+                .any(|c| c.approver == a && c.platform == who.platform)
+            {
+                posted = true;
+                continue;
+            }
+            let port = self.port_for(&who.platform)?;
+            let to = Recipient::Person {
+                identity: who.clone(),
+            };
+            match port.post(&to, &message).await {
+                Ok(at) => {
+                    posted = true;
+                    let json = serde_json::to_string(card).unwrap_or_default();
+                    match self
+                        .store
+                        .insert_card(&r, stage, &a, who, &at.0, &json, Utc::now())
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::Conflict(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(ChatError::Unreachable { reason, .. }) => unreachable.push(reason),
+                Err(e) => return Err(Failure::Chat(e)),
+            }
+        }
+        if posted {
+            return Ok(Outcome::Done(None));
+        }
+        let _ = row;
+        self.report_unreachable(card, approver, &unreachable.join("; "))
+            .await?;
+        Ok(Outcome::Done(Some("approver unreachable".into())))
+    }
+
+    /// Tells the requester and the security channel that an approver
+    /// cannot be asked in chat (never a silent skip).
+    async fn report_unreachable(
+        &self,
+        card: &ApprovalCard,
+        approver: &ObjectId,
+        reason: &str,
+    ) -> Result<(), Failure> {
+        let name = self.display_name(approver).await;
+        let r = card.request;
+        let k = card.stage;
+        let text = format!(
+            "I can't reach {name} in chat to ask for stage {k} of request {r}; they can still decide in My Access."
+        );
+        let jobs = [
+            (
+                format!("unreachable:{r}:{k}:{approver}"),
+                Job::ToPerson {
+                    person: card.requester.id,
+                    message: Message::Text { text: text.clone() },
+                },
+            ),
+            (
+                format!("alert:{r}:unreachable:{k}:{approver}"),
+                Job::Security {
+                    message: Message::SecurityAlert {
+                        title: "Approver unreachable in chat".into(),
+                        lines: vec![
+                            format!("Request: {r}"),
+                            format!("Stage: {k}"),
+                            format!("Approver: {name} ({approver})"),
+                            format!(
+                                "Reason: {}",
+                                if reason.is_empty() {
+                                    "no chat identity on file"
+                                } else {
+                                    reason
+                                }
+                            ),
+                        ],
+                    },
+                },
+            ),
+        ];
+        let rows: Vec<(String, String)> = jobs
+            .iter()
+            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
+            .collect();
+        self.store
+            .enqueue(&r.to_string(), &rows, Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn display_name(&self, id: &ObjectId) -> String {
+        match crate::graph::directory::user(&self.graph, id).await {
+            Ok(Some(u)) => u.display_name.unwrap_or_else(|| id.to_string()),
+            _ => id.to_string(),
+        }
+    }
+
+    pub(super) async fn retire_cards(
+        &self,
+        request: &RequestId,
+        stage: u8,
+        outcome: &str,
+    ) -> Result<Outcome, Failure> {
+        if self
+            .store
+            .outbox_unfinished_with_prefix(&format!("card:{request}:{stage}:"))
+            .await?
+        {
+            return Err(Failure::NotYet(
+                "cards of the stage are still being posted".into(),
+            ));
+        }
+        let r = request.to_string();
+        for card in self.store.cards_of(&r, stage).await? {
+            if card.state == "retired" {
+                continue;
+            }
+            let content: ApprovalCard = serde_json::from_str(&card.card)
+                .map_err(|e| Failure::Chat(ChatError::Permanent(e.to_string())))?;
+            let port = self.port_for(&card.platform)?;
+            let message = Message::ApprovalDecided {
+                card: content,
+                outcome: outcome.to_owned(),
+            };
+            port.update(&MessageRef(card.message_ref.clone()), &message)
+                .await
+                .map_err(Failure::Chat)?;
+            self.store
+                .retire_card(&r, stage, &card.approver, &card.platform, Utc::now())
+                .await?;
+        }
+        Ok(Outcome::Done(None))
+    }
+}

@@ -1,0 +1,232 @@
+//! The chat port: what the engine asks of a chat platform, in
+//! platform-neutral messages. The Teams and Slack adapters render these as
+//! Adaptive Cards and Block Kit; the in-memory adapter records them.
+
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::chat_ids::Platform;
+use crate::domain::ids::{ObjectId, RequestId, StageId};
+use crate::store::links::ChatIdentity;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Recipient {
+    /// A direct message to one person on one platform.
+    Person { identity: ChatIdentity },
+    /// The configured security channel (its platform's channel id).
+    SecurityChannel { channel: String },
+}
+
+/// A posted message, as the platform identifies it (Teams activity id and
+/// conversation, Slack channel and `ts`), opaque to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef(pub String);
+
+/// Why a post or update failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    /// The bot cannot reach this person (not installed, no conversation,
+    /// user unknown to the platform). Not retried.
+    #[error("the person cannot be reached on {platform}: {reason}")]
+    Unreachable { platform: Platform, reason: String },
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited { retry_after: StdDuration },
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// A person as a message shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRef {
+    pub id: ObjectId,
+    pub name: String,
+}
+
+/// An earlier stage's decision, shown to later approvers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageHistory {
+    pub stage: u8,
+    /// `Approved`, `Denied`, `TimedOut`.
+    pub result: String,
+    pub by: Option<PersonRef>,
+    pub justification: String,
+}
+
+/// What a button does. Buttons carry ids only: who clicked is whoever the
+/// platform authenticated, never something in the payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum CardAction {
+    Approve {
+        request: RequestId,
+        stage: StageId,
+    },
+    Deny {
+        request: RequestId,
+        stage: StageId,
+    },
+    /// Activate for an ISO-8601 duration (one of the offered choices).
+    Activate {
+        request: RequestId,
+        duration: String,
+    },
+    /// Ask for more time on an assignment about to expire.
+    Extend {
+        request: RequestId,
+    },
+}
+
+/// The content of an approval card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalCard {
+    pub request: RequestId,
+    pub stage_id: StageId,
+    pub stage: u8,
+    pub stages: u8,
+    pub requester: PersonRef,
+    pub package: String,
+    /// The privileged role (or group) the package leads to.
+    pub role: Option<String>,
+    pub ticket: Option<String>,
+    pub justification: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub history: Vec<StageHistory>,
+    pub justification_required: bool,
+    pub escalated: bool,
+}
+
+impl ApprovalCard {
+    #[must_use]
+    pub fn actions(&self) -> [CardAction; 2] {
+        [
+            CardAction::Approve {
+                request: self.request,
+                stage: self.stage_id,
+            },
+            CardAction::Deny {
+                request: self.request,
+                stage: self.stage_id,
+            },
+        ]
+    }
+}
+
+/// A platform-neutral message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Message {
+    /// Approve/Deny card (live).
+    ApprovalRequest {
+        card: ApprovalCard,
+    },
+    /// The same card, decided: no live buttons; `outcome` says how it ended.
+    ApprovalDecided {
+        card: ApprovalCard,
+        outcome: String,
+    },
+    /// A status update for the requester.
+    RequestStatus {
+        request: RequestId,
+        package: String,
+        text: String,
+    },
+    /// One-click activation with duration choices up to the policy maximum.
+    ActivationPrompt {
+        request: RequestId,
+        package: String,
+        group: String,
+        /// ISO-8601 durations, ascending; the last is the maximum.
+        choices: Vec<String>,
+        default: String,
+        mfa_required: bool,
+    },
+    /// The prompt after it was used or became moot.
+    ActivationClosed {
+        request: RequestId,
+        text: String,
+    },
+    ActivationResult {
+        request: RequestId,
+        active_until: Option<DateTime<Utc>>,
+        text: String,
+    },
+    /// An assignment is about to expire; offers to extend.
+    ExpiryWarning {
+        request: RequestId,
+        package: String,
+        expires: DateTime<Utc>,
+    },
+    /// Stage decision time is running out.
+    Reminder {
+        request: RequestId,
+        stage: u8,
+        deadline: DateTime<Utc>,
+    },
+    SecurityAlert {
+        title: String,
+        lines: Vec<String>,
+    },
+    /// A link to sign in (first link, or step-up), and why.
+    SignInPrompt {
+        reason: String,
+        url: String,
+    },
+    Help {
+        text: String,
+    },
+    Text {
+        text: String,
+    },
+}
+
+impl Message {
+    /// The buttons the message carries.
+    #[must_use]
+    pub fn actions(&self) -> Vec<CardAction> {
+        match self {
+            Self::ApprovalRequest { card } => card.actions().to_vec(),
+            Self::ActivationPrompt {
+                request, choices, ..
+            } => choices
+                .iter()
+                .map(|d| CardAction::Activate {
+                    request: *request,
+                    duration: d.clone(),
+                })
+                .collect(),
+            Self::ExpiryWarning { request, .. } => vec![CardAction::Extend { request: *request }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A plain-text rendering, for logs-free previews and the in-memory
+    /// adapter's assertions.
+    #[must_use]
+    pub fn text(&self) -> String {
+        crate::engine::render::plain(self)
+    }
+}
+
+/// One chat platform.
+#[async_trait]
+pub trait ChatPort: Send + Sync {
+    fn platform(&self) -> Platform;
+    async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError>;
+    async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError>;
+}

@@ -1,0 +1,345 @@
+//! Reads a request from Graph into the domain's `RequestView`, with
+//! approvers resolved by our own reading of the policy and the directory.
+//! Approval stages are delegated-only, so they are read with a linked
+//! person's token: the requester's, else any linked approver's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+
+use super::{Engine, EngineError, PackageInfo};
+use crate::domain::approval::{
+    AssignmentState, RequestState, RequestView, ReviewResult, StageStatus, StageView,
+    reviewer_from_graph,
+};
+use crate::domain::approvers::{
+    ApproverRule, DirectoryFacts, Escalation, ManagerLevel, StageApprovers, resolve_approvers,
+};
+use crate::domain::ids::{ObjectId, RequestId};
+use crate::graph::models::{
+    ApprovalStage, ApprovalStagePolicy, AssignmentPolicy, AssignmentRequest, SubjectSet,
+};
+use crate::graph::{GraphError, directory, em};
+
+/// Everything one reconcile knows about a request.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub request: AssignmentRequest,
+    pub package: PackageInfo,
+    pub policy: AssignmentPolicy,
+    pub view: RequestView,
+    /// When each listed stage started (stage 1: the request's creation;
+    /// later ones: the previous stage's review).
+    pub stage_starts: Vec<DateTime<Utc>>,
+    pub names: BTreeMap<ObjectId, String>,
+}
+
+impl Snapshot {
+    #[must_use]
+    pub fn name(&self, id: &ObjectId) -> String {
+        self.names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    #[must_use]
+    pub fn stage_count(&self) -> u8 {
+        u8::try_from(self.policy.stages().len()).unwrap_or(u8::MAX)
+    }
+
+    /// When stage `k` (1-based) is automatically denied.
+    #[must_use]
+    pub fn deadline(&self, k: u8) -> Option<DateTime<Utc>> {
+        let i = usize::from(k.checked_sub(1)?);
+        let start = self.stage_starts.get(i)?;
+        let policy = self.policy.stages().get(i)?;
+        let d = super::time::parse_duration(policy.duration_before_automatic_denial.as_deref()?)
+            .ok()?;
+        Some(*start + d)
+    }
+
+    #[must_use]
+    pub fn justification_required(&self, k: u8) -> bool {
+        usize::from(k)
+            .checked_sub(1)
+            .and_then(|i| self.policy.stages().get(i))
+            .is_some_and(|s| s.is_approver_justification_required)
+    }
+}
+
+fn rules(sets: &[SubjectSet]) -> Vec<ApproverRule> {
+    sets.iter()
+        .filter_map(|s| match s {
+            SubjectSet::SingleUser { user_id } => {
+                user_id.parse().ok().map(ApproverRule::SingleUser)
+            }
+            SubjectSet::GroupMembers { group_id } => {
+                group_id.parse().ok().map(ApproverRule::GroupMembers)
+            }
+            SubjectSet::RequestorManager { manager_level } => {
+                ManagerLevel::try_from(*manager_level)
+                    .ok()
+                    .map(ApproverRule::RequestorManager)
+            }
+            SubjectSet::InternalSponsors => Some(ApproverRule::InternalSponsors),
+            SubjectSet::ExternalSponsors => Some(ApproverRule::ExternalSponsors),
+            SubjectSet::TargetUserSponsors => Some(ApproverRule::TargetUserSponsors),
+            SubjectSet::Other => None,
+        })
+        .collect()
+}
+
+pub fn stage_approvers(policy: &ApprovalStagePolicy) -> StageApprovers {
+    let escalation = policy.is_escalation_enabled.then(|| Escalation {
+        after: policy
+            .duration_before_escalation
+            .as_deref()
+            .and_then(|d| super::time::parse_duration(d).ok())
+            .unwrap_or_else(|| Duration::days(365)),
+        approvers: rules(&policy.escalation_approvers),
+        fallback: rules(&policy.fallback_escalation_approvers),
+    });
+    StageApprovers {
+        primary: rules(&policy.primary_approvers),
+        fallback_primary: rules(&policy.fallback_primary_approvers),
+        escalation,
+    }
+}
+
+impl Engine {
+    /// Directory facts for every rule of `policy`, and display names.
+    pub(super) async fn directory_facts(
+        &self,
+        policy: &AssignmentPolicy,
+        requester: &ObjectId,
+    ) -> Result<(DirectoryFacts, BTreeMap<ObjectId, String>), EngineError> {
+        let mut facts = DirectoryFacts::default();
+        let mut candidates: BTreeSet<ObjectId> = BTreeSet::from([*requester]);
+        let all: Vec<ApproverRule> = policy
+            .stages()
+            .iter()
+            .flat_map(|s| {
+                [
+                    &s.primary_approvers,
+                    &s.fallback_primary_approvers,
+                    &s.escalation_approvers,
+                    &s.fallback_escalation_approvers,
+                ]
+                .into_iter()
+                .flat_map(|sets| rules(sets))
+            })
+            .collect();
+        let mut need_level = 0;
+        for rule in &all {
+            match rule {
+                ApproverRule::SingleUser(id) => {
+                    candidates.insert(*id);
+                }
+                ApproverRule::RequestorManager(level) => {
+                    need_level = need_level.max(match level {
+                        ManagerLevel::Direct => 1,
+                        ManagerLevel::SecondLevel => 2,
+                    });
+                }
+                ApproverRule::GroupMembers(group) => {
+                    if facts.group_members.contains_key(group) {
+                        continue;
+                    }
+                    if let Some(members) =
+                        directory::transitive_user_members(&self.graph, group).await?
+                    {
+                        let members: BTreeSet<ObjectId> =
+                            members.iter().filter_map(|m| m.parse().ok()).collect();
+                        candidates.extend(members.iter().copied());
+                        facts.group_members.insert(*group, members);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut person = *requester;
+        for _ in 0..need_level {
+            let Some(manager) = directory::manager(&self.graph, &person).await? else {
+                break;
+            };
+            let Ok(id) = manager.id.parse::<ObjectId>() else {
+                break;
+            };
+            facts.managers.insert(person, id);
+            candidates.insert(id);
+            person = id;
+        }
+        let mut names = BTreeMap::new();
+        for id in candidates {
+            if let Some(user) = directory::user(&self.graph, &id).await? {
+                facts.users.insert(id, user.account_enabled.unwrap_or(true));
+                names.insert(id, user.display_name.unwrap_or_else(|| id.to_string()));
+            }
+        }
+        Ok((facts, names))
+    }
+
+    /// Reads request `id`; `None` when Graph does not know it or it is not
+    /// for a configured package.
+    pub async fn snapshot(&self, id: &RequestId) -> Result<Option<Snapshot>, EngineError> {
+        let request = match em::get_request(&self.graph, id).await {
+            Ok(r) => r,
+            Err(GraphError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(package) = request
+            .access_package
+            .as_ref()
+            .and_then(|p| p.id.parse().ok())
+            .and_then(|p| self.package_by_id(&p))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let requester: ObjectId = request
+            .requestor
+            .as_ref()
+            .and_then(|s| s.object_id.as_deref())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| EngineError::Data(format!("request {id} has no requestor")))?;
+        let policy = em::get_policy(&self.graph, &package.entry.policy).await?;
+        let (facts, mut names) = self.directory_facts(&policy, &requester).await?;
+        let state: RequestState = request.state.parse().unwrap_or_else(|e| match e {});
+        let stages = self.read_stages(id, &requester, &facts, &state).await?;
+        let now = self.clock.now();
+        let created = request.created_date_time.unwrap_or(now);
+        let mut stage_starts = Vec::new();
+        let stage_views = stages.map(|stages| {
+            let mut views = Vec::new();
+            for (i, stage) in stages.iter().enumerate() {
+                let start = match i {
+                    0 => created,
+                    _ => stages[i - 1].reviewed_date_time.unwrap_or(created),
+                };
+                stage_starts.push(start);
+                let resolution = policy
+                    .stages()
+                    .get(i)
+                    .map(|p| {
+                        resolve_approvers(&stage_approvers(p), &requester, &facts, now - start)
+                    })
+                    .unwrap_or_default();
+                let reviewed_by = stage
+                    .reviewed_by
+                    .as_ref()
+                    .and_then(|r| reviewer_from_graph(r.id.as_deref()).ok().flatten());
+                if let (Some(by), Some(name)) = (
+                    reviewed_by,
+                    stage
+                        .reviewed_by
+                        .as_ref()
+                        .and_then(|r| r.display_name.clone()),
+                ) {
+                    names.entry(by).or_insert(name);
+                }
+                views.push(StageView {
+                    id: match stage.id.parse() {
+                        Ok(id) => id,
+                        Err(_) => continue,
+                    },
+                    status: stage
+                        .status
+                        .as_deref()
+                        .unwrap_or("NotStarted")
+                        .parse()
+                        .unwrap_or_else(|e| match e {}),
+                    result: stage
+                        .review_result
+                        .as_deref()
+                        .unwrap_or("NotReviewed")
+                        .parse()
+                        .unwrap_or_else(|e| match e {}),
+                    reviewed_by,
+                    justification: stage.justification.clone().unwrap_or_default(),
+                    approvers: resolution.ids(),
+                    escalated: resolution.escalated,
+                });
+            }
+            views
+        });
+        let view = RequestView {
+            id: *id,
+            package: package.entry.package,
+            requester,
+            state,
+            stages: stage_views,
+            assignment: request
+                .assignment
+                .as_ref()
+                .and_then(|a| a.state.as_deref())
+                .map(|s| s.parse::<AssignmentState>().unwrap_or_else(|e| match e {})),
+            ticket: request
+                .answer_to(&package.entry.ticket_question.to_string())
+                .map(str::to_owned),
+            justification: request.justification.clone(),
+        };
+        Ok(Some(Snapshot {
+            request,
+            package,
+            policy,
+            view,
+            stage_starts,
+            names,
+        }))
+    }
+
+    /// The approval's stages with a linked person's token; `Some(vec![])`
+    /// when the request has no approval (yet); `None` when nobody linked
+    /// can read it.
+    async fn read_stages(
+        &self,
+        id: &RequestId,
+        requester: &ObjectId,
+        facts: &DirectoryFacts,
+        state: &RequestState,
+    ) -> Result<Option<Vec<ApprovalStage>>, EngineError> {
+        let mut readers: Vec<ObjectId> = vec![*requester];
+        readers.extend(facts.users.keys().filter(|u| *u != requester).copied());
+        for reader in readers {
+            let Some((_, token)) = self.token_of_user(&reader).await? else {
+                continue;
+            };
+            match self.read_stages_with(&token, id).await {
+                Ok(stages) => return Ok(Some(stages)),
+                Err(GraphError::NotFound { .. }) => {
+                    // No approval: nothing started yet, or none needed.
+                    return Ok(match state {
+                        RequestState::PendingApproval => None,
+                        _ => Some(Vec::new()),
+                    });
+                }
+                Err(GraphError::Forbidden { .. } | GraphError::Unauthorized { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) async fn read_stages_with(
+        &self,
+        token: &SecretString,
+        id: &RequestId,
+    ) -> Result<Vec<ApprovalStage>, GraphError> {
+        em::get_approval(&self.graph, token, id)
+            .await
+            .map(|a| a.stages)
+    }
+}
+
+/// `Approved`/`Denied`/`TimedOut` for a finished stage.
+#[must_use]
+pub fn stage_result(stage: &StageView) -> Option<&'static str> {
+    match (&stage.result, &stage.status) {
+        (ReviewResult::Approved, _) => Some("Approved"),
+        (ReviewResult::Denied, _) => Some("Denied"),
+        (_, StageStatus::Expired) => Some("TimedOut"),
+        _ => None,
+    }
+}

@@ -1,0 +1,87 @@
+//! SQL for approval cards: at most one per (request, stage, approver,
+//! platform), enforced by a unique constraint.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::engine::CardRow;
+use super::links::ChatIdentity;
+use super::{Store, StoreError};
+
+impl Store {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_card(
+        &self,
+        request_id: &str,
+        stage: u8,
+        approver: &str,
+        recipient: &ChatIdentity,
+        message_ref: &str,
+        card: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cards (request_id, stage, approver, platform, recipient, message_ref, card, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(request_id)
+        .bind(i64::from(stage))
+        .bind(approver)
+        .bind(&recipient.platform)
+        .bind(serde_json::to_string(recipient).unwrap_or_default())
+        .bind(message_ref)
+        .bind(card)
+        .bind(now)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    pub async fn cards_of(&self, request_id: &str, stage: u8) -> Result<Vec<CardRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT approver, platform, recipient, message_ref, card, state FROM cards
+             WHERE request_id = ? AND stage = ? ORDER BY approver, platform",
+        )
+        .bind(request_id)
+        .bind(i64::from(stage))
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(CardRow {
+                    approver: r.get("approver"),
+                    platform: r.get("platform"),
+                    recipient: serde_json::from_str(&r.get::<String, _>("recipient"))
+                        .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
+                    message_ref: r.get("message_ref"),
+                    card: r.get("card"),
+                    state: r.get("state"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn retire_card(
+        &self,
+        request_id: &str,
+        stage: u8,
+        approver: &str,
+        platform: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cards SET state = 'retired', updated_at = ?
+             WHERE request_id = ? AND stage = ? AND approver = ? AND platform = ?",
+        )
+        .bind(now)
+        .bind(request_id)
+        .bind(i64::from(stage))
+        .bind(approver)
+        .bind(platform)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Delivery guarantees: duplicate and reordered triggers add nothing, a
+//! restart mid-outbox finishes the work without duplicates, platform rate
+//! limits are absorbed, and an unreachable approver is reported.
+
+use stagegate::engine::intake::{Cause, CustomExtensionStage, IntakeSink};
+
+use crate::engine_support::{EngineApp, live_cards, spawn_engine_app, texts};
+
+const GLOBAL: &str = "request global-admin INC-42 rotate the break-glass certificate";
+
+#[tokio::test]
+async fn duplicate_and_reordered_triggers_produce_no_duplicate_effect() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    let id = app.request("alex", GLOBAL).await;
+    let before = app.chat.post_counts();
+
+    let sink: std::sync::Arc<dyn IntakeSink> = app.engine.clone();
+    let causes = [
+        Cause::Callout {
+            stage: CustomExtensionStage::AssignmentRequestApproved,
+        },
+        Cause::Poll,
+        Cause::Callout {
+            stage: CustomExtensionStage::AssignmentRequestCreated,
+        },
+        Cause::Notification,
+    ];
+    // Concurrent, in no particular order.
+    let handles: Vec<_> = causes
+        .into_iter()
+        .map(|cause| {
+            let sink = sink.clone();
+            tokio::spawn(async move { sink.reconcile(id, cause).await })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    sink.reconcile_open().await;
+    app.settle().await;
+    assert_eq!(app.chat.post_counts(), before, "nothing new was posted");
+    assert_eq!(live_cards(&app.inbox("miriam")).len(), 1);
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_the_outbox_finishes_without_duplicates() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    app.link("miriam").await;
+    // The platform fails the first posts, and a worker "dies" holding jobs.
+    app.chat.fail_next(2);
+    let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
+    assert!(reply.text().starts_with("Submitted request"), "{reply:?}");
+    let now = chrono::Utc::now();
+    app.engine
+        .store()
+        .claim_due(now, now + chrono::Duration::milliseconds(300), 100)
+        .await
+        .unwrap();
+    let app = app.restart().await;
+    app.settle().await;
+
+    let id = live_cards(&app.inbox("miriam"))
+        .first()
+        .map(|c| c.request)
+        .expect("Miriam's card arrived after the restart");
+    assert_eq!(
+        live_cards(&app.inbox("miriam")).len(),
+        1,
+        "exactly one card"
+    );
+    let submitted = texts(&app.inbox("alex"))
+        .into_iter()
+        .filter(|t| t.contains("was submitted"))
+        .count();
+    assert_eq!(submitted, 1, "{:?}", texts(&app.inbox("alex")));
+
+    // The restarted bot carries on: Miriam's decision reaches Bianca once.
+    let card = app.card("miriam", &id, 1).expect("card");
+    app.click("miriam", &EngineApp::approve(&card), Some("ok"))
+        .await;
+    app.reconcile(&id).await;
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+    assert_eq!(live_cards(&app.inbox("bianca")).len(), 1);
+}
+
+#[tokio::test]
+async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    // The platform is down for a few posts; the stage is decided meanwhile.
+    app.chat.fail_next(4);
+    let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
+    let id: stagegate::domain::ids::RequestId = reply
+        .text()
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("request id");
+    let (status, _) = app
+        .sandbox
+        .decide(
+            "miriam",
+            &id.to_string(),
+            "Approve",
+            "decided during the outage",
+        )
+        .await;
+    assert_eq!(status, 204);
+    app.reconcile(&id).await;
+    assert!(
+        live_cards(&app.inbox("miriam")).is_empty(),
+        "no live button remains"
+    );
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+}
+
+#[tokio::test]
+async fn platform_rate_limits_are_absorbed() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    app.chat.rate_limit_next(3);
+    let id = app.request("alex", GLOBAL).await;
+    assert_eq!(app.card_holders(&id, 1), ["miriam"]);
+    assert_eq!(live_cards(&app.inbox("miriam")).len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_approver_is_reported_not_skipped() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    app.chat.set_unreachable(&app.persona("miriam"));
+    let id = app.request("alex", GLOBAL).await;
+    assert!(app.inbox("miriam").is_empty());
+    assert!(
+        texts(&app.inbox("alex"))
+            .iter()
+            .any(|t| t.contains("can't reach Miriam Graham")),
+        "{:?}",
+        texts(&app.inbox("alex"))
+    );
+    let alerts = texts(&app.security());
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("Approver unreachable") && a.contains(&id.to_string())),
+        "{alerts:?}"
+    );
+}
+
+mod recovery {
+    use stagegate::store::decisions::NewDecision;
+
+    use crate::engine_support::{decided_cards, spawn_engine_app};
+
+    const GLOBAL: &str = "request global-admin INC-42 rotate the break-glass certificate";
+
+    /// A crash after the decision reached Graph: recovery verifies
+    /// `reviewedBy` and marks it relayed, without relaying again.
+    #[tokio::test]
+    async fn a_relaying_decision_is_verified_against_graph_after_a_restart() {
+        let app = spawn_engine_app().await;
+        app.link("alex").await;
+        app.link("miriam").await;
+        let id = app.request("alex", GLOBAL).await;
+        let card = app.card("miriam", &id, 1).expect("card");
+        let (r, miriam) = (id.to_string(), app.sandbox.persona_id("miriam"));
+        let decision = app
+            .engine
+            .store()
+            .record_decision(
+                &NewDecision {
+                    request_id: &r,
+                    stage: 1,
+                    stage_id: &card.stage_id.to_string(),
+                    approver: &miriam,
+                    identity: &app.persona("miriam"),
+                    review: "Approve",
+                    justification: "relayed before the crash",
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        app.engine
+            .store()
+            .set_decision_state(decision, "relaying", None, chrono::Utc::now())
+            .await
+            .unwrap();
+        let (status, _) = app
+            .sandbox
+            .decide("miriam", &r, "Approve", "relayed before the crash")
+            .await;
+        assert_eq!(status, 204);
+
+        let app = app.restart().await;
+        app.engine.recover_decisions().await.unwrap();
+        app.settle().await;
+        let live = app
+            .engine
+            .store()
+            .live_decision(&r, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.state, "relayed");
+        let decided = decided_cards(&app.inbox("miriam"));
+        assert_eq!(decided.len(), 1);
+        assert_eq!(
+            decided[0].1,
+            "Approved by Miriam Graham: “relayed before the crash”"
+        );
+        assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+    }
+
+    /// A crash after recording, before relaying: recovery relays it, as
+    /// the approver, with the recorded justification.
+    #[tokio::test]
+    async fn a_recorded_decision_is_relayed_after_a_restart() {
+        let app = spawn_engine_app().await;
+        app.link("alex").await;
+        app.link("miriam").await;
+        let id = app.request("alex", GLOBAL).await;
+        let card = app.card("miriam", &id, 1).expect("card");
+        let (r, miriam) = (id.to_string(), app.sandbox.persona_id("miriam"));
+        app.engine
+            .store()
+            .record_decision(
+                &NewDecision {
+                    request_id: &r,
+                    stage: 1,
+                    stage_id: &card.stage_id.to_string(),
+                    approver: &miriam,
+                    identity: &app.persona("miriam"),
+                    review: "Approve",
+                    justification: "recorded before the crash",
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let app = app.restart().await;
+        app.engine.recover_decisions().await.unwrap();
+        app.settle().await;
+        {
+            let world = app.sandbox.state.world();
+            let stage = &world.requests[&r].stages[0];
+            assert_eq!(stage.reviewed_by.as_deref(), Some(miriam.as_str()));
+            assert_eq!(stage.justification, "recorded before the crash");
+        }
+        assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+    }
+}
