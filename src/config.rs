@@ -45,8 +45,6 @@ pub struct Settings {
 pub struct EngineSettings {
     /// Packages people may ask for by alias.
     pub packages: Vec<PackageSettings>,
-    /// Seconds between reconciles of every open request (the poller).
-    pub poll_interval_seconds: u64,
     /// Minutes before a stage's decision deadline that approvers are reminded.
     pub reminder_lead_minutes: i64,
     /// Minutes before an assignment expires that the requester is warned.
@@ -68,7 +66,6 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             packages: Vec::new(),
-            poll_interval_seconds: 60,
             reminder_lead_minutes: 120,
             expiry_warning_minutes: 60,
             commands_per_minute: 20,

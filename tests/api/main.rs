@@ -4,6 +4,7 @@
 mod config;
 mod engine_activation;
 mod engine_commands;
+mod engine_faults;
 mod engine_flows;
 mod engine_graph;
 mod engine_outbox;
