@@ -8,6 +8,7 @@ pub mod control;
 pub mod entra;
 pub mod graph;
 pub mod keys;
+pub mod teams;
 pub mod tenant;
 pub mod tokens;
 pub mod world;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{
     DatabaseSettings, EntraSettings, GraphSettings, LogSettings, ServerSettings, Settings,
+    TeamsSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -40,6 +42,8 @@ pub struct SimInner {
     tenant_id: String,
     world: Mutex<World>,
     pub entra: Mutex<entra::EntraState>,
+    /// The emulated Teams (Bot Framework keys, connector, conversations).
+    pub teams: teams::TeamsSim,
 }
 
 impl std::ops::Deref for SimState {
@@ -61,6 +65,7 @@ impl SimState {
             tenant_id: world.tenant_id.clone(),
             world: Mutex::new(world),
             entra: Mutex::new(entra::EntraState::default()),
+            teams: teams::TeamsSim::new(),
         }))
     }
 
@@ -108,7 +113,11 @@ impl SimState {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
             },
-            teams: None,
+            teams: Some(TeamsSettings {
+                app_id: world.app.client_id.clone(),
+                app_password: SecretString::from(world.app.client_secret.clone()),
+                openid_metadata_url: teams::metadata::openid_metadata_url(self),
+            }),
             slack: None,
         }
     }
@@ -149,7 +158,9 @@ impl Sandbox {
         let router = Router::new()
             .nest("/login", entra::router())
             .nest("/graph/v1.0", graph::router(state.clone()))
-            .nest("/sim", control::router())
+            .nest("/botframework", teams::metadata::router())
+            .nest("/teams/v3", teams::connector::router())
+            .nest("/sim", control::router().merge(teams::driver::router()))
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {

@@ -1,0 +1,3 @@
+//! The chat port's adapters: Microsoft Teams (and later Slack).
+
+pub mod teams;
