@@ -5,3 +5,8 @@ mod config;
 mod health;
 mod helpers;
 mod sim_control;
+mod teams_activity;
+mod teams_auth;
+mod teams_connector;
+mod teams_emulator;
+mod teams_support;

@@ -1,0 +1,437 @@
+//! The emulated Teams as the bot sees it over HTTP: metadata and keys, the
+//! connector's token check, swagger validation, Teams' errors and rate
+//! limits, and the driver API round trip through a real (test) bot.
+
+use serde_json::{Value, json};
+use stagegate::sandbox::teams::connector::mint_connector_token;
+
+use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::teams_support::{drive, persona, spawn_bot, teams_info};
+
+fn connector_token(sandbox: &TestSandbox) -> String {
+    mint_connector_token(&sandbox.state, 3600)
+}
+
+async fn connector_post(sandbox: &TestSandbox, path: &str, body: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .post(sandbox.url(&format!("/teams/v3{path}")))
+        .bearer_auth(connector_token(sandbox))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Installs `key` (no bot configured) and returns their conversation id.
+async fn installed(sandbox: &TestSandbox, key: &str) -> String {
+    let (status, body) = drive(sandbox, &format!("/personas/{key}/install"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    body["conversationId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn metadata_and_keys_are_shaped_like_bot_frameworks() {
+    let sandbox = spawn_sandbox().await;
+    let metadata: Value = sandbox
+        .http
+        .get(sandbox.url("/botframework/v1/.well-known/openidconfiguration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], "https://api.botframework.com");
+    assert_eq!(
+        metadata["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    let jwks_uri = metadata["jwks_uri"].as_str().unwrap();
+    assert_eq!(jwks_uri, sandbox.url("/botframework/v1/.well-known/keys"));
+    let keys: Value = sandbox
+        .http
+        .get(jwks_uri)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &keys["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert!(key["n"].is_string() && key["e"].is_string() && key["kid"].is_string());
+    assert_eq!(key["endorsements"], json!(["msteams"]));
+}
+
+#[tokio::test]
+async fn the_connector_checks_the_bots_token() {
+    let sandbox = spawn_sandbox().await;
+    let conversation = installed(&sandbox, "alex").await;
+    let path = format!("/teams/v3/conversations/{conversation}/activities");
+    let activity = json!({ "type": "message", "text": "hi" });
+    let missing = sandbox
+        .http
+        .post(sandbox.url(&path))
+        .json(&activity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    assert!(missing.headers().contains_key("x-correlating-operationid"));
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Authorization has been denied for this request."
+    );
+    // A Graph token is for another audience.
+    let graph = sandbox.app_token().await;
+    let wrong_audience = sandbox
+        .http
+        .post(sandbox.url(&path))
+        .bearer_auth(graph)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_audience.status(), 401);
+    let ok = connector_post(
+        &sandbox,
+        &format!("/conversations/{conversation}/activities"),
+        &activity.to_string(),
+    )
+    .await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn bodies_that_break_the_swagger_or_teams_rules_get_400() {
+    let sandbox = spawn_sandbox().await;
+    // Refused calls count against the rate limit too, so spread them over
+    // several conversations.
+    let mut sends = Vec::new();
+    for key in ["alex", "miriam", "megan", "bianca"] {
+        let conversation = installed(&sandbox, key).await;
+        sends.push(format!("/conversations/{conversation}/activities"));
+    }
+    let send = |i: usize| sends[i % sends.len()].as_str();
+    let cases = [
+        (send(0), "{not json", "BadSyntax"),
+        (send(1), r#"{"type": 5}"#, "BadArgument"),
+        (send(2), r#"{"type": "mesage"}"#, "BadArgument"),
+        (
+            send(3),
+            r#"{"type": "message", "attachments": {}}"#,
+            "BadArgument",
+        ),
+        (
+            send(0),
+            r#"{"type": "message", "timestamp": "today"}"#,
+            "BadArgument",
+        ),
+        (send(1), r#"{"text": "no type"}"#, "BadArgument"),
+        (send(2), r#"{"type": "invoke", "name": "x"}"#, "BadArgument"),
+        (
+            "/conversations",
+            r#"{"members": [{"id": "29:x"}]}"#,
+            "BadArgument",
+        ),
+        ("/conversations", r#"{"isGroup": "no"}"#, "BadArgument"),
+    ];
+    for (path, body, code) in cases {
+        let response = connector_post(&sandbox, path, body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], code, "{body}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let type_error: Value = connector_post(&sandbox, send(3), r#"{"type": "message", "text": 5}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        type_error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("text:")
+    );
+}
+
+#[tokio::test]
+async fn create_conversation_follows_the_proactive_messaging_rules() {
+    let sandbox = spawn_sandbox().await;
+    let alex = persona(&sandbox, "alex").await;
+    let tenant = sandbox.state.tenant_id();
+    let app_id = sandbox.state.world().app.client_id.clone();
+    let params = |member: Value| {
+        json!({ "bot": { "id": format!("28:{app_id}") }, "members": [member],
+                "channelData": { "tenant": { "id": tenant } } })
+        .to_string()
+    };
+    let by_teams_id = params(json!({ "id": alex["teamsUserId"] }));
+    // Not installed yet: the bot is not in the roster.
+    let refused = connector_post(&sandbox, "/conversations", &by_teams_id).await;
+    assert_eq!(refused.status(), 403);
+    installed(&sandbox, "alex").await;
+    let created = connector_post(&sandbox, "/conversations", &by_teams_id).await;
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["id"], alex["conversationId"]);
+    // The Entra object id in `id` works; in `aadObjectId` alone it does not.
+    let by_object_id = params(json!({ "id": alex["aadObjectId"] }));
+    let again: Value = connector_post(&sandbox, "/conversations", &by_object_id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["id"], alex["conversationId"]);
+    let only_aad = params(json!({ "aadObjectId": alex["aadObjectId"] }));
+    assert_eq!(
+        connector_post(&sandbox, "/conversations", &only_aad)
+            .await
+            .status(),
+        400
+    );
+    let stranger = params(json!({ "id": "29:1nobody" }));
+    assert_eq!(
+        connector_post(&sandbox, "/conversations", &stranger)
+            .await
+            .status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn teams_errors_come_in_teams_shapes() {
+    let sandbox = spawn_sandbox().await;
+    let conversation = installed(&sandbox, "alex").await;
+    let send = format!("/conversations/{conversation}/activities");
+    let unknown = connector_post(
+        &sandbox,
+        "/conversations/a:1unknown/activities",
+        r#"{"type":"message"}"#,
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    let body: Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "ConversationNotFound");
+    let put = sandbox
+        .http
+        .put(sandbox.url(&format!(
+            "/teams/v3/conversations/{conversation}/activities/123"
+        )))
+        .bearer_auth(connector_token(&sandbox))
+        .json(&json!({ "type": "message", "text": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 404);
+    let huge = json!({ "type": "message", "text": "x".repeat(30 * 1024) }).to_string();
+    let too_big = connector_post(&sandbox, &send, &huge).await;
+    assert_eq!(too_big.status(), 413);
+    let body: Value = too_big.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "MessageSizeTooBig");
+    let (status, _) = drive(&sandbox, "/personas/alex/block", json!({})).await;
+    assert_eq!(status, 200);
+    let blocked = connector_post(&sandbox, &send, r#"{"type":"message","text":"hi"}"#).await;
+    assert_eq!(blocked.status(), 403);
+    let body: Value = blocked.json().await.unwrap();
+    assert_eq!(body["errorCode"], 209);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("MessageWritesBlocked")
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_enforced_per_conversation_with_retry_after() {
+    let sandbox = spawn_sandbox().await;
+    let alex = installed(&sandbox, "alex").await;
+    let miriam = installed(&sandbox, "miriam").await;
+    let send = |c: &str| format!("/conversations/{c}/activities");
+    let message = r#"{"type":"message","text":"burst"}"#;
+    for _ in 0..7 {
+        assert_eq!(
+            connector_post(&sandbox, &send(&alex), message)
+                .await
+                .status(),
+            201
+        );
+    }
+    let throttled = connector_post(&sandbox, &send(&alex), message).await;
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after));
+    let body: Value = throttled.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Throttled");
+    // Another conversation has its own budget.
+    assert_eq!(
+        connector_post(&sandbox, &send(&miriam), message)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(teams_info(&sandbox).await["stats"]["throttled"], 1);
+}
+
+#[tokio::test]
+async fn injected_faults_answer_the_next_calls() {
+    let sandbox = spawn_sandbox().await;
+    let alex = installed(&sandbox, "alex").await;
+    let send = format!("/conversations/{alex}/activities");
+    let message = r#"{"type":"message","text":"x"}"#;
+    let (status, _) = drive(&sandbox, "/faults", json!({ "status": 429, "count": 1 })).await;
+    assert_eq!(status, 202);
+    drive(&sandbox, "/faults", json!({ "status": 412 })).await;
+    let first = connector_post(&sandbox, &send, message).await;
+    assert_eq!(first.status(), 429);
+    assert!(!first.headers().contains_key("retry-after"));
+    let second = connector_post(&sandbox, &send, message).await;
+    assert_eq!(second.status(), 412);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "PreconditionFailed");
+    assert_eq!(connector_post(&sandbox, &send, message).await.status(), 201);
+    let (bad, _) = drive(&sandbox, "/faults", json!({ "status": 200 })).await;
+    assert_eq!(bad, 400);
+}
+
+#[tokio::test]
+async fn driver_round_trip_message_card_click_and_update() {
+    let sandbox = spawn_sandbox().await;
+    let bot = spawn_bot(&sandbox).await;
+    let (status, _) = drive(&sandbox, "/bot", json!({ "endpoint": bot.endpoint })).await;
+    assert_eq!(status, 200);
+    let alex_id = sandbox.persona_id("alex");
+
+    let (_, install) = drive(&sandbox, "/personas/alex/install", json!({})).await;
+    assert_eq!(install["bot"]["status"], 200);
+    let update = bot.last();
+    assert_eq!(update.kind, "conversationUpdate");
+    assert_eq!(update.members_added.len(), 2);
+    let conversation = install["conversationId"].as_str().unwrap().to_owned();
+
+    let (_, sent) = drive(
+        &sandbox,
+        "/personas/alex/messages",
+        json!({ "text": "request global-admin T-1 why" }),
+    )
+    .await;
+    assert_eq!(sent["bot"]["status"], 200);
+    let message = bot.last();
+    assert_eq!(
+        message.text.as_deref(),
+        Some("request global-admin T-1 why")
+    );
+    assert_eq!(
+        message.from.as_ref().unwrap().aad_object_id.as_deref(),
+        Some(alex_id.as_str())
+    );
+    assert_eq!(message.conversation.as_ref().unwrap().id, conversation);
+
+    // The bot posts an approval card into Alex's chat.
+    let card = json!({
+        "type": "AdaptiveCard", "version": "1.5",
+        "body": [{ "type": "Input.Text", "id": "justification", "isRequired": true, "errorMessage": "Say why" }],
+        "actions": [{ "type": "Action.Execute", "title": "Approve", "verb": "approve", "data": { "requestId": "r1" } }],
+    });
+    let posted = connector_post(
+        &sandbox,
+        &format!("/conversations/{conversation}/activities"),
+        &json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive", "content": card }] }).to_string(),
+    )
+    .await;
+    let card_id = posted.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A client refuses an empty required input without calling the bot.
+    let calls_before = bot.calls();
+    let (status, _) = drive(
+        &sandbox,
+        "/personas/alex/invoke",
+        json!({ "activityId": card_id, "verb": "approve" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(bot.calls(), calls_before);
+
+    let (status, click) = drive(
+        &sandbox,
+        "/personas/alex/invoke",
+        json!({ "activityId": card_id, "verb": "approve", "inputs": { "justification": "on call" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{click}");
+    assert_eq!(click["bot"]["status"], 200);
+    assert_eq!(click["cardReplaced"], true);
+    let invoke = bot.last();
+    assert_eq!(invoke.reply_to_id.as_deref(), Some(card_id.as_str()));
+    let action = invoke
+        .adaptive_card_action()
+        .expect("an Action.Execute invoke");
+    assert_eq!(action.action.verb.as_deref(), Some("approve"));
+    assert_eq!(
+        action.action.data,
+        json!({ "requestId": "r1", "justification": "on call" })
+    );
+
+    let view = conversation_view(&sandbox, "alex").await;
+    let shown = find(&view, &card_id);
+    assert_eq!(
+        shown["attachments"][0]["content"]["body"][0]["text"],
+        "Recorded: on call"
+    );
+
+    // The bot updates the base card: everyone, Alex included, sees it.
+    let final_card = json!({ "type": "AdaptiveCard", "version": "1.5", "body": [{ "type": "TextBlock", "text": "Approved" }] });
+    let put = sandbox
+        .http
+        .put(sandbox.url(&format!("/teams/v3/conversations/{conversation}/activities/{card_id}")))
+        .bearer_auth(connector_token(&sandbox))
+        .json(&json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive", "content": final_card }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let view = conversation_view(&sandbox, "alex").await;
+    let shown = find(&view, &card_id);
+    assert_eq!(shown["version"], 2);
+    assert_eq!(
+        shown["attachments"][0]["content"]["body"][0]["text"],
+        "Approved"
+    );
+}
+
+async fn conversation_view(sandbox: &TestSandbox, key: &str) -> Value {
+    sandbox
+        .http
+        .get(sandbox.url(&format!("/sim/teams/personas/{key}/conversation")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn find<'a>(view: &'a Value, id: &str) -> &'a Value {
+    view["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("no activity {id} in {view}"))
+}
