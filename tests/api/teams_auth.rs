@@ -296,3 +296,27 @@ async fn an_authenticated_body_that_is_not_an_activity_gets_400_without_the_hand
     );
     assert_eq!(s.bot.calls(), 0);
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_after_the_token_without_the_handler() {
+    let sandbox = spawn_sandbox().await;
+    let mut settings = auth_settings(&sandbox);
+    settings.max_body_bytes = 2048;
+    let bot = spawn_bot_with(settings).await;
+    let app_id = sandbox.state.world().app.client_id.clone();
+    let s = Setup {
+        app_id,
+        tenant: sandbox.state.tenant_id(),
+        service_url: sandbox.url("/teams/"),
+        sandbox,
+        bot,
+    };
+    let genuine = s.token_with(&s.claims());
+    let mut big = s.activity();
+    big["text"] = json!("x".repeat(4096));
+    assert_eq!(s.post(Some(format!("Bearer {genuine}")), &big).await, 413);
+    // Without a valid token the body is never read: 401, not 413.
+    assert_eq!(s.post(None, &big).await, 401);
+    assert_eq!(s.post_token(&genuine).await, 200);
+    assert_eq!(s.bot.calls(), 1);
+}

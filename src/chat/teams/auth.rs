@@ -174,6 +174,7 @@ impl TeamsAuthenticator {
         let kid = header
             .kid
             .ok_or_else(|| AuthError::Malformed("no kid in the header".into()))?;
+        let kid = printable(&kid);
         let key = self.keys.key(&kid).await?;
         if !key.endorsements.iter().any(|e| e == TEAMS_ENDORSEMENT) {
             return Err(AuthError::NotEndorsed(kid, TEAMS_ENDORSEMENT.into()));
@@ -266,6 +267,12 @@ impl TeamsAuthenticator {
             .map_err(|_| AuthError::TooLarge)?;
         self.verify_activity(&token, &bytes)
     }
+}
+
+/// A header value fit for a log line: attacker-chosen, so bounded and
+/// stripped of control characters.
+fn printable(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_control()).take(80).collect()
 }
 
 /// The claims of a verified token that the body is checked against.

@@ -94,12 +94,8 @@ impl Default for TeamsSim {
 
 impl TeamsSim {
     pub fn new() -> Self {
-        let key = PublishedKey {
-            key: SigningKey::generate(new_kid()),
-            endorsements: vec![CHANNEL_ID.into()],
-        };
         Self {
-            keys: Mutex::new(vec![Arc::new(key)]),
+            keys: Mutex::new(Vec::new()),
             bot_endpoint: Mutex::new(None),
             store: Mutex::new(store::TeamsStore::default()),
             limits: Mutex::new(ratelimit::Limits::default()),
@@ -114,12 +110,26 @@ impl TeamsSim {
 
     /// The key the connector signs activities with now.
     pub fn current_key(&self) -> Arc<PublishedKey> {
-        let keys = lock(&self.keys);
+        let keys = self.keys();
         Arc::clone(keys.last().expect("at least one published key"))
     }
 
     pub fn published_keys(&self) -> Vec<Arc<PublishedKey>> {
-        lock(&self.keys).clone()
+        self.keys().clone()
+    }
+
+    /// The published keys; the first (endorsed for `msteams`) is generated
+    /// on first use, since most sandboxes never talk Teams and RSA key
+    /// generation is slow.
+    fn keys(&self) -> MutexGuard<'_, Vec<Arc<PublishedKey>>> {
+        let mut keys = lock(&self.keys);
+        if keys.is_empty() {
+            keys.push(Arc::new(PublishedKey {
+                key: SigningKey::generate(new_kid()),
+                endorsements: vec![CHANNEL_ID.into()],
+            }));
+        }
+        keys
     }
 
     /// Publishes a new key (key rotation, or a key with other endorsements).
@@ -129,7 +139,7 @@ impl TeamsSim {
             key: SigningKey::generate(new_kid()),
             endorsements: endorsements.iter().map(|e| (*e).to_owned()).collect(),
         });
-        let mut keys = lock(&self.keys);
+        let mut keys = self.keys();
         if make_current {
             keys.push(Arc::clone(&key));
         } else {
