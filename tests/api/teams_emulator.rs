@@ -63,6 +63,22 @@ async fn metadata_and_keys_are_shaped_like_bot_frameworks() {
     assert_eq!(key["kty"], "RSA");
     assert!(key["n"].is_string() && key["e"].is_string() && key["kid"].is_string());
     assert_eq!(key["endorsements"], json!(["msteams"]));
+    // Scripts find the same addresses and ids in /sim/tenant.
+    let tenant = sandbox.tenant().await;
+    assert_eq!(
+        tenant["teams"]["openIdMetadataUrl"],
+        sandbox.url("/botframework/v1/.well-known/openidconfiguration")
+    );
+    assert_eq!(tenant["teams"]["serviceUrl"], sandbox.url("/teams/"));
+    let alex = persona(&sandbox, "alex").await;
+    let listed = tenant["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "alex")
+        .unwrap();
+    assert_eq!(listed["teamsUserId"], alex["teamsUserId"]);
+    assert!(alex["teamsUserId"].as_str().unwrap().starts_with("29:"));
 }
 
 #[tokio::test]
