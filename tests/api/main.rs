@@ -8,5 +8,6 @@ mod sim_control;
 mod teams_activity;
 mod teams_auth;
 mod teams_connector;
+mod teams_driver;
 mod teams_emulator;
 mod teams_support;

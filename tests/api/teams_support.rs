@@ -256,3 +256,26 @@ pub async fn persona(sandbox: &TestSandbox, key: &str) -> Value {
         .cloned()
         .unwrap_or_else(|| panic!("no persona {key}"))
 }
+
+pub fn connector_token(sandbox: &TestSandbox) -> String {
+    mint_connector_token(&sandbox.state, 3600)
+}
+
+pub async fn connector_post(sandbox: &TestSandbox, path: &str, body: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .post(sandbox.url(&format!("/teams/v3{path}")))
+        .bearer_auth(connector_token(sandbox))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Installs `key` (no bot configured) and returns their conversation id.
+pub async fn installed(sandbox: &TestSandbox, key: &str) -> String {
+    let (status, body) = drive(sandbox, &format!("/personas/{key}/install"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    body["conversationId"].as_str().unwrap().to_owned()
+}
