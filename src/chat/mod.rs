@@ -1,4 +1,4 @@
 //! The chat port's adapters: everything platform-specific about talking to
 //! people.
-
 pub mod slack;
+pub mod teams;

@@ -75,6 +75,7 @@ async fn tenant(State(state): State<SimState>) -> Json<Value> {
                 "userPrincipalName": u.user_principal_name, "mail": u.mail,
                 "jobTitle": u.job_title, "accountEnabled": u.account_enabled,
                 "managerId": u.manager_id,
+                "teamsUserId": super::teams::teams_user_id(&world.app.client_id, &u.id),
             })
         })
         .collect();
@@ -116,6 +117,12 @@ async fn tenant(State(state): State<SimState>) -> Json<Value> {
         "endpoints": {
             "login": state.login_base_url(),
             "graph": state.graph_url(""),
+        },
+        "teams": {
+            "botAppId": world.app.client_id,
+            "botId": super::teams::bot_id(&world.app.client_id),
+            "serviceUrl": format!("{}/teams/", state.base_url),
+            "openIdMetadataUrl": super::teams::metadata::openid_metadata_url(&state),
         },
         "personas": personas,
         "groups": groups,

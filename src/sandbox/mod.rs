@@ -12,6 +12,7 @@ pub mod graph;
 pub mod keys;
 pub mod notify;
 pub mod slack;
+pub mod teams;
 pub mod tenant;
 pub mod tokens;
 pub mod world;
@@ -26,7 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{
     DatabaseSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings, ServerSettings,
-    Settings, SlackSettings,
+    Settings, SlackSettings, TeamsSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -51,6 +52,8 @@ pub struct SimInner {
     pub faults: faults::FaultInjector,
     /// The emulated Slack workspace (its own lock, never held with `world`).
     pub slack: slack::SlackSim,
+    /// The emulated Teams (Bot Framework keys, connector, conversations).
+    pub teams: teams::TeamsSim,
 }
 
 impl std::ops::Deref for SimState {
@@ -76,6 +79,7 @@ impl SimState {
             notify: notify::NotifyState::new(),
             faults: faults::FaultInjector::default(),
             slack,
+            teams: teams::TeamsSim::new(),
         }))
     }
 
@@ -138,7 +142,11 @@ impl SimState {
                 ..GraphSettings::default()
             },
             engine: self.engine_settings(&world),
-            teams: None,
+            teams: Some(TeamsSettings {
+                app_id: world.app.client_id.clone(),
+                app_password: SecretString::from(world.app.client_secret.clone()),
+                openid_metadata_url: teams::metadata::openid_metadata_url(self),
+            }),
             slack: Some(SlackSettings {
                 signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),
                 bot_token: SecretString::from(self.slack.bot_token().to_owned()),
@@ -246,10 +254,13 @@ impl Sandbox {
                 "/sim",
                 control::router()
                     .merge(notify::control::router())
-                    .merge(faults::router()),
+                    .merge(faults::router())
+                    .merge(teams::driver::router()),
             )
             .nest("/slack", slack::router())
             .nest("/sim/slack", slack::driver::router())
+            .nest("/botframework", teams::metadata::router())
+            .nest("/teams/v3", teams::connector::router())
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {

@@ -1,0 +1,328 @@
+//! The Bot Connector client: the bot's token by client credentials for
+//! `https://api.botframework.com/.default` from its own tenant (single-tenant
+//! bot), cached and refreshed one at a time; calls only to allowlisted
+//! serviceUrls; Teams' rate limits applied before sending; 429 / 412 /
+//! 502–504 retried with jittered backoff honouring `Retry-After`; 403, 404
+//! and 413 surfaced at once as typed errors.
+
+pub mod error;
+pub mod throttle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::activity::{
+    ChannelAccount, ConversationParameters, ConversationResourceResponse, IdRef, OutgoingActivity,
+    ResourceResponse, TeamsChannelAccount, TeamsChannelData,
+};
+use super::service_url::ServiceUrl;
+use crate::graph::AppTokenSource;
+pub use error::TeamsError;
+use throttle::Throttle;
+
+/// The scope of the bot's connector token (facts §2).
+pub const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited out in-line: the
+    /// caller gets `RateLimited` and reschedules (the outbox does).
+    pub max_inline_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(15),
+            max_inline_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct ConnectorClient {
+    http: reqwest::Client,
+    tokens: Arc<AppTokenSource>,
+    throttle: Throttle,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorClient").finish_non_exhaustive()
+    }
+}
+
+impl ConnectorClient {
+    /// `tokens` must be an [`AppTokenSource`] for [`CONNECTOR_SCOPE`] at the
+    /// bot's own tenant (`{login}/{tenant}/oauth2/v2.0/token`).
+    pub fn new(http: reqwest::Client, tokens: Arc<AppTokenSource>, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            tokens,
+            throttle: Throttle::new(),
+            retry,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The token source for a single-tenant bot.
+    pub fn token_source(
+        http: reqwest::Client,
+        login_base_url: &str,
+        tenant_id: &str,
+        app_id: &str,
+        app_password: SecretString,
+    ) -> AppTokenSource {
+        AppTokenSource::new(
+            http,
+            login_base_url,
+            tenant_id,
+            app_id,
+            app_password,
+            CONNECTOR_SCOPE,
+        )
+    }
+
+    /// Creates (or finds) the 1:1 conversation with a user, by their Teams
+    /// id (`29:…`) or Entra object id, for a proactive message.
+    pub async fn create_personal_conversation(
+        &self,
+        service_url: &ServiceUrl,
+        bot: ChannelAccount,
+        user_id: &str,
+        tenant_id: &str,
+    ) -> Result<ConversationResourceResponse, TeamsError> {
+        let params = ConversationParameters {
+            is_group: false,
+            bot: Some(bot),
+            members: vec![ChannelAccount {
+                id: user_id.to_owned(),
+                ..ChannelAccount::default()
+            }],
+            tenant_id: Some(tenant_id.to_owned()),
+            activity: None,
+            channel_data: Some(TeamsChannelData {
+                tenant: Some(IdRef {
+                    id: tenant_id.to_owned(),
+                    name: None,
+                }),
+                ..TeamsChannelData::default()
+            }),
+        };
+        let thread = format!("create:{user_id}");
+        self.call(
+            service_url,
+            Method::POST,
+            &["v3", "conversations"],
+            &thread,
+            Some(&params),
+        )
+        .await
+    }
+
+    /// Starts a new thread in a channel with `activity`; the answer's `id`
+    /// is the thread's conversation id and `activityId` the root message's.
+    pub async fn create_channel_thread(
+        &self,
+        service_url: &ServiceUrl,
+        channel_id: &str,
+        tenant_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<ConversationResourceResponse, TeamsError> {
+        let params = ConversationParameters {
+            is_group: true,
+            bot: None,
+            members: Vec::new(),
+            tenant_id: Some(tenant_id.to_owned()),
+            activity: Some(activity.clone()),
+            channel_data: Some(TeamsChannelData {
+                channel: Some(IdRef {
+                    id: channel_id.to_owned(),
+                    name: None,
+                }),
+                tenant: Some(IdRef {
+                    id: tenant_id.to_owned(),
+                    name: None,
+                }),
+                ..TeamsChannelData::default()
+            }),
+        };
+        self.call(
+            service_url,
+            Method::POST,
+            &["v3", "conversations"],
+            channel_id,
+            Some(&params),
+        )
+        .await
+    }
+
+    pub async fn send_to_conversation(
+        &self,
+        service_url: &ServiceUrl,
+        conversation_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<ResourceResponse, TeamsError> {
+        let path = ["v3", "conversations", conversation_id, "activities"];
+        self.call(
+            service_url,
+            Method::POST,
+            &path,
+            conversation_id,
+            Some(activity),
+        )
+        .await
+    }
+
+    pub async fn reply_to_activity(
+        &self,
+        service_url: &ServiceUrl,
+        conversation_id: &str,
+        activity_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<ResourceResponse, TeamsError> {
+        let path = [
+            "v3",
+            "conversations",
+            conversation_id,
+            "activities",
+            activity_id,
+        ];
+        self.call(
+            service_url,
+            Method::POST,
+            &path,
+            conversation_id,
+            Some(activity),
+        )
+        .await
+    }
+
+    /// Replaces a message the bot sent (e.g. a card after a decision).
+    pub async fn update_activity(
+        &self,
+        service_url: &ServiceUrl,
+        conversation_id: &str,
+        activity_id: &str,
+        activity: &OutgoingActivity,
+    ) -> Result<ResourceResponse, TeamsError> {
+        let path = [
+            "v3",
+            "conversations",
+            conversation_id,
+            "activities",
+            activity_id,
+        ];
+        self.call(
+            service_url,
+            Method::PUT,
+            &path,
+            conversation_id,
+            Some(activity),
+        )
+        .await
+    }
+
+    pub async fn get_members(
+        &self,
+        service_url: &ServiceUrl,
+        conversation_id: &str,
+    ) -> Result<Vec<TeamsChannelAccount>, TeamsError> {
+        let path = ["v3", "conversations", conversation_id, "members"];
+        self.call(
+            service_url,
+            Method::GET,
+            &path,
+            conversation_id,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Paces, sends, retries, decodes.
+    async fn call<B, T>(
+        &self,
+        service_url: &ServiceUrl,
+        method: Method,
+        path: &[&str],
+        thread: &str,
+        body: Option<&B>,
+    ) -> Result<T, TeamsError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let url = service_url
+            .join(path)
+            .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter()
+            .build();
+        let mut refreshed_token = false;
+        loop {
+            let token = self
+                .tokens
+                .token()
+                .await
+                .map_err(|e| TeamsError::Token(e.to_string()))?;
+            self.throttle.until_ready(thread).await;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose_secret())
+                .timeout(self.timeout);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    let bytes = response
+                        .bytes()
+                        .await
+                        .map_err(|e| TeamsError::Transport(e.without_url().to_string()))?;
+                    return serde_json::from_slice(&bytes)
+                        .map_err(|e| TeamsError::Decode(e.to_string()));
+                }
+                Ok(response) => TeamsError::from_response(response).await,
+                // Only failures to connect are safe to repeat: a timed-out
+                // POST may have been delivered, and a retry would post twice.
+                Err(e) if e.is_connect() => TeamsError::Transport(e.without_url().to_string()),
+                Err(e) => return Err(TeamsError::Transport(e.without_url().to_string())),
+            };
+            // A token the connector refuses may have been revoked early:
+            // fetch a new one once (facts §2).
+            if matches!(error, TeamsError::Unauthorized { .. }) && !refreshed_token {
+                refreshed_token = true;
+                self.tokens.invalidate().await;
+                continue;
+            }
+            if !error.is_transient() && !matches!(error, TeamsError::Transport(_)) {
+                return Err(error);
+            }
+            let Some(delay) = backoff.next() else {
+                return Err(error);
+            };
+            let wait = error.retry_after().unwrap_or(delay);
+            if wait > self.retry.max_inline_wait {
+                return Err(error);
+            }
+            tracing::debug!(%method, thread, wait_ms = wait.as_millis() as u64, %error, "retrying a Bot Connector call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
