@@ -107,10 +107,10 @@ impl Application {
         let engine = Engine::new(EngineDeps {
             settings: settings.engine.clone(),
             store: store.clone(),
-            graph,
+            graph: graph.clone(),
             links: links.clone(),
             ports: options.ports,
-            clock: options.clock,
+            clock: options.clock.clone(),
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
@@ -122,7 +122,8 @@ impl Application {
             intake_sink: Some(engine.clone()),
             engine,
         };
-        let intake = crate::intake::Intake::for_app(&state).map_err(|e| anyhow::anyhow!(e))?;
+        let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let router =
             crate::http::with_common_layers(router(state.clone()).merge(intake.router()), timeout);
         Ok(Self {

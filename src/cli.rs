@@ -106,8 +106,7 @@ async fn run_sandbox(
         .bot_settings(SocketAddr::new(loopback, port), db)
         .with_env_overrides(std::env::vars())?;
     // The bot follows the sandbox's emulated clock (reminders, escalation).
-    let sim_state = sandbox.state.clone();
-    let clock = crate::engine::time::FnClock::new(move || sim_state.clock.now());
+    let clock = sandbox.state.bot_clock();
     let app = Application::build_with(
         settings,
         crate::app::AppOptions {
@@ -117,6 +116,7 @@ async fn run_sandbox(
     )
     .await?;
     let bot_url = format!("http://127.0.0.1:{}", app.port());
+    sandbox.state.relay_callouts_to(&bot_url);
     print_banner(&sandbox, &bot_url);
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);

@@ -16,3 +16,4 @@ pub mod manifests;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod time;

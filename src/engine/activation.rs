@@ -209,30 +209,8 @@ impl Engine {
             || "further notice".to_owned(),
             |u| u.format("%Y-%m-%d %H:%M UTC").to_string(),
         );
-        let approvers: Vec<String> = snapshot
-            .view
-            .numbered_stages()
-            .map(|(k, s)| {
-                let by = s
-                    .reviewed_by
-                    .map_or_else(|| "?".to_owned(), |b| snapshot.name(&b));
-                format!("stage {k}: {by}")
-            })
-            .collect();
-        let mut lines = vec![
-            format!("Request: {request}"),
-            format!("Requester: {}", snapshot.name(me)),
-            format!("Package: {}", snapshot.package.entry.display_name),
-            format!("Group: {group}"),
-            format!("Approvers: {}", approvers.join(", ")),
-            format!("Active until: {until_text}"),
-        ];
-        if let Some(role) = &snapshot.package.role {
-            lines.insert(3, format!("Role: {role}"));
-        }
-        if let Some(ticket) = &snapshot.view.ticket {
-            lines.push(format!("Ticket: {ticket}"));
-        }
+        let mut lines = approval_alert_lines(snapshot, me, &group);
+        lines.push(format!("Active until: {until_text}"));
         let result = Message::ActivationResult {
             request,
             active_until: until,
@@ -348,13 +326,31 @@ impl Engine {
         let name = self.display_name(member).await;
         let at = self.clock.now();
         let key = format!("membership:{group}:{member}:{}", at.timestamp());
+        let seen = format!("Seen at: {}", at.format("%Y-%m-%d %H:%M UTC"));
+        // Activated elsewhere (the PIM portal, PowerShell) by someone whose
+        // request was approved: an activation alert naming that approval.
+        if let Some(lines) = self.approval_explaining(group, member).await? {
+            let mut lines = lines;
+            lines.push(seen);
+            let job = Job::Security {
+                message: Message::SecurityAlert {
+                    title: "Privileged role activated outside chat".into(),
+                    lines,
+                },
+            };
+            let json = serde_json::to_string(&job).map_err(|e| EngineError::Data(e.to_string()))?;
+            if self.store.enqueue("-", &[(key, json)], Utc::now()).await? > 0 {
+                self.outbox_wake.notify_one();
+            }
+            return Ok(());
+        }
         let job = Job::Security {
             message: Message::SecurityAlert {
                 title: "Privileged group membership not made through stagegate".into(),
                 lines: vec![
                     format!("Group: {group}"),
                     format!("Member: {name} ({member})"),
-                    format!("Seen at: {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    seen,
                 ],
             },
         };
@@ -364,6 +360,71 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+impl Engine {
+    /// The delivered request that makes `member` eligible for `group`, as
+    /// alert lines (request, requester, package, approvers, ticket).
+    async fn approval_explaining(
+        &self,
+        group: &ObjectId,
+        member: &ObjectId,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        let aliases: Vec<String> = self
+            .packages
+            .iter()
+            .filter(|p| p.group == *group)
+            .map(|p| p.alias.to_string())
+            .collect();
+        let Some(id) = self
+            .store
+            .delivered_request_of(&member.to_string(), &aliases)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Ok(request) = id.parse::<RequestId>() else {
+            return Ok(None);
+        };
+        let Some(snapshot) = self.snapshot(&request).await? else {
+            return Ok(None);
+        };
+        let lines = approval_alert_lines(&snapshot, member, group);
+        Ok(Some(lines))
+    }
+}
+
+/// What an activation alert says about the approval behind it: request,
+/// requester, package, role, group, each stage's approver, ticket.
+fn approval_alert_lines(
+    snapshot: &super::view::Snapshot,
+    requester: &ObjectId,
+    group: &ObjectId,
+) -> Vec<String> {
+    let approvers: Vec<String> = snapshot
+        .view
+        .numbered_stages()
+        .map(|(k, s)| {
+            let by = s
+                .reviewed_by
+                .map_or_else(|| "?".to_owned(), |b| snapshot.name(&b));
+            format!("stage {k}: {by}")
+        })
+        .collect();
+    let mut lines = vec![
+        format!("Request: {}", snapshot.view.id),
+        format!("Requester: {}", snapshot.name(requester)),
+        format!("Package: {}", snapshot.package.entry.display_name),
+    ];
+    if let Some(role) = &snapshot.package.role {
+        lines.push(format!("Role: {role}"));
+    }
+    lines.push(format!("Group: {group}"));
+    lines.push(format!("Approvers: {}", approvers.join(", ")));
+    if let Some(ticket) = &snapshot.view.ticket {
+        lines.push(format!("Ticket: {ticket}"));
+    }
+    lines
 }
 
 use crate::store::links::ChatIdentity;

@@ -110,33 +110,19 @@ impl Intake {
     }
 
     /// The intake of the bot: its settings, the engine from `state` (or a
-    /// sink that only logs while no engine is wired), the system clock.
-    pub fn for_app(state: &crate::app::AppState) -> Result<Self, String> {
+    /// sink that only logs while no engine is wired), and the app's Graph
+    /// client and clock (shared with the engine: one token cache, one now).
+    pub fn for_app(
+        state: &crate::app::AppState,
+        graph: GraphClient,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         let settings = &state.settings;
         let config = IntakeConfig::new(
             &settings.intake,
             &settings.server.public_base_url,
             &settings.entra.tenant_id,
         )?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let tokens = Arc::new(crate::graph::AppTokenSource::new(
-            http.clone(),
-            &settings.entra.login_base_url,
-            &settings.entra.tenant_id,
-            &settings.entra.client_id,
-            settings.entra.client_secret.clone(),
-            "https://graph.microsoft.com/.default",
-        ));
-        let graph = GraphClient::new(
-            http,
-            &settings.graph.base_url,
-            tokens,
-            Duration::from_secs(settings.graph.timeout_seconds),
-            crate::graph::RetryPolicy::default(),
-        );
         let sink = state.intake_sink.clone().unwrap_or_else(|| {
             tracing::warn!("no engine wired to the intake; intake events are only logged");
             Arc::new(LoggingSink)
@@ -146,7 +132,7 @@ impl Intake {
             sink,
             graph,
             store: state.store.clone(),
-            clock: Arc::new(clock::SystemClock),
+            clock,
         }))
     }
 

@@ -54,6 +54,9 @@ pub struct SimInner {
     pub slack: slack::SlackSim,
     /// The emulated Teams (Bot Framework keys, connector, conversations).
     pub teams: teams::TeamsSim,
+    /// Secrets the bot's intake is configured with (see `bot_settings`).
+    intake_client_state: String,
+    callout_secret: String,
 }
 
 impl std::ops::Deref for SimState {
@@ -80,7 +83,28 @@ impl SimState {
             faults: faults::FaultInjector::default(),
             slack,
             teams: teams::TeamsSim::new(),
+            intake_client_state: random_secret(),
+            callout_secret: random_secret(),
         }))
+    }
+
+    /// The bot's clock in the sandbox: the emulated clock, waking sleepers
+    /// (subscription renewal) when it is advanced.
+    pub fn bot_clock(&self) -> crate::time::FnClock {
+        let state = self.clone();
+        crate::time::FnClock::new(move || state.clock.now()).with_jumps(self.clock.subscribe())
+    }
+
+    /// Points the custom-extension relay at a bot built from
+    /// [`SimState::bot_settings`], listening at `bot_base_url`.
+    pub fn relay_callouts_to(&self, bot_base_url: &str) {
+        self.notify.set_relay(
+            Some(format!(
+                "{}/api/graph/callouts",
+                bot_base_url.trim_end_matches('/')
+            )),
+            Some(SecretString::from(self.callout_secret.clone())),
+        );
     }
 
     /// Locks the world after applying everything due by the emulated now.
@@ -152,7 +176,25 @@ impl SimState {
                 bot_token: SecretString::from(self.slack.bot_token().to_owned()),
                 api_base_url: format!("{}/slack/api", self.base_url),
             }),
-            intake: Default::default(),
+            intake: self.intake_settings(&world),
+        }
+    }
+
+    /// The bot's intake against this sandbox: a subscription on every
+    /// PIM-managed group's members, and secrets for notifications and the
+    /// callout relay (fresh per sandbox; the relay is pointed at the bot by
+    /// [`SimState::relay_callouts_to`] once the bot's port is known).
+    fn intake_settings(&self, world: &World) -> crate::config::IntakeSettings {
+        crate::config::IntakeSettings {
+            client_state: Some(SecretString::from(self.intake_client_state.clone())),
+            callout_secret: Some(SecretString::from(self.callout_secret.clone())),
+            privileged_groups: world
+                .groups
+                .values()
+                .filter(|g| g.pim.is_some())
+                .map(|g| g.id.clone())
+                .collect(),
+            ..Default::default()
         }
     }
 
@@ -209,6 +251,11 @@ impl Drop for WorldGuard<'_> {
             self.wake.notify_one();
         }
     }
+}
+
+fn random_secret() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
 }
 
 /// Options of `stagegate sandbox`.

@@ -108,6 +108,29 @@ impl Store {
         }))
     }
 
+    /// The most recent delivered request of `requester` for any of `aliases`
+    /// (the approval that explains their membership of a privileged group).
+    pub async fn delivered_request_of(
+        &self,
+        requester: &str,
+        aliases: &[String],
+    ) -> Result<Option<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, alias FROM engine_requests
+             WHERE requester = ? AND state = 'delivered' ORDER BY updated_at DESC",
+        )
+        .bind(requester)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .find(|r| {
+                r.get::<Option<String>, _>("alias")
+                    .is_some_and(|a| aliases.contains(&a))
+            })
+            .map(|r| r.get("id")))
+    }
+
     /// Requests the engine knows that were last seen in one of `states`.
     pub async fn requests_in(&self, states: &[&str]) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT id, state FROM engine_requests ORDER BY created_at")

@@ -13,7 +13,6 @@ use stagegate::domain::chat_ids::Platform;
 use stagegate::engine::Engine;
 use stagegate::engine::memory::MemoryChat;
 use stagegate::engine::port::{CardAction, Message, Recipient};
-use stagegate::engine::time::FnClock;
 use stagegate::store::links::ChatIdentity;
 
 use crate::entra_support::{Browser, hidden, mfa_number};
@@ -66,12 +65,11 @@ async fn start(
         channel: "security".into(),
     });
     let chat = chat.unwrap_or_else(|| MemoryChat::new(Platform::Teams));
-    let sim = sandbox.state.clone();
     let app = Application::build_with(
         settings,
         AppOptions {
             ports: vec![chat.clone()],
-            clock: Arc::new(FnClock::new(move || sim.clock.now())),
+            clock: Arc::new(sandbox.state.bot_clock()),
         },
     )
     .await
@@ -79,6 +77,7 @@ async fn start(
     let engine = app.state().engine.clone();
     chat.attach(&engine);
     let address = format!("http://127.0.0.1:{}", app.port());
+    sandbox.state.relay_callouts_to(&address);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = tokio::spawn(app.run_until(async {
         let _ = rx.await;

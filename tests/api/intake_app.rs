@@ -56,7 +56,7 @@ async fn the_bot_serves_the_intake_endpoints_when_configured() {
 
 #[tokio::test]
 async fn unconfigured_intake_endpoints_are_not_served() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|s| s.intake = Default::default()).await;
     for path in [
         "/api/graph/notifications",
         "/api/graph/lifecycle",

@@ -7,6 +7,7 @@ mod engine_commands;
 mod engine_faults;
 mod engine_flows;
 mod engine_graph;
+mod engine_membership;
 mod engine_outbox;
 mod engine_refusals;
 mod engine_story;
