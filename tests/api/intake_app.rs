@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::spawn_app_with;
 
 const SECRET: &str = "an-intake-test-secret-of-forty-characters";
 
@@ -56,7 +56,7 @@ async fn the_bot_serves_the_intake_endpoints_when_configured() {
 
 #[tokio::test]
 async fn unconfigured_intake_endpoints_are_not_served() {
-    let app = crate::helpers::spawn_app_with(|s| s.intake = Default::default()).await;
+    let app = spawn_app_with(|s| s.intake = Default::default()).await;
     for path in [
         "/api/graph/notifications",
         "/api/graph/lifecycle",
