@@ -146,24 +146,7 @@ impl Drop for TestApp {
 
 /// A bot on a random port, pointed at its own fresh sandbox and database.
 pub async fn spawn_app() -> TestApp {
-    let sandbox = spawn_sandbox().await;
-    let db = tempfile::tempdir().unwrap();
-    let settings = sandbox
-        .state
-        .bot_settings(loopback0(), db.path().join("stagegate.db"));
-    let app = Application::build(settings).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        sandbox,
-        http: reqwest::Client::new(),
-        _db: db,
-        shutdown: Some(tx),
-    }
+    spawn_app_with(|_| {}).await
 }
 
 // ---- Entitlement management (graph_requests / graph_approvals / graph_lifecycle)
