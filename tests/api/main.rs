@@ -44,6 +44,7 @@ mod manifests;
 mod process;
 mod sandbox_story;
 mod sim_control;
+mod slack_adapter;
 mod slack_app_support;
 mod slack_client;
 mod slack_emulator;

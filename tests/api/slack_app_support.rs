@@ -290,3 +290,65 @@ impl SlackApp {
             .await
     }
 }
+
+impl SlackApp {
+    /// Sends the bot a request signed exactly as Slack signs (used to replay
+    /// a payload or to craft one a person's client would never send).
+    pub async fn signed_post(&self, path: &str, body: &str) -> reqwest::Response {
+        use hmac::{Hmac, Mac};
+        let secret = self.slack["signingSecret"].as_str().unwrap();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("v0:{ts}:{body}").as_bytes());
+        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A `view_submission` of the decision modal as `key`, with `metadata`.
+    pub fn submission_body(&self, key: &str, metadata: &str, justification: &str) -> String {
+        let payload = json!({
+            "type": "view_submission",
+            "team": { "id": self.slack["teamId"], "domain": self.slack["teamDomain"] },
+            "user": { "id": self.user_id(key), "team_id": self.slack["teamId"] },
+            "api_app_id": self.slack["appId"],
+            "view": {
+                "id": "V0CRAFTED01", "type": "modal", "callback_id": "stagegate_decision",
+                "private_metadata": metadata,
+                "state": { "values": { "justification": { "text": {
+                    "type": "plain_text_input", "value": justification } } } },
+            },
+        });
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+    }
+
+    /// Links alex and the `approvers`, then alex runs `/request {text}`;
+    /// returns the new request's id once its cards are out.
+    pub async fn requested(&self, approvers: &[&str], text: &str) -> String {
+        self.link("alex").await;
+        for key in approvers {
+            self.link(key).await;
+        }
+        self.command("alex", "/request", text).await;
+        let alex = self.sandbox.persona_id("alex");
+        eventually(|| async {
+            self.settle().await;
+            let world = self.sandbox.state.world();
+            world
+                .requests
+                .values()
+                .find(|r| r.target_id == alex)
+                .map(|r| r.id.clone())
+        })
+        .await
+    }
+}
