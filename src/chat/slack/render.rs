@@ -107,7 +107,9 @@ fn card_blocks(card: &ApprovalCard, outcome: Option<&str>) -> Vec<Value> {
         .as_deref()
         .filter(|j| !j.trim().is_empty())
     {
-        blocks.push(section(&format!("*Justification*\n>{}", escape(j))));
+        // Every line quoted: mrkdwn's `>` covers one line only.
+        let quoted = escape(j).replace('\n', "\n>");
+        blocks.push(section(&format!("*Justification*\n>{quoted}")));
     }
     for h in &card.history {
         let by =
