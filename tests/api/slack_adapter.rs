@@ -223,3 +223,75 @@ async fn the_ack_holds_within_3s_when_graph_is_slow() {
     .expect("the answer arrives later");
     assert!(!shown(&late).is_empty());
 }
+
+#[tokio::test]
+async fn unknown_commands_actions_and_forms_get_a_clear_answer() {
+    let app = spawn_slack_app().await;
+    let team = app.slack["teamId"].as_str().unwrap().to_owned();
+    let user = app.user_id("alex");
+    let form = |pairs: &[(&str, &str)]| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    // An unknown slash command.
+    let body = form(&[
+        ("command", "/frobnicate"),
+        ("text", "now"),
+        ("response_url", "http://127.0.0.1:9/unused"),
+        ("trigger_id", "1.2.3"),
+        ("user_id", &user),
+        ("team_id", &team),
+        ("channel_id", "D0000000001"),
+    ]);
+    let answer = app.signed_post("/api/slack/commands", &body).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    assert!(
+        answer["text"].as_str().unwrap().contains("/frobnicate"),
+        "{answer}"
+    );
+    // A form that is not ours.
+    let mut payload: Value = serde_json::from_str(
+        &url::form_urlencoded::parse(app.submission_body("alex", "{}", "x").as_bytes())
+            .next()
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    payload["view"]["callback_id"] = json!("someone_elses_form");
+    let body = form(&[("payload", &payload.to_string())]);
+    let answer: Value = app
+        .signed_post("/api/slack/interactions", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["response_action"], "update", "{answer}");
+    // A button whose value is not an action: told so in the DM.
+    let click = json!({
+        "type": "block_actions", "user": { "id": user, "team_id": team },
+        "team": { "id": team }, "api_app_id": app.slack["appId"], "trigger_id": "1.2.3",
+        "container": { "type": "message", "message_ts": "1.000001", "channel_id": "D0000000001" },
+        "actions": [ { "type": "button", "action_id": "approve", "block_id": "decision",
+                       "value": "{\"action\":\"launch\"}", "action_ts": "1.1" } ],
+    });
+    let body = form(&[("payload", &click.to_string())]);
+    let answer = app.signed_post("/api/slack/interactions", &body).await;
+    assert_eq!(answer.status(), 200);
+    app.wait_dm("alex", |m| shown(m).contains("isn't one I know"))
+        .await;
+    // A request Slack did not sign is refused before any parsing.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/api/slack/commands", app.address))
+        .header(
+            "x-slack-request-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("x-slack-signature", format!("v0={}", "0".repeat(64)))
+        .body("command=/request&text=global-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+}
