@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::domain::chat_ids::Platform;
 use crate::engine::port::ChatPort;
 use crate::engine::time::{Clock, SystemClock};
 use crate::engine::{Engine, EngineDeps};
@@ -98,18 +99,36 @@ impl Application {
             "https://graph.microsoft.com/.default",
         ));
         let graph = GraphClient::new(
-            http,
+            http.clone(),
             &settings.graph.base_url,
             app_token,
             Duration::from_secs(settings.graph.timeout_seconds),
             RetryPolicy::default(),
         );
+        let mut ports = options.ports;
+        // Slack is spoken when configured, unless the caller brought its own
+        // Slack adapter (tests with the in-memory one).
+        let slack = settings
+            .slack
+            .as_ref()
+            .filter(|_| !ports.iter().any(|p| p.platform() == Platform::Slack))
+            .map(|s| {
+                let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s);
+                let verifier = crate::chat::slack::SlackVerifier::new(s.signing_secret.clone());
+                (
+                    Arc::new(crate::chat::slack::SlackPort::new(client)),
+                    verifier,
+                )
+            });
+        if let Some((port, _)) = &slack {
+            ports.push(port.clone());
+        }
         let engine = Engine::new(EngineDeps {
             settings: settings.engine.clone(),
             store: store.clone(),
             graph: graph.clone(),
             links: links.clone(),
-            ports: options.ports,
+            ports,
             clock: options.clock.clone(),
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -124,8 +143,16 @@ impl Application {
         };
         let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let router =
-            crate::http::with_common_layers(router(state.clone()).merge(intake.router()), timeout);
+        let mut routes = router(state.clone()).merge(intake.router());
+        if let Some((port, verifier)) = slack {
+            let inbound = crate::chat::slack::handlers::SlackInbound::new(
+                verifier,
+                state.engine.clone(),
+                port,
+            );
+            routes = routes.merge(crate::chat::slack::handlers::router(inbound));
+        }
+        let router = crate::http::with_common_layers(routes, timeout);
         Ok(Self {
             listener,
             router,

@@ -1,14 +1,20 @@
 //! Slack: request verification, the inbound payload types, the Web API
-//! client with its rate limits, and Block Kit limits.
+//! client with its rate limits, Block Kit limits and rendering, the inbound
+//! handlers and modals, and the chat port.
 
+pub mod adapter;
 pub mod blocks;
 pub mod client;
 pub mod error;
+pub mod handlers;
 pub mod limits;
+pub mod modal;
 pub mod payload;
+pub mod render;
 pub mod types;
 pub mod verify;
 
+pub use adapter::SlackPort;
 pub use client::SlackClient;
 pub use error::SlackError;
 pub use verify::{ReplayGuard, SlackRequest, SlackVerifier, VerifiedRequest, VerifyError};

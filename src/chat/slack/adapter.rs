@@ -1,0 +1,155 @@
+//! The Slack [`ChatPort`]: a person's DM is found with `conversations.open`
+//! (its `D…` id cached per user, since `chat.update` needs that id, never
+//! the user id), the security channel is the configured channel id, and a
+//! posted message is referred to by its channel and `ts`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::client::{PostMessage, SlackClient, UpdateMessage};
+use super::error::SlackError;
+use super::render::render;
+use crate::domain::chat_ids::Platform;
+use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+
+/// `MessageRef`s this adapter issues: `slack:{channel}:{ts}`.
+const PREFIX: &str = "slack:";
+
+#[must_use]
+pub fn message_ref(channel: &str, ts: &str) -> MessageRef {
+    MessageRef(format!("{PREFIX}{channel}:{ts}"))
+}
+
+/// The channel and `ts` of a reference this adapter issued.
+#[must_use]
+pub fn parse_ref(at: &MessageRef) -> Option<(&str, &str)> {
+    let rest = at.0.strip_prefix(PREFIX)?;
+    let (channel, ts) = rest.split_once(':')?;
+    (!channel.is_empty() && !ts.is_empty()).then_some((channel, ts))
+}
+
+/// What the engine should do about a failed Slack call.
+#[must_use]
+pub fn chat_error(e: &SlackError) -> ChatError {
+    if let SlackError::RateLimited { retry_after, .. } = e {
+        return ChatError::RateLimited {
+            retry_after: *retry_after,
+        };
+    }
+    match e.api_error() {
+        Some("ratelimited") => ChatError::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
+        Some(
+            error @ ("user_not_found" | "channel_not_found" | "is_archived" | "not_in_channel"
+            | "user_disabled" | "cannot_dm_bot"),
+        ) => ChatError::Unreachable {
+            platform: Platform::Slack,
+            reason: error.to_owned(),
+        },
+        _ if e.is_transient() => ChatError::Transient(e.to_string()),
+        _ => ChatError::Permanent(e.to_string()),
+    }
+}
+
+pub struct SlackPort {
+    client: SlackClient,
+    /// User id (`U…`) → the bot's DM with them (`D…`).
+    dms: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for SlackPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackPort").finish_non_exhaustive()
+    }
+}
+
+impl SlackPort {
+    #[must_use]
+    pub fn new(client: SlackClient) -> Self {
+        Self {
+            client,
+            dms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[must_use]
+    pub fn client(&self) -> &SlackClient {
+        &self.client
+    }
+
+    /// The bot's DM channel with `user`, opened once and then cached.
+    pub async fn dm_channel(&self, user: &str) -> Result<String, SlackError> {
+        if let Some(id) = self.dms.lock().unwrap_or_else(|p| p.into_inner()).get(user) {
+            return Ok(id.clone());
+        }
+        let id = self.client.open_dm(user).await?;
+        self.dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_owned(), id.clone());
+        Ok(id)
+    }
+
+    /// Posts `message` to `channel` (a `D…` or channel id).
+    pub async fn post_to(
+        &self,
+        channel: &str,
+        message: &Message,
+    ) -> Result<MessageRef, SlackError> {
+        let rendered = render(message);
+        let posted = self
+            .client
+            .post_message(&PostMessage {
+                channel: channel.to_owned(),
+                text: rendered.text,
+                blocks: Some(rendered.blocks),
+                thread_ts: None,
+            })
+            .await?;
+        Ok(message_ref(&posted.channel, &posted.ts))
+    }
+}
+
+#[async_trait]
+impl ChatPort for SlackPort {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
+        let channel = match to {
+            Recipient::Person { identity } => self
+                .dm_channel(&identity.user)
+                .await
+                .map_err(|e| chat_error(&e))?,
+            Recipient::SecurityChannel { channel } => channel.clone(),
+        };
+        self.post_to(&channel, message)
+            .await
+            .map_err(|e| chat_error(&e))
+    }
+
+    async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let Some((channel, ts)) = parse_ref(at) else {
+            return Err(ChatError::Permanent(format!(
+                "`{}` is not a Slack message reference",
+                at.0
+            )));
+        };
+        let rendered = render(message);
+        self.client
+            .update_message(&UpdateMessage {
+                channel: channel.to_owned(),
+                ts: ts.to_owned(),
+                text: rendered.text,
+                blocks: Some(rendered.blocks),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| chat_error(&e))
+    }
+}

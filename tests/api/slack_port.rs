@@ -1,0 +1,176 @@
+//! The Slack chat port against the emulated Web API: DMs are posted and
+//! updated through their `D…` id, Slack's `ok: false` answers become the
+//! engine's `ChatError`s, and a 429 is honoured (waited out, or handed to
+//! the outbox as `RateLimited` when too long to wait in line).
+
+use std::time::Duration;
+
+use serde_json::Value;
+use stagegate::chat::slack::SlackPort;
+use stagegate::chat::slack::adapter::parse_ref;
+use stagegate::chat::slack::client::ClientOptions;
+use stagegate::chat::slack::limits::ClientLimits;
+use stagegate::domain::chat_ids::Platform;
+use stagegate::engine::port::{ChatError, ChatPort, Message, Recipient};
+use stagegate::store::links::ChatIdentity;
+
+use crate::helpers::spawn_sandbox;
+use crate::slack_support::{client_with, driver_get, slack_of};
+
+fn person(slack: &Value, key: &str) -> Recipient {
+    Recipient::Person {
+        identity: ChatIdentity {
+            platform: "slack".into(),
+            workspace: slack["teamId"].as_str().unwrap().into(),
+            user: slack["users"][key]["userId"].as_str().unwrap_or(key).into(),
+        },
+    }
+}
+
+fn text(t: &str) -> Message {
+    Message::Text { text: t.into() }
+}
+
+fn channel_id(slack: &Value, name: &str) -> String {
+    slack["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_dm_is_posted_and_updated_through_its_d_id() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()));
+    let at = port
+        .post(&person(&slack, "miriam"), &text("first"))
+        .await
+        .unwrap();
+    let (channel, ts) = parse_ref(&at).unwrap();
+    assert_eq!(
+        channel,
+        slack["users"]["miriam"]["dmChannelId"].as_str().unwrap()
+    );
+    assert!(channel.starts_with('D'));
+    port.update(&at, &text("second")).await.unwrap();
+    // A second post reuses the cached DM id: one conversations.open.
+    port.post(&person(&slack, "miriam"), &text("third"))
+        .await
+        .unwrap();
+    let log = driver_get(&sandbox, "/calls").await;
+    let calls = log["calls"].as_array().unwrap();
+    let updates: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["method"] == "chat.update")
+        .collect();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["channel"], channel, "chat.update used the D… id");
+    assert_eq!(updates[0]["ok"], true);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c["method"] == "conversations.open")
+            .count(),
+        1
+    );
+    let dm = driver_get(&sandbox, "/personas/miriam/conversations/dm").await;
+    let messages = dm["messages"].as_array().unwrap();
+    let updated = messages.iter().find(|m| m["ts"] == ts).unwrap();
+    assert_eq!(updated["text"], "second");
+}
+
+#[tokio::test]
+async fn ok_false_answers_become_chat_errors() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()));
+    // The bot is not in #general.
+    let general = Recipient::SecurityChannel {
+        channel: channel_id(&slack, "general"),
+    };
+    match port.post(&general, &text("x")).await {
+        Err(ChatError::Unreachable { platform, reason }) => {
+            assert_eq!(platform, Platform::Slack);
+            assert_eq!(reason, "not_in_channel");
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    match port.post(&person(&slack, "U0NOBODY01"), &text("x")).await {
+        Err(ChatError::Unreachable { reason, .. }) => assert_eq!(reason, "user_not_found"),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    let bad = SlackPort::new(client_with(
+        &sandbox,
+        "xoxb-not-a-token",
+        ClientLimits::unthrottled(),
+    ));
+    match bad.post(&general, &text("x")).await {
+        Err(ChatError::Permanent(reason)) => assert!(reason.contains("invalid_auth"), "{reason}"),
+        other => panic!("expected Permanent, got {other:?}"),
+    }
+    let stale = stagegate::engine::port::MessageRef("mem-1".into());
+    assert!(matches!(
+        port.update(&stale, &text("x")).await,
+        Err(ChatError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_or_handed_back_as_rate_limited() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let security = Recipient::SecurityChannel {
+        channel: channel_id(&slack, "stagegate-security"),
+    };
+    // Too long to wait in line: the outbox gets RateLimited with Slack's wait.
+    let impatient = SlackPort::new(stagegate::chat::slack::SlackClient::new(
+        reqwest::Client::new(),
+        &sandbox.url("/slack/api"),
+        secrecy::SecretString::from(token.to_owned()),
+        ClientOptions {
+            limits: ClientLimits::unthrottled(),
+            max_inline_wait: Duration::ZERO,
+            ..ClientOptions::default()
+        },
+    ));
+    let mut limited = None;
+    for i in 0..6 {
+        if let Err(e) = impatient
+            .post(&security, &text(&format!("burst {i}")))
+            .await
+        {
+            limited = Some(e);
+            break;
+        }
+    }
+    match limited {
+        Some(ChatError::RateLimited { retry_after }) => {
+            assert!(retry_after >= Duration::from_secs(1))
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    // A patient port waits Retry-After out and delivers.
+    let patient = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()));
+    patient
+        .post(&security, &text("after the wait"))
+        .await
+        .unwrap();
+    let log = driver_get(&sandbox, "/calls").await;
+    let posts: Vec<&Value> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "chat.postMessage")
+        .collect();
+    assert!(posts.iter().any(|c| c["status"] == 429), "{posts:?}");
+    assert_eq!(posts.last().unwrap()["ok"], true);
+}
