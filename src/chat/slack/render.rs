@@ -153,6 +153,15 @@ pub fn render(message: &Message) -> Rendered {
     // button, not in every preview of the message.
     let text = match message {
         Message::SignInPrompt { reason, .. } => escape(reason),
+        Message::ApprovalRequest { card } => escape(&format!(
+            "Approval needed: {} for {} (stage {} of {})",
+            card.package, card.requester.name, card.stage, card.stages
+        )),
+        // A decided card must not still say "approval needed" in previews.
+        Message::ApprovalDecided { card, outcome } => escape(&format!(
+            "{outcome}: {} for {} (stage {} of {})",
+            card.package, card.requester.name, card.stage, card.stages
+        )),
         other => escape(&other.text()),
     };
     let blocks = match message {
