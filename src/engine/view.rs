@@ -132,6 +132,7 @@ impl Engine {
             })
             .collect();
         let mut need_level = 0;
+        let mut groups: Vec<ObjectId> = Vec::new();
         for rule in &all {
             match rule {
                 ApproverRule::SingleUser(id) => {
@@ -143,20 +144,21 @@ impl Engine {
                         ManagerLevel::SecondLevel => 2,
                     });
                 }
-                ApproverRule::GroupMembers(group) => {
-                    if facts.group_members.contains_key(group) {
-                        continue;
-                    }
-                    if let Some(members) =
-                        directory::transitive_user_members(&self.graph, group).await?
-                    {
-                        let members: BTreeSet<ObjectId> =
-                            members.iter().filter_map(|m| m.parse().ok()).collect();
-                        candidates.extend(members.iter().copied());
-                        facts.group_members.insert(*group, members);
-                    }
+                ApproverRule::GroupMembers(group) if !groups.contains(group) => {
+                    groups.push(*group);
                 }
                 _ => {}
+            }
+        }
+        // Independent reads go out together by `$batch`; only the manager
+        // chain is sequential (each hop needs the previous answer).
+        let memberships = directory::transitive_user_members_many(&self.graph, &groups).await?;
+        for (group, members) in groups.iter().zip(memberships) {
+            if let Some(members) = members {
+                let members: BTreeSet<ObjectId> =
+                    members.iter().filter_map(|m| m.parse().ok()).collect();
+                candidates.extend(members.iter().copied());
+                facts.group_members.insert(*group, members);
             }
         }
         let mut person = *requester;
@@ -172,8 +174,10 @@ impl Engine {
             person = id;
         }
         let mut names = BTreeMap::new();
-        for id in candidates {
-            if let Some(user) = directory::user(&self.graph, &id).await? {
+        let candidates: Vec<ObjectId> = candidates.into_iter().collect();
+        let users = directory::users(&self.graph, &candidates).await?;
+        for (id, user) in candidates.into_iter().zip(users) {
+            if let Some(user) = user {
                 facts.users.insert(id, user.account_enabled.unwrap_or(true));
                 names.insert(id, user.display_name.unwrap_or_else(|| id.to_string()));
             }

@@ -60,25 +60,43 @@ impl GraphError {
     /// Builds the error from a non-success response, consuming its body.
     pub async fn from_response(response: reqwest::Response) -> Self {
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let challenge = response
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(claims_from_www_authenticate);
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header(reqwest::header::RETRY_AFTER);
+        let challenge = header(reqwest::header::WWW_AUTHENTICATE);
         let body = response.text().await.unwrap_or_default();
-        let parsed: Option<ErrorBody> = serde_json::from_str(&body).ok();
+        Self::from_parts(
+            status.as_u16(),
+            retry_after.as_deref(),
+            challenge.as_deref(),
+            &body,
+        )
+    }
+
+    /// Builds the error from a status, the `Retry-After` and
+    /// `WWW-Authenticate` headers and the body: shared by direct calls and
+    /// `$batch` sub-responses, so both are typed alike.
+    pub fn from_parts(
+        status: u16,
+        retry_after: Option<&str>,
+        www_authenticate: Option<&str>,
+        body: &str,
+    ) -> Self {
+        let retry_after = retry_after.and_then(parse_retry_after);
+        let challenge = www_authenticate.and_then(claims_from_www_authenticate);
+        let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
         let (code, message) = parsed
             .map(|b| (b.error.code, b.error.message))
-            .unwrap_or_else(|| (status.as_str().to_owned(), truncate(&body)));
-        if let Some(claims) = challenge.or_else(|| claims_from_body(&body)) {
+            .unwrap_or_else(|| (status.to_string(), truncate(body)));
+        if let Some(claims) = challenge.or_else(|| claims_from_body(body)) {
             return Self::ClaimsChallenge { claims };
         }
-        match status {
+        match StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY) {
             StatusCode::TOO_MANY_REQUESTS => Self::Throttled { retry_after },
             StatusCode::NOT_FOUND => Self::NotFound { code, message },
             StatusCode::FORBIDDEN => Self::Forbidden { code, message },

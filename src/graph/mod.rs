@@ -2,6 +2,7 @@
 //! `Retry-After`, typed errors, and typed models and endpoint functions for
 //! what the engine uses (entitlement management, directory, PIM for Groups).
 
+pub mod batch;
 pub mod client;
 pub mod directory;
 pub mod em;

@@ -57,6 +57,9 @@ pub struct SimInner {
     /// Secrets the bot's intake is configured with (see `bot_settings`).
     intake_client_state: String,
     callout_secret: String,
+    /// HTTP requests that reached Graph from outside (a `$batch` counts
+    /// once, its sub-requests not): lets tests measure round trips.
+    graph_round_trips: std::sync::atomic::AtomicU64,
 }
 
 impl std::ops::Deref for SimState {
@@ -85,7 +88,14 @@ impl SimState {
             teams: teams::TeamsSim::new(),
             intake_client_state: random_secret(),
             callout_secret: random_secret(),
+            graph_round_trips: std::sync::atomic::AtomicU64::new(0),
         }))
+    }
+
+    /// How many HTTP requests have reached the emulated Graph so far.
+    pub fn graph_round_trips(&self) -> u64 {
+        self.graph_round_trips
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The bot's clock in the sandbox: the emulated clock, waking sleepers
@@ -296,7 +306,15 @@ impl Sandbox {
             .set_relay(options.callout_url, options.callout_secret);
         let router = Router::new()
             .nest("/login", entra::router())
-            .nest("/graph/v1.0", graph::router(state.clone()))
+            .nest(
+                "/graph/v1.0",
+                // Counted outside the Graph router, which `$batch` reuses for
+                // its sub-requests, so only real round trips count.
+                graph::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    count_graph_round_trip,
+                )),
+            )
             .nest(
                 "/sim",
                 control::router()
@@ -340,4 +358,15 @@ impl Sandbox {
         dispatcher.abort();
         result
     }
+}
+
+async fn count_graph_round_trip(
+    axum::extract::State(state): axum::extract::State<SimState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    state
+        .graph_round_trips
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    next.run(request).await
 }

@@ -11,7 +11,7 @@ use stagegate::graph::{AppTokenSource, Auth, GraphClient, RetryPolicy, directory
 
 use crate::helpers::{TestSandbox, group_id, spawn_sandbox};
 
-fn client(sandbox: &TestSandbox) -> GraphClient {
+pub(crate) fn client(sandbox: &TestSandbox) -> GraphClient {
     let world = sandbox.state.world();
     let http = reqwest::Client::new();
     let token = AppTokenSource::new(

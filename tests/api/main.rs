@@ -3,6 +3,7 @@
 
 mod config;
 mod engine_activation;
+mod engine_batch;
 mod engine_commands;
 mod engine_faults;
 mod engine_flows;
