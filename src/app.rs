@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::domain::chat_ids::Platform;
 use crate::engine::port::ChatPort;
 use crate::engine::time::{Clock, SystemClock};
 use crate::engine::{Engine, EngineDeps};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The engine as the intake sees it.
     pub intake_sink: Option<Arc<dyn crate::engine::intake::IntakeSink>>,
+    /// The Teams messaging endpoint's side, when `[teams]` is configured.
+    pub teams: Option<Arc<crate::chat::teams::handlers::TeamsBot>>,
 }
 
 /// What the caller provides beyond settings: the chat adapters (Teams,
@@ -98,21 +101,42 @@ impl Application {
             "https://graph.microsoft.com/.default",
         ));
         let graph = GraphClient::new(
-            http,
+            http.clone(),
             &settings.graph.base_url,
             app_token,
             Duration::from_secs(settings.graph.timeout_seconds),
             RetryPolicy::default(),
         );
+        let mut ports = options.ports;
+        // The Teams adapter, unless the caller brought its own Teams port.
+        let teams = match &settings.teams {
+            Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => {
+                Some(crate::chat::teams::wiring::build(&settings, t, &http)?)
+            }
+            _ => None,
+        };
+        if let Some((_, _, port)) = &teams {
+            ports.push(port.clone());
+        }
         let engine = Engine::new(EngineDeps {
             settings: settings.engine.clone(),
             store: store.clone(),
             graph,
             links: links.clone(),
-            ports: options.ports,
+            ports,
             clock: options.clock,
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let teams_bot = teams.map(|(authenticator, allowlist, port)| {
+            let dev = settings.teams.as_ref().is_some_and(|t| t.dev_no_auth);
+            crate::chat::teams::handlers::TeamsBot::new(
+                authenticator,
+                allowlist,
+                engine.clone(),
+                port,
+                dev,
+            )
+        });
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
         let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
         let state = AppState {
@@ -121,10 +145,14 @@ impl Application {
             links,
             intake_sink: Some(engine.clone()),
             engine,
+            teams: teams_bot.clone(),
         };
         let intake = crate::intake::Intake::for_app(&state).map_err(|e| anyhow::anyhow!(e))?;
-        let router =
-            crate::http::with_common_layers(router(state.clone()).merge(intake.router()), timeout);
+        let mut routes = router(state.clone()).merge(intake.router());
+        if let Some(bot) = teams_bot {
+            routes = routes.merge(crate::chat::teams::handlers::router(bot));
+        }
+        let router = crate::http::with_common_layers(routes, timeout);
         Ok(Self {
             listener,
             router,
