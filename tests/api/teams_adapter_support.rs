@@ -290,3 +290,81 @@ pub fn sign_in_link(cards: &[(String, Value)]) -> String {
         })
         .expect("a sign-in card")
 }
+
+impl TeamsApp {
+    /// Links `key` (installs the app, `link`, signs in).
+    pub async fn link(&self, key: &str) {
+        self.install(key).await;
+        self.say(key, "link").await;
+        let link = sign_in_link(&self.cards(key).await);
+        self.sign_in(&link, key).await;
+    }
+
+    /// The live card (with `verbs`) in `key`'s chat: (activity id, card).
+    pub async fn live_card(&self, key: &str, wanted: &[&str]) -> (String, Value) {
+        let cards = self.cards(key).await;
+        cards
+            .iter()
+            .find(|(_, c)| verbs(c) == wanted)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {wanted:?} card for {key}: {cards:?}"))
+    }
+
+    /// A signed `invoke` as Teams would send it for `key`, built by hand
+    /// (any card data, any conversation); returns (HTTP status, body).
+    pub async fn raw_invoke(
+        &self,
+        key: &str,
+        id: &str,
+        reply_to: &str,
+        value: Value,
+    ) -> (u16, Value) {
+        use stagegate::sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
+        let (app_id, tenant, aad, name) = {
+            let world = self.sandbox.state.world();
+            let user = world.user_by_key(key).unwrap();
+            (
+                world.app.client_id.clone(),
+                world.tenant_id.clone(),
+                user.id.clone(),
+                user.display_name.clone(),
+            )
+        };
+        let service_url = format!("{}/teams/", self.sandbox.base_url);
+        let activity = json!({
+            "type": "invoke", "name": value["name"].as_str().unwrap_or("adaptiveCard/action"),
+            "id": id, "serviceUrl": service_url, "channelId": "msteams",
+            "from": { "id": teams_user_id(&app_id, &aad), "name": name, "aadObjectId": aad },
+            "conversation": { "conversationType": "personal", "tenantId": tenant,
+                              "id": personal_conversation_id(&app_id, &aad) },
+            "recipient": { "id": bot_id(&app_id) },
+            "channelData": { "tenant": { "id": tenant } },
+            "replyToId": reply_to,
+            "value": value["value"],
+        });
+        let token = self
+            .sandbox
+            .state
+            .teams
+            .channel_token(&app_id, &service_url);
+        let response = self
+            .sandbox
+            .http
+            .post(format!("{}/api/teams/messages", self.address))
+            .bearer_auth(token)
+            .json(&activity)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+/// An `adaptiveCard/action` invoke value.
+pub fn execute(verb: &str, data: Value) -> Value {
+    json!({ "name": "adaptiveCard/action",
+            "value": { "action": { "type": "Action.Execute", "id": verb, "verb": verb, "data": data },
+                       "trigger": "manual" } })
+}
