@@ -50,6 +50,7 @@ mod slack_support;
 mod slack_verify;
 mod teams_activity;
 mod teams_adapter;
+mod teams_adapter_cards;
 mod teams_adapter_support;
 mod teams_auth;
 mod teams_connector;
