@@ -51,6 +51,7 @@ mod slack_verify;
 mod teams_activity;
 mod teams_adapter;
 mod teams_adapter_cards;
+mod teams_adapter_dev;
 mod teams_adapter_support;
 mod teams_auth;
 mod teams_connector;

@@ -36,6 +36,13 @@ impl Drop for TeamsApp {
 }
 
 pub async fn spawn_teams_app() -> TeamsApp {
+    spawn_teams_app_with(|_| {}).await
+}
+
+/// [`spawn_teams_app`] with settings adjusted by `adjust`.
+pub async fn spawn_teams_app_with(
+    adjust: impl FnOnce(&mut stagegate::config::Settings),
+) -> TeamsApp {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("stagegate=debug")
@@ -51,6 +58,7 @@ pub async fn spawn_teams_app() -> TeamsApp {
         platform: "teams".into(),
         channel: ALERTS_CHANNEL_ID.into(),
     });
+    adjust(&mut settings);
     let sim = sandbox.state.clone();
     let app = Application::build_with(
         settings,
