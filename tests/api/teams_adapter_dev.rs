@@ -1,7 +1,7 @@
 //! `teams.dev_no_auth`, the local mode for Microsoft 365 Agents Playground:
 //! off by default, refused unless the bot listens on loopback only.
 //! (The start and per-request warnings are in `chat::teams::wiring` and
-//! `handlers`; the "on" path has no passing test yet.)
+//! `handlers`; the warnings are not asserted.)
 
 use serde_json::json;
 use stagegate::app::Application;
@@ -49,4 +49,46 @@ async fn refused_at_start_unless_listening_on_loopback() {
         .err()
         .expect("a non-loopback bind is refused");
     assert!(error.to_string().contains("dev_no_auth"), "{error}");
+}
+
+#[tokio::test]
+async fn when_on_unsigned_activities_are_served() {
+    use crate::teams_adapter_support::{card_text, spawn_teams_app_with};
+    use stagegate::sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
+
+    let app = spawn_teams_app_with(|s| s.teams.as_mut().unwrap().dev_no_auth = true).await;
+    app.install("alex").await;
+    let alex = app.sandbox.persona_id("alex");
+    let (app_id, tenant) = {
+        let world = app.sandbox.state.world();
+        (world.app.client_id.clone(), world.tenant_id.clone())
+    };
+    // No Authorization header at all, as the Playground sends it.
+    let activity = json!({
+        "type": "message", "id": "playground-1", "text": "help", "channelId": "msteams",
+        "serviceUrl": format!("{}/teams/", app.sandbox.base_url),
+        "from": { "id": teams_user_id(&app_id, &alex), "name": "Alex Wilber", "aadObjectId": alex },
+        "conversation": { "conversationType": "personal", "tenantId": tenant,
+                          "id": personal_conversation_id(&app_id, &alex) },
+        "recipient": { "id": bot_id(&app_id) },
+    });
+    let before = app.cards("alex").await.len();
+    let status = app
+        .sandbox
+        .http
+        .post(format!("{}/api/teams/messages", app.address))
+        .json(&activity)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    app.settle().await;
+    let cards = app.cards("alex").await;
+    assert_eq!(cards.len(), before + 1, "the bot answered");
+    assert!(
+        card_text(&cards[before].1)
+            .to_lowercase()
+            .contains("request")
+    );
 }
