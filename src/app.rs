@@ -31,6 +31,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The engine as the intake sees it.
     pub intake_sink: Option<Arc<dyn crate::engine::intake::IntakeSink>>,
+    /// The Teams messaging endpoint's side, when `[teams]` is configured.
+    pub teams: Option<Arc<crate::chat::teams::handlers::TeamsBot>>,
 }
 
 /// What the caller provides beyond settings: the chat adapters (Teams,
@@ -123,6 +125,16 @@ impl Application {
         if let Some((port, _)) = &slack {
             ports.push(port.clone());
         }
+        // The Teams adapter, unless the caller brought its own Teams port.
+        let teams = match &settings.teams {
+            Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => {
+                Some(crate::chat::teams::wiring::build(&settings, t, &http)?)
+            }
+            _ => None,
+        };
+        if let Some((_, _, port)) = &teams {
+            ports.push(port.clone());
+        }
         let engine = Engine::new(EngineDeps {
             settings: settings.engine.clone(),
             store: store.clone(),
@@ -132,6 +144,16 @@ impl Application {
             clock: options.clock.clone(),
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let teams_bot = teams.map(|(authenticator, allowlist, port)| {
+            let dev = settings.teams.as_ref().is_some_and(|t| t.dev_no_auth);
+            crate::chat::teams::handlers::TeamsBot::new(
+                authenticator,
+                allowlist,
+                engine.clone(),
+                port,
+                dev,
+            )
+        });
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
         let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
         let state = AppState {
@@ -140,6 +162,7 @@ impl Application {
             links,
             intake_sink: Some(engine.clone()),
             engine,
+            teams: teams_bot.clone(),
         };
         let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -151,6 +174,9 @@ impl Application {
                 port,
             );
             routes = routes.merge(crate::chat::slack::handlers::router(inbound));
+        }
+        if let Some(bot) = teams_bot {
+            routes = routes.merge(crate::chat::teams::handlers::router(bot));
         }
         let router = crate::http::with_common_layers(routes, timeout);
         Ok(Self {

@@ -265,6 +265,24 @@ pub struct TeamsSettings {
     pub app_password: SecretString,
     #[serde(default = "default_botframework_openid_url")]
     pub openid_metadata_url: String,
+    /// The Bot Connector base used to reach people no activity has
+    /// brought a serviceUrl for yet (facts §3: "use
+    /// `https://smba.trafficmanager.net/teams/`").
+    #[serde(default = "default_teams_service_url")]
+    pub service_url: String,
+    /// Conversation id of the security channel (`19:…@thread.tacv2`);
+    /// unset: the channel the bot is added to in a team is used.
+    #[serde(default)]
+    pub security_channel: Option<String>,
+    /// Local development with Microsoft 365 Agents Playground only: accept
+    /// activities without Bot Framework authentication. Refused at start
+    /// unless the bot listens on loopback; logged loudly when on.
+    #[serde(default)]
+    pub dev_no_auth: bool,
+}
+
+fn default_teams_service_url() -> String {
+    "https://smba.trafficmanager.net/teams/".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -180,6 +180,9 @@ impl SimState {
                 app_id: world.app.client_id.clone(),
                 app_password: SecretString::from(world.app.client_secret.clone()),
                 openid_metadata_url: teams::metadata::openid_metadata_url(self),
+                service_url: format!("{}/teams/", self.base_url),
+                security_channel: Some(teams::store::ALERTS_CHANNEL_ID.into()),
+                dev_no_auth: false,
             }),
             slack: Some(SlackSettings {
                 signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),

@@ -1,11 +1,17 @@
 //! The Microsoft Teams adapter: inbound activity authentication
 //! ([`auth`]), the Bot Connector client ([`connector`]), the activity types
-//! ([`activity`]) and the serviceUrl allowlist ([`service_url`]).
+//! ([`activity`]), the serviceUrl allowlist ([`service_url`]), the
+//! Adaptive Cards ([`cards`]), the engine's port ([`adapter`]) and the
+//! messaging endpoint ([`handlers`]).
 
 pub mod activity;
+pub mod adapter;
 pub mod auth;
+pub mod cards;
 pub mod connector;
+pub mod handlers;
 pub mod service_url;
+pub mod wiring;
 
 pub use activity::{Activity, OutgoingActivity};
 pub use auth::{AuthSettings, AuthenticatedActivity, TeamsActivity, TeamsAuthenticator};

@@ -210,6 +210,10 @@ impl FromRequestParts<SimState> for BotCaller {
         validation.set_issuer(&[
             v1_issuer(&tenant),
             format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            // The emulated Entra stands in for login.microsoftonline.com
+            // and issues the bot's connector tokens under its own v2.0
+            // issuer (`{sim}/login/{tenant}/v2.0`).
+            crate::sandbox::entra::discovery::v2_issuer(state),
         ]);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
