@@ -350,6 +350,7 @@ impl Store {
         Ok(())
     }
 
+    /// Reschedules after a failed attempt (the attempt counts).
     pub async fn retry_outbox(
         &self,
         id: i64,
@@ -357,17 +358,7 @@ impl Store {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(at.timestamp_millis())
-        .bind(error)
-        .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        self.reschedule_outbox(id, at, error, now, true).await
     }
 
     /// Reschedules without counting the attempt (the job waited, it did
@@ -379,12 +370,26 @@ impl Store {
         why: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.reschedule_outbox(id, at, why, now, false).await
+    }
+
+    async fn reschedule_outbox(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        note: &str,
+        now: DateTime<Utc>,
+        counts_as_attempt: bool,
+    ) -> Result<(), StoreError> {
+        // Claiming incremented `attempts`; a wait gives that back.
+        let refund = if counts_as_attempt { 0 } else { 1 };
         sqlx::query(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-             attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ?",
+             attempts = MAX(attempts - ?, 0), updated_at = ? WHERE id = ?",
         )
         .bind(at.timestamp_millis())
-        .bind(why)
+        .bind(note)
+        .bind(refund)
         .bind(now)
         .bind(id)
         .execute(self.pool())
