@@ -116,7 +116,7 @@ async fn run_sandbox(
     )
     .await?;
     let bot_url = format!("http://127.0.0.1:{}", app.port());
-    sandbox.state.relay_callouts_to(&bot_url);
+    sandbox.state.connect_bot(&bot_url);
     print_banner(&sandbox, &bot_url);
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);

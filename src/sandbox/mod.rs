@@ -117,6 +117,19 @@ impl SimState {
         );
     }
 
+    /// Points every emulated service that calls the bot (Teams activities,
+    /// Slack commands and interactions, custom-extension callouts) at a bot
+    /// built from [`SimState::bot_settings`], listening at `bot_base_url`.
+    pub fn connect_bot(&self, bot_base_url: &str) {
+        let base = bot_base_url.trim_end_matches('/');
+        self.relay_callouts_to(base);
+        self.teams
+            .set_bot_endpoint(Some(format!("{base}/api/teams/messages")));
+        let mut slack = self.slack.lock();
+        slack.bot.commands = Some(format!("{base}/api/slack/commands"));
+        slack.bot.interactions = Some(format!("{base}/api/slack/interactions"));
+    }
+
     /// Locks the world after applying everything due by the emulated now.
     /// Dropping the guard wakes the notification dispatcher if events were
     /// appended meanwhile.
