@@ -109,6 +109,18 @@ pub struct PackageSettings {
     pub justification_required: bool,
     #[serde(default)]
     pub hidden: bool,
+    /// Approvers of this package must have signed in with multifactor
+    /// authentication within `approval_mfa_max_age_minutes` before a
+    /// decision is relayed; otherwise they get a step-up sign-in link and
+    /// the decision completes by itself afterwards.
+    #[serde(default)]
+    pub approval_requires_mfa: bool,
+    #[serde(default = "default_approval_mfa_max_age_minutes")]
+    pub approval_mfa_max_age_minutes: u32,
+}
+
+fn default_approval_mfa_max_age_minutes() -> u32 {
+    10
 }
 
 fn default_ticket_system() -> String {

@@ -124,6 +124,22 @@ impl Engine {
                 "This stage needs a justification: say why you approve or deny, then press the button again.",
             ));
         }
+        if let Some(max_age) = snapshot.package.approval_mfa_max_age
+            && !self.recent_mfa(who, max_age).await?
+        {
+            return Ok(self
+                .sign_in_prompt(
+                    who,
+                    &format!(
+                        "Deciding on {} needs a multifactor sign-in within the last {} minutes. Sign in again with MFA; your decision is kept and completes by itself afterwards.",
+                        snapshot.package.entry.display_name,
+                        max_age.num_minutes()
+                    ),
+                    Some(crate::identity::link::MFA_CLAIMS),
+                    Some(&resume),
+                )
+                .await);
+        }
         let review_text = match review {
             Review::Approve => "Approve",
             Review::Deny => "Deny",
@@ -209,6 +225,18 @@ impl Engine {
             tracing::warn!(request = %request, error = %e, "reconcile after decision failed");
         }
         Ok(reply)
+    }
+
+    /// Whether `who` completed MFA within `max_age`. Entra's `auth_time`
+    /// is real time, so it is compared with the wall clock, not the
+    /// engine's (emulated in the sandbox) workflow clock.
+    async fn recent_mfa(
+        &self,
+        who: &ChatIdentity,
+        max_age: chrono::Duration,
+    ) -> Result<bool, EngineError> {
+        let at = self.store.mfa_at(who).await?;
+        Ok(at.is_some_and(|at| Utc::now() - at <= max_age))
     }
 
     /// Sends a recorded decision to Graph as the approver.

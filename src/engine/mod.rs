@@ -58,6 +58,9 @@ pub struct PackageInfo {
     pub group: ObjectId,
     pub role: Option<String>,
     pub ticket_system: String,
+    /// How recent an approver's MFA sign-in must be, when the package's
+    /// config demands one for approving.
+    pub approval_mfa_max_age: Option<chrono::Duration>,
 }
 
 /// Everything the engine is built from.
@@ -128,6 +131,16 @@ fn package_info(p: &PackageSettings) -> Result<PackageInfo, EngineError> {
         group: p.group_id.parse().map_err(|e| bad("group_id", &e))?,
         role: p.role.clone(),
         ticket_system: p.ticket_system.clone(),
+        approval_mfa_max_age: match p.approval_mfa_max_age_minutes {
+            _ if !p.approval_requires_mfa => None,
+            m @ 1..=1440 => Some(chrono::Duration::minutes(i64::from(m))),
+            m => {
+                return Err(bad(
+                    "approval_mfa_max_age_minutes",
+                    &format!("{m} is outside 1–1440"),
+                ));
+            }
+        },
     })
 }
 

@@ -45,6 +45,8 @@ impl SimState {
                         .request_approval_settings
                         .is_requestor_justification_required,
                     hidden: p.is_hidden,
+                    approval_requires_mfa: false,
+                    approval_mfa_max_age_minutes: 10,
                 })
             })
             .collect();

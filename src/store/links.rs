@@ -152,7 +152,8 @@ impl Store {
              ON CONFLICT (platform, workspace, chat_user) DO UPDATE SET
                object_id = excluded.object_id, display_name = excluded.display_name,
                refresh_token = excluded.refresh_token, key_id = excluded.key_id,
-               linked_at = excluded.linked_at, refreshed_at = excluded.refreshed_at",
+               linked_at = excluded.linked_at, refreshed_at = excluded.refreshed_at,
+               mfa_at = NULL",
         )
         .bind(&link.identity.platform)
         .bind(&link.identity.workspace)
@@ -219,5 +220,36 @@ impl Store {
                 .execute(self.pool())
                 .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    /// Records a completed multifactor sign-in of a linked person.
+    pub async fn set_mfa_at(
+        &self,
+        who: &ChatIdentity,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE links SET mfa_at = ?4 WHERE platform = ?1 AND workspace = ?2 AND chat_user = ?3",
+        )
+        .bind(&who.platform)
+        .bind(&who.workspace)
+        .bind(&who.user)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// When the linked person last completed MFA, if ever (since linking).
+    pub async fn mfa_at(&self, who: &ChatIdentity) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "SELECT mfa_at FROM links WHERE platform = ? AND workspace = ? AND chat_user = ?",
+        )
+        .bind(&who.platform)
+        .bind(&who.workspace)
+        .bind(&who.user)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(at.flatten())
     }
 }

@@ -28,6 +28,7 @@ pub struct EngineApp {
     pub engine: Arc<Engine>,
     pub chat: Arc<MemoryChat>,
     pub db: Arc<tempfile::TempDir>,
+    adjust: Adjust,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -41,6 +42,13 @@ impl Drop for EngineApp {
 }
 
 pub async fn spawn_engine_app() -> EngineApp {
+    spawn_engine_app_with(|_| {}).await
+}
+
+/// [`spawn_engine_app`] with the bot's settings adjusted by `adjust`.
+pub async fn spawn_engine_app_with(
+    adjust: impl Fn(&mut stagegate::config::Settings) + Send + Sync + 'static,
+) -> EngineApp {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("stagegate=debug")
@@ -49,13 +57,16 @@ pub async fn spawn_engine_app() -> EngineApp {
     }
     let sandbox = spawn_sandbox().await;
     let db = Arc::new(tempfile::tempdir().unwrap());
-    start(Arc::new(sandbox), db, None).await
+    start(Arc::new(sandbox), db, None, Arc::new(adjust)).await
 }
+
+type Adjust = Arc<dyn Fn(&mut stagegate::config::Settings) + Send + Sync>;
 
 async fn start(
     sandbox: Arc<TestSandbox>,
     db: Arc<tempfile::TempDir>,
     chat: Option<Arc<MemoryChat>>,
+    adjust: Adjust,
 ) -> EngineApp {
     let register = chat.is_none();
     let path: PathBuf = db.path().join("stagegate.db");
@@ -64,6 +75,7 @@ async fn start(
         platform: "teams".into(),
         channel: "security".into(),
     });
+    adjust(&mut settings);
     let chat = chat.unwrap_or_else(|| MemoryChat::new(Platform::Teams));
     let app = Application::build_with(
         settings,
@@ -83,6 +95,7 @@ async fn start(
         let _ = rx.await;
     }));
     let out = EngineApp {
+        adjust,
         address,
         sandbox,
         engine,
@@ -160,7 +173,8 @@ impl EngineApp {
 
     /// Follows a sign-in link as `persona` through the emulated pages
     /// (with the MFA step when Entra asks for one) back to the bot.
-    pub async fn sign_in(&self, link: &str, persona: &str) {
+    /// Returns the Entra authorize URL the bot redirected to.
+    pub async fn sign_in(&self, link: &str, persona: &str) -> String {
         let mut browser = Browser::new(&self.sandbox);
         let start = browser.get(link).await;
         assert_eq!(start.status(), 303, "start redirects to Entra");
@@ -193,6 +207,7 @@ impl EngineApp {
         let body = done.text().await.unwrap();
         assert_eq!(status, 200, "{body}");
         self.settle().await;
+        authorize
     }
 
     /// Stops the bot and starts a new one on the same database and the
@@ -204,9 +219,14 @@ impl EngineApp {
         if let Some(stopped) = self.stopped.take() {
             let _ = stopped.await;
         }
-        let (sandbox, db, chat) = (self.sandbox.clone(), self.db.clone(), self.chat.clone());
+        let (sandbox, db, chat, adjust) = (
+            self.sandbox.clone(),
+            self.db.clone(),
+            self.chat.clone(),
+            self.adjust.clone(),
+        );
         drop(self);
-        start(sandbox, db, Some(chat)).await
+        start(sandbox, db, Some(chat), adjust).await
     }
 }
 

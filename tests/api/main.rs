@@ -9,6 +9,7 @@ mod engine_faults;
 mod engine_flows;
 mod engine_graph;
 mod engine_membership;
+mod engine_mfa;
 mod engine_outbox;
 mod engine_refusals;
 mod engine_story;
