@@ -127,9 +127,9 @@ impl Application {
         }
         // The Teams adapter, unless the caller brought its own Teams port.
         let teams = match &settings.teams {
-            Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => {
-                Some(crate::chat::teams::wiring::build(&settings, t, &http)?)
-            }
+            Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => Some(
+                crate::chat::teams::wiring::build(&settings, t, &http, store.clone())?,
+            ),
             _ => None,
         };
         if let Some((_, _, port)) = &teams {

@@ -65,5 +65,6 @@ mod teams_auth;
 mod teams_connector;
 mod teams_driver;
 mod teams_emulator;
+mod teams_persistence;
 mod teams_story;
 mod teams_support;

@@ -20,7 +20,7 @@ use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
 
 pub struct TeamsApp {
     pub address: String,
-    pub sandbox: TestSandbox,
+    pub sandbox: Arc<TestSandbox>,
     pub engine: Arc<Engine>,
     pub bot: Arc<TeamsBot>,
     _db: tempfile::TempDir,
@@ -49,8 +49,16 @@ pub async fn spawn_teams_app_with(
             .with_test_writer()
             .try_init();
     }
-    let sandbox = spawn_sandbox().await;
+    let sandbox = Arc::new(spawn_sandbox().await);
     let db = tempfile::tempdir().unwrap();
+    start(sandbox, db, adjust).await
+}
+
+async fn start(
+    sandbox: Arc<TestSandbox>,
+    db: tempfile::TempDir,
+    adjust: impl FnOnce(&mut stagegate::config::Settings),
+) -> TeamsApp {
     let mut settings = sandbox
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
@@ -91,6 +99,21 @@ pub async fn spawn_teams_app_with(
 }
 
 impl TeamsApp {
+    /// Stops this bot and starts another on the same database and sandbox,
+    /// with its settings adjusted by `adjust`.
+    pub async fn restart_with(
+        mut self,
+        adjust: impl FnOnce(&mut stagegate::config::Settings),
+    ) -> TeamsApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let db = std::mem::replace(&mut self._db, tempfile::TempDir::new().unwrap());
+        let sandbox = self.sandbox.clone();
+        drop(self);
+        start(sandbox, db, adjust).await
+    }
+
     /// Calls the Teams driver (`/sim/teams{path}`).
     pub async fn drive(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self

@@ -18,6 +18,11 @@ use super::connector::{ConnectorClient, TeamsError};
 use super::service_url::ServiceUrlAllowlist;
 use crate::domain::chat_ids::Platform;
 use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::store::Store;
+use crate::store::teams::{ConversationKind, StoredConversation};
+
+/// The subject under which the captured security channel is stored.
+const CAPTURED_CHANNEL: &str = "security";
 
 /// Where a conversation lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,8 @@ pub struct TeamsPort {
     tenant_id: String,
     default_service_url: String,
     security_channel: Option<String>,
+    /// References survive restarts here; `memory` caches them.
+    store: Store,
     memory: Mutex<Memory>,
 }
 
@@ -84,6 +91,7 @@ impl TeamsPort {
         tenant_id: &str,
         default_service_url: &str,
         security_channel: Option<String>,
+        store: Store,
     ) -> Self {
         Self {
             connector,
@@ -92,6 +100,7 @@ impl TeamsPort {
             tenant_id: tenant_id.to_owned(),
             default_service_url: default_service_url.to_owned(),
             security_channel,
+            store,
             memory: Mutex::new(Memory::default()),
         }
     }
@@ -109,15 +118,72 @@ impl TeamsPort {
     }
 
     /// Remembers a person's 1:1 conversation (from an authenticated
-    /// activity in it).
-    pub fn remember_person(&self, object_id: &str, at: ConversationRef) {
-        self.memory().people.insert(object_id.to_owned(), at);
+    /// activity in it, or one the bot created), durably.
+    pub async fn remember_person(&self, object_id: &str, at: ConversationRef) {
+        let key = object_id.to_ascii_lowercase();
+        let changed = self.memory().people.insert(key.clone(), at.clone()) != Some(at.clone());
+        if changed {
+            self.persist(ConversationKind::Person, &key, &at).await;
+        }
     }
 
     /// Remembers the channel the bot was added to (the security channel
-    /// unless one is configured).
-    pub fn remember_channel(&self, at: ConversationRef) {
-        self.memory().captured_channel = Some(at);
+    /// unless one is configured), durably.
+    pub async fn remember_channel(&self, at: ConversationRef) {
+        self.memory().captured_channel = Some(at.clone());
+        self.persist(ConversationKind::Channel, CAPTURED_CHANNEL, &at)
+            .await;
+    }
+
+    async fn persist(&self, kind: ConversationKind, subject: &str, at: &ConversationRef) {
+        let stored = StoredConversation {
+            service_url: at.service_url.clone(),
+            conversation_id: at.conversation_id.clone(),
+        };
+        if let Err(e) = self
+            .store
+            .upsert_teams_conversation(&self.tenant_id, kind, subject, &stored, chrono::Utc::now())
+            .await
+        {
+            // The in-memory copy still serves until a restart.
+            tracing::warn!(error = %e, "cannot store a Teams conversation reference");
+        }
+    }
+
+    /// A stored reference, from the cache or the database.
+    async fn recall(&self, kind: ConversationKind, subject: &str) -> Option<ConversationRef> {
+        let cached = match kind {
+            ConversationKind::Person => self.memory().people.get(subject).cloned(),
+            ConversationKind::Channel => self.memory().captured_channel.clone(),
+        };
+        if cached.is_some() {
+            return cached;
+        }
+        let stored = self
+            .store
+            .teams_conversation(&self.tenant_id, kind, subject)
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "cannot read a Teams conversation reference"))
+            .ok()??;
+        // Stored only from authenticated activities or conversations the
+        // bot created, so its serviceUrl is as trusted as when it was seen.
+        let service_url = self
+            .allowlist
+            .learn(&stored.service_url)
+            .map_err(|e| tracing::warn!(error = %e, "stored Teams serviceUrl is malformed"))
+            .ok()?;
+        let at = ConversationRef {
+            service_url: service_url.as_str().to_owned(),
+            conversation_id: stored.conversation_id,
+        };
+        let mut memory = self.memory();
+        match kind {
+            ConversationKind::Person => {
+                memory.people.insert(subject.to_owned(), at.clone());
+            }
+            ConversationKind::Channel => memory.captured_channel = Some(at.clone()),
+        }
+        Some(at)
     }
 
     /// The latest message the bot put at `(conversation, activity)`.
@@ -155,7 +221,8 @@ impl TeamsPort {
         object_id: &str,
         activity: &OutgoingActivity,
     ) -> Result<PostedRef, TeamsError> {
-        let known = self.memory().people.get(object_id).cloned();
+        let key = object_id.to_ascii_lowercase();
+        let known = self.recall(ConversationKind::Person, &key).await;
         let conversation = match known {
             Some(c) => c,
             None => {
@@ -180,7 +247,7 @@ impl TeamsPort {
                         .unwrap_or_else(|| service_url.as_str().to_owned()),
                     conversation_id: created.id,
                 };
-                self.remember_person(object_id, c.clone());
+                self.remember_person(&key, c.clone()).await;
                 c
             }
         };
@@ -194,7 +261,14 @@ impl TeamsPort {
             .await;
         if matches!(sent, Err(TeamsError::NotFound { .. })) {
             // The conversation vanished: create it afresh next time.
-            self.memory().people.remove(object_id);
+            self.memory().people.remove(&key);
+            if let Err(e) = self
+                .store
+                .delete_teams_conversation(&self.tenant_id, ConversationKind::Person, &key)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot forget a Teams conversation reference");
+            }
         }
         let id = sent?
             .id
@@ -210,7 +284,12 @@ impl TeamsPort {
         requested: &str,
         activity: &OutgoingActivity,
     ) -> Result<PostedRef, TeamsError> {
-        let captured = self.memory().captured_channel.clone();
+        let captured = if self.security_channel.is_some() {
+            None
+        } else {
+            self.recall(ConversationKind::Channel, CAPTURED_CHANNEL)
+                .await
+        };
         let (channel, service_url) = match (&self.security_channel, captured) {
             (Some(configured), _) => (configured.clone(), self.default_service_url.clone()),
             (None, Some(c)) => (c.conversation_id, c.service_url),

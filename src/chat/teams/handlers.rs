@@ -219,7 +219,7 @@ async fn on_message(
         return StatusCode::BAD_REQUEST.into_response();
     };
     if let Some(here) = here {
-        bot.port.remember_person(&who.user, here);
+        bot.port.remember_person(&who.user, here).await;
     }
     let text = activity.text.clone().unwrap_or_default();
     let me = bot.clone();
@@ -415,7 +415,7 @@ async fn on_update(bot: &TeamsBot, activity: &Activity, here: Option<Conversatio
     };
     if is_personal(activity) {
         if let Some(who) = person(bot, activity).await {
-            bot.port.remember_person(&who.user, here);
+            bot.port.remember_person(&who.user, here).await;
         }
     } else if let Some(data) = &activity.channel_data {
         // Added to a team: the channel picked at install, else General.
@@ -426,10 +426,12 @@ async fn on_update(bot: &TeamsBot, activity: &Activity, here: Option<Conversatio
             .and_then(Value::as_str)
             .map_or(here.conversation_id.clone(), str::to_owned);
         if data.team.is_some() {
-            bot.port.remember_channel(ConversationRef {
-                service_url: here.service_url,
-                conversation_id: channel,
-            });
+            bot.port
+                .remember_channel(ConversationRef {
+                    service_url: here.service_url,
+                    conversation_id: channel,
+                })
+                .await;
         }
     }
     StatusCode::OK.into_response()

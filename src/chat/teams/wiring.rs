@@ -21,6 +21,7 @@ pub fn build(
     settings: &Settings,
     teams: &TeamsSettings,
     http: &reqwest::Client,
+    store: crate::store::Store,
 ) -> anyhow::Result<Parts> {
     if teams.dev_no_auth {
         if !settings.server.bind.ip().is_loopback() {
@@ -64,6 +65,7 @@ pub fn build(
         tenant,
         &teams.service_url,
         teams.security_channel.clone(),
+        store,
     ));
     Ok((authenticator, allowlist, port))
 }
