@@ -67,4 +67,5 @@ mod teams_driver;
 mod teams_emulator;
 mod teams_persistence;
 mod teams_story;
+mod teams_submit;
 mod teams_support;

@@ -6,6 +6,7 @@
 
 mod card;
 mod persona;
+mod submit;
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<SimState> {
         .route("/teams/personas/{key}/block", post(persona::block))
         .route("/teams/personas/{key}/messages", post(persona::message))
         .route("/teams/personas/{key}/invoke", post(persona::invoke))
+        .route("/teams/personas/{key}/submit", post(submit::submit))
         .route(
             "/teams/personas/{key}/conversation",
             get(persona::conversation),

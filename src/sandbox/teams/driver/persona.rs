@@ -14,8 +14,8 @@ use crate::sandbox::teams::store::{ConversationKind, Install, UserView};
 use crate::sandbox::teams::{CHANNEL_ID, bot_id, personal_conversation_id, teams_user_id};
 
 /// Who a persona is in Teams.
-struct Persona {
-    aad_id: String,
+pub(super) struct Persona {
+    pub(super) aad_id: String,
     name: String,
     teams_id: String,
     app_id: String,
@@ -24,7 +24,7 @@ struct Persona {
 }
 
 impl Persona {
-    fn lookup(state: &SimState, key: &str) -> Result<Self, Problem> {
+    pub(super) fn lookup(state: &SimState, key: &str) -> Result<Self, Problem> {
         let world = state.world();
         let user = world
             .user_by_key(key)
@@ -45,7 +45,7 @@ impl Persona {
         })
     }
 
-    fn conversation_id(&self) -> String {
+    pub(super) fn conversation_id(&self) -> String {
         personal_conversation_id(&self.app_id, &self.aad_id)
     }
 
@@ -55,7 +55,7 @@ impl Persona {
 
     /// The envelope Teams puts around everything a person sends in their
     /// 1:1 chat (docs example `activity-message-personal`).
-    fn personal_activity(&self, state: &SimState, kind: &str, id: String) -> Value {
+    pub(super) fn personal_activity(&self, state: &SimState, kind: &str, id: String) -> Value {
         let now = chrono::Utc::now();
         json!({
             "type": kind,
@@ -231,48 +231,17 @@ pub async fn invoke(
         .conversation_id
         .clone()
         .unwrap_or_else(|| persona.conversation_id());
-    let (activity, holder, base_version) = {
-        let mut store = state.teams.store();
-        let Some(conversation) = store.conversation_mut(&conversation_id).cloned() else {
-            return problem(
-                StatusCode::NOT_FOUND,
-                format!("no conversation {conversation_id}"),
-            );
-        };
-        if matches!(&conversation.kind, ConversationKind::Personal { user } if *user != persona.aad_id)
-        {
-            return problem(
-                StatusCode::FORBIDDEN,
-                format!("`{key}` cannot see {conversation_id}"),
-            );
-        }
-        let holder = match &conversation.kind {
-            ConversationKind::Thread { channel_id, root } if *root == click.activity_id => {
-                channel_id.clone()
-            }
-            _ => conversation_id.clone(),
-        };
-        let Some(stored) = store
-            .conversations
-            .get(&holder)
-            .and_then(|c| c.activity(&click.activity_id))
-        else {
-            return problem(
-                StatusCode::NOT_FOUND,
-                format!("no activity {} there", click.activity_id),
-            );
-        };
-        let shown = crate::sandbox::teams::store::render(stored, Some(&persona.aad_id));
-        let Some(card_json) = shown["attachments"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["contentType"] == CARD_CONTENT_TYPE))
-            .map(|a| a["content"].clone())
-        else {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "that activity shows no Adaptive Card",
-            );
-        };
+    let shown = match clicked_card(&state, &persona, &key, &conversation_id, &click.activity_id) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let ClickedCard {
+        card: card_json,
+        holder,
+        base_version,
+        personal,
+    } = shown;
+    let activity = {
         let action = match card::find_action(
             &card_json,
             click.verb.as_deref(),
@@ -295,11 +264,11 @@ pub async fn invoke(
             "trigger": "manual",
         });
         activity["channelData"]["source"] = json!({ "name": "message" });
-        if !matches!(conversation.kind, ConversationKind::Personal { .. }) {
+        if !personal {
             activity["conversation"] = json!({ "isGroup": true, "conversationType": "channel",
                                                "tenantId": persona.tenant, "id": conversation_id });
         }
-        (activity, holder, stored.versions.len())
+        activity
     };
     let bot = deliver(&state, &activity).await;
     let replaced = bot["status"] == 200 && bot["body"]["type"] == CARD_CONTENT_TYPE;
@@ -332,4 +301,67 @@ pub async fn conversation(State(state): State<SimState>, Path(key): Path<String>
         None => Json(json!({ "conversationId": persona.conversation_id(), "activities": [] }))
             .into_response(),
     }
+}
+
+/// The card a persona clicks, as they see it.
+pub(super) struct ClickedCard {
+    pub card: Value,
+    /// Where the activity is stored (the channel for a thread's root).
+    pub holder: String,
+    pub base_version: usize,
+    pub personal: bool,
+}
+
+pub(super) fn clicked_card(
+    state: &SimState,
+    persona: &Persona,
+    key: &str,
+    conversation_id: &str,
+    activity_id: &str,
+) -> Result<ClickedCard, Response> {
+    let mut store = state.teams.store();
+    let Some(conversation) = store.conversation_mut(conversation_id).cloned() else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            format!("no conversation {conversation_id}"),
+        ));
+    };
+    if matches!(&conversation.kind, ConversationKind::Personal { user } if *user != persona.aad_id)
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            format!("`{key}` cannot see {conversation_id}"),
+        ));
+    }
+    let holder = match &conversation.kind {
+        ConversationKind::Thread { channel_id, root } if root == activity_id => channel_id.clone(),
+        _ => conversation_id.to_owned(),
+    };
+    let Some(stored) = store
+        .conversations
+        .get(&holder)
+        .and_then(|c| c.activity(activity_id))
+    else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            format!("no activity {activity_id} there"),
+        ));
+    };
+    let shown = crate::sandbox::teams::store::render(stored, Some(&persona.aad_id));
+    let Some(card) = shown["attachments"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["contentType"] == CARD_CONTENT_TYPE))
+        .map(|a| a["content"].clone())
+    else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "that activity shows no Adaptive Card",
+        ));
+    };
+    Ok(ClickedCard {
+        card,
+        holder,
+        base_version: stored.versions.len(),
+        personal: matches!(conversation.kind, ConversationKind::Personal { .. }),
+    })
 }

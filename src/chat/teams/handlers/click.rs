@@ -1,0 +1,231 @@
+//! Card clicks: `adaptiveCard/action` invokes (`Action.Execute`) answered
+//! with the invoke response, and the `Action.Submit` fallback of older
+//! clients, which arrives as a message whose `value` holds the data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::{Value, json};
+
+use super::{ERROR_TYPE, TeamsBot, person};
+use crate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
+use crate::chat::teams::adapter::{ConversationRef, PostedRef};
+use crate::chat::teams::cards;
+use crate::domain::ids::{RequestId, StageId};
+use crate::engine::port::{CardAction, ChatPort, Message, Recipient};
+use crate::store::links::ChatIdentity;
+
+pub(super) fn invoke_reply(status: StatusCode, kind: &str, value: Value) -> Response {
+    let body = json!({ "statusCode": status.as_u16(), "type": kind, "value": value });
+    (status, Json(body)).into_response()
+}
+
+fn invoke_error(status: StatusCode, code: &str, message: &str) -> Response {
+    invoke_reply(
+        status,
+        ERROR_TYPE,
+        json!({ "code": code, "message": message }),
+    )
+}
+
+/// The card action a click names, from its verb and data (ids only).
+fn card_action(verb: &str, data: &Value) -> Result<CardAction, &'static str> {
+    let field = |k: &str| data.get(k).and_then(Value::as_str);
+    let request: RequestId = field("request")
+        .and_then(|r| r.parse().ok())
+        .ok_or("the card's data names no valid request")?;
+    let stage = || -> Result<StageId, &'static str> {
+        field("stage")
+            .and_then(|s| s.parse().ok())
+            .ok_or("the card's data names no valid stage")
+    };
+    Ok(match verb {
+        "approve" => CardAction::Approve {
+            request,
+            stage: stage()?,
+        },
+        "deny" => CardAction::Deny {
+            request,
+            stage: stage()?,
+        },
+        "activate" => CardAction::Activate {
+            request,
+            duration: field("duration")
+                .ok_or("choose a duration")?
+                .trim()
+                .to_owned(),
+        },
+        "extend" => CardAction::Extend { request },
+        _ => return Err("unknown verb"),
+    })
+}
+
+pub(super) async fn on_invoke(
+    bot: &Arc<TeamsBot>,
+    activity: Activity,
+    here: Option<ConversationRef>,
+) -> Response {
+    if activity.name.as_deref() != Some("adaptiveCard/action") {
+        // botbuilder answers invokes nobody handles with 501.
+        return StatusCode::NOT_IMPLEMENTED.into_response();
+    }
+    let Some(value) = activity.adaptive_card_action() else {
+        return invoke_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "not an adaptiveCard/action value",
+        );
+    };
+    if value.action.kind != "Action.Execute" {
+        return invoke_error(
+            StatusCode::BAD_REQUEST,
+            "NotSupported",
+            "only Action.Execute is supported",
+        );
+    }
+    let verb = value.action.verb.as_deref().unwrap_or_default();
+    let (action, justification) = match parse_click(verb, &value.action.data) {
+        Ok(click) => click,
+        Err(why) => return invoke_error(StatusCode::BAD_REQUEST, "BadRequest", why),
+    };
+    let Some(who) = person(bot, &activity).await else {
+        return invoke_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the click names no Entra user",
+        );
+    };
+    dispatch(bot, who, action, justification, here, &activity);
+    invoke_reply(StatusCode::OK, ADAPTIVE_CARD, cards::recording())
+}
+
+/// The action and trimmed justification a click names. Clients accept
+/// whitespace for `isRequired` (facts §4), so a decision's justification
+/// is checked here.
+fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), &'static str> {
+    let action = card_action(verb, data)?;
+    let justification = data
+        .get("justification")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|j| !j.is_empty())
+        .map(str::to_owned);
+    if matches!(action, CardAction::Approve { .. } | CardAction::Deny { .. })
+        && justification.is_none()
+    {
+        return Err("A justification is required: say why you approve or deny.");
+    }
+    Ok((action, justification))
+}
+
+/// Hands a click to the engine in the background; the clicked card (the
+/// activity the click replies to) is updated when it is done.
+fn dispatch(
+    bot: &Arc<TeamsBot>,
+    who: ChatIdentity,
+    action: CardAction,
+    justification: Option<String>,
+    here: Option<ConversationRef>,
+    activity: &Activity,
+) {
+    let card_at = match (here, activity.reply_to_id.clone()) {
+        (Some(conversation), Some(activity_id)) => Some(PostedRef {
+            conversation,
+            activity_id,
+        }),
+        _ => None,
+    };
+    let me = bot.clone();
+    bot.spawn(async move {
+        let result = me
+            .engine
+            .action(&who, &action, justification.as_deref())
+            .await;
+        me.finish_click(&who, card_at, result).await;
+    });
+}
+
+/// The data of an `Action.Submit` click, if this message is one: older
+/// clients send the fallback of our `Action.Execute` buttons as a message
+/// with no text whose `value` holds the card's data and inputs.
+pub(super) fn submitted(activity: &Activity) -> Option<&Value> {
+    let text_empty = activity.text.as_deref().is_none_or(|t| t.trim().is_empty());
+    let value = activity.value.as_ref()?;
+    (text_empty && value.get("verb").is_some_and(Value::is_string)).then_some(value)
+}
+
+/// An `Action.Submit` click from `who` (authenticated, personal chat).
+/// There is no invoke response to carry a refusal, so it is sent as a
+/// message.
+pub(super) async fn on_submit(
+    bot: &Arc<TeamsBot>,
+    who: ChatIdentity,
+    value: &Value,
+    here: Option<ConversationRef>,
+    activity: &Activity,
+) {
+    let verb = value
+        .get("verb")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match parse_click(verb, value) {
+        Ok((action, justification)) => dispatch(bot, who, action, justification, here, activity),
+        Err(why) => {
+            let to = Recipient::Person { identity: who };
+            let reply = Message::Text {
+                text: why.to_owned(),
+            };
+            if let Err(e) = bot.port.post(&to, &reply).await {
+                tracing::warn!(error = %e, "cannot answer a Teams card submit");
+            }
+        }
+    }
+}
+
+impl TeamsBot {
+    /// After a click: the clicked card shows its current state with the
+    /// outcome on top. A decision's own retire updates come through the
+    /// outbox first, so no live button is put back over a decided card.
+    async fn finish_click(&self, who: &ChatIdentity, at: Option<PostedRef>, result: Message) {
+        let note = if let Message::SignInPrompt { .. } = &result {
+            let to = Recipient::Person {
+                identity: who.clone(),
+            };
+            if let Err(e) = self.port.post(&to, &result).await {
+                tracing::warn!(error = %e, "cannot send a sign-in prompt");
+            }
+            "Sign in with the link I just sent you; your click completes then.".to_owned()
+        } else {
+            result.text()
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.engine.outbox_idle()).await;
+        let Some(at) = at else { return };
+        let current = self
+            .port
+            .sent_message(&at.conversation.conversation_id, &at.activity_id);
+        let card = match current {
+            Some(message) => cards::with_notice(cards::render(&message), &note),
+            None => cards::render(&Message::Text { text: note }),
+        };
+        let service_url = match self.allowlist.admit(&at.conversation.service_url) {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!(error = %e, "cannot update the clicked card"),
+        };
+        let activity = crate::chat::teams::activity::OutgoingActivity::card(card);
+        if let Err(e) = self
+            .port
+            .connector()
+            .update_activity(
+                &service_url,
+                &at.conversation.conversation_id,
+                &at.activity_id,
+                &activity,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "cannot update the clicked card");
+        }
+    }
+}
