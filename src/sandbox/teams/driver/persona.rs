@@ -233,7 +233,7 @@ pub async fn invoke(
         .unwrap_or_else(|| persona.conversation_id());
     let shown = match clicked_card(&state, &persona, &key, &conversation_id, &click.activity_id) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ClickedCard {
         card: card_json,
@@ -318,17 +318,17 @@ pub(super) fn clicked_card(
     key: &str,
     conversation_id: &str,
     activity_id: &str,
-) -> Result<ClickedCard, Response> {
+) -> Result<ClickedCard, Problem> {
     let mut store = state.teams.store();
     let Some(conversation) = store.conversation_mut(conversation_id).cloned() else {
-        return Err(problem(
+        return Err(Problem(
             StatusCode::NOT_FOUND,
             format!("no conversation {conversation_id}"),
         ));
     };
     if matches!(&conversation.kind, ConversationKind::Personal { user } if *user != persona.aad_id)
     {
-        return Err(problem(
+        return Err(Problem(
             StatusCode::FORBIDDEN,
             format!("`{key}` cannot see {conversation_id}"),
         ));
@@ -342,7 +342,7 @@ pub(super) fn clicked_card(
         .get(&holder)
         .and_then(|c| c.activity(activity_id))
     else {
-        return Err(problem(
+        return Err(Problem(
             StatusCode::NOT_FOUND,
             format!("no activity {activity_id} there"),
         ));
@@ -353,9 +353,9 @@ pub(super) fn clicked_card(
         .and_then(|a| a.iter().find(|x| x["contentType"] == CARD_CONTENT_TYPE))
         .map(|a| a["content"].clone())
     else {
-        return Err(problem(
+        return Err(Problem(
             StatusCode::NOT_FOUND,
-            "that activity shows no Adaptive Card",
+            "that activity shows no Adaptive Card".into(),
         ));
     };
     Ok(ClickedCard {

@@ -49,7 +49,7 @@ pub async fn submit(
         &submit.activity_id,
     ) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let execute = match card::find_action(&shown, Some(&submit.verb), None) {
         Ok(a) => a,
