@@ -60,7 +60,13 @@ pub struct SimInner {
     /// HTTP requests that reached Graph from outside (a `$batch` counts
     /// once, its sub-requests not): lets tests measure round trips.
     graph_round_trips: std::sync::atomic::AtomicU64,
+    /// What the bot answered the emulated Teams and Slack (bounded), so
+    /// tests can prove no secret is ever in a response body.
+    bot_answers: Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many bot answers [`SimState::bot_answers`] keeps.
+const BOT_ANSWERS_KEPT: usize = 10_000;
 
 impl std::ops::Deref for SimState {
     type Target = SimInner;
@@ -89,7 +95,23 @@ impl SimState {
             intake_client_state: random_secret(),
             callout_secret: random_secret(),
             graph_round_trips: std::sync::atomic::AtomicU64::new(0),
+            bot_answers: Mutex::new(std::collections::VecDeque::new()),
         }))
+    }
+
+    /// Records an HTTP body the bot answered an emulated platform with.
+    pub fn record_bot_answer(&self, body: &str) {
+        let mut answers = self.bot_answers.lock().unwrap_or_else(|p| p.into_inner());
+        if answers.len() == BOT_ANSWERS_KEPT {
+            answers.pop_front();
+        }
+        answers.push_back(body.to_owned());
+    }
+
+    /// The bot's answers to the emulated Teams and Slack, oldest first.
+    pub fn bot_answers(&self) -> Vec<String> {
+        let answers = self.bot_answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.iter().cloned().collect()
     }
 
     /// How many HTTP requests have reached the emulated Graph so far.

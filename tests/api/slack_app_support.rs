@@ -135,6 +135,11 @@ pub fn shown(message: &Value) -> String {
 }
 
 impl SlackApp {
+    /// The bot's SQLite file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._db.path().join("stagegate.db")
+    }
+
     pub fn user_id(&self, key: &str) -> String {
         self.slack["users"][key]["userId"]
             .as_str()

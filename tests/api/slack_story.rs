@@ -45,7 +45,11 @@ fn no_live_buttons(messages: &[Value]) -> bool {
 
 #[tokio::test]
 async fn seeded_story_through_slack() {
-    let app = spawn_slack_app().await;
+    story(&spawn_slack_app().await).await;
+}
+
+/// The whole story on `app` (also run by the secret-leak test).
+pub async fn story(app: &SlackApp) {
     let sandbox = &app.sandbox;
     // Approvers link their Microsoft accounts first, so cards can reach them.
     app.link("miriam").await;
@@ -76,7 +80,7 @@ async fn seeded_story_through_slack() {
             .then_some(())
     })
     .await;
-    let request = request_of(&app, "alex");
+    let request = request_of(app, "alex");
     app.wait_dm("alex", |m| shown(m).contains(&request)).await;
 
     // Stage 1: Miriam's card, approved through the modal.
@@ -96,7 +100,7 @@ async fn seeded_story_through_slack() {
             .iter()
             .all(|m| buttons(m).is_empty() || !shown(m).contains("1 of 2"))
     );
-    approve_through_modal(&app, "miriam", "Known incident TICKET-123").await;
+    approve_through_modal(app, "miriam", "Known incident TICKET-123").await;
     crate::helpers::eventually(|| async {
         let world = app.sandbox.state.world();
         let stage = &world.requests[&request].stages[0];
@@ -122,7 +126,7 @@ async fn seeded_story_through_slack() {
         text.contains("Stage 1: Approved by Miriam Graham"),
         "{text}"
     );
-    approve_through_modal(&app, "bianca", "Break-glass rotation approved").await;
+    approve_through_modal(app, "bianca", "Break-glass rotation approved").await;
     crate::helpers::eventually(|| async {
         app.settle().await;
         (app.sandbox.state.world().requests[&request].state == "delivered").then_some(())

@@ -99,6 +99,11 @@ async fn start(
 }
 
 impl TeamsApp {
+    /// The bot's SQLite file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._db.path().join("stagegate.db")
+    }
+
     /// Stops this bot and starts another on the same database and sandbox,
     /// with its settings adjusted by `adjust`.
     pub async fn restart_with(

@@ -6,11 +6,15 @@
 use serde_json::json;
 
 use crate::helpers::group_id;
-use crate::teams_adapter_support::{card_text, sign_in_link, spawn_teams_app, verbs};
+use crate::teams_adapter_support::{TeamsApp, card_text, sign_in_link, spawn_teams_app, verbs};
 
 #[tokio::test]
 async fn request_two_approvals_and_activation_through_teams() {
-    let app = spawn_teams_app().await;
+    story(&spawn_teams_app().await).await;
+}
+
+/// The whole story on `app` (also run by the secret-leak test).
+pub async fn story(app: &TeamsApp) {
     let sandbox = &app.sandbox;
     for key in ["alex", "miriam", "bianca", "adele"] {
         app.install(key).await;

@@ -84,7 +84,13 @@ pub struct EntraState {
     /// Per-user revocation generation and when it last moved.
     revocations: HashMap<String, (u64, chrono::DateTime<chrono::Utc>)>,
     code_lifetime: Duration,
+    /// Every credential handed out (codes, access, ID and refresh tokens),
+    /// newest last, so tests can prove none of them leaks anywhere.
+    issued: std::collections::VecDeque<String>,
 }
+
+/// How many issued credentials [`EntraState::issued`] keeps.
+const ISSUED_KEPT: usize = 100_000;
 
 impl Default for EntraState {
     fn default() -> Self {
@@ -95,6 +101,7 @@ impl Default for EntraState {
             sessions: HashMap::new(),
             revocations: HashMap::new(),
             code_lifetime: CODE_LIFETIME,
+            issued: std::collections::VecDeque::new(),
         }
     }
 }
@@ -112,6 +119,19 @@ impl std::fmt::Debug for EntraState {
 }
 
 impl EntraState {
+    /// Remembers a credential the emulator issued (sandbox-only record).
+    pub fn record_issued(&mut self, credential: &str) {
+        if self.issued.len() == ISSUED_KEPT {
+            self.issued.pop_front();
+        }
+        self.issued.push_back(credential.to_owned());
+    }
+
+    /// Every credential issued so far (bounded to the latest 100 000).
+    pub fn issued(&self) -> impl Iterator<Item = &str> {
+        self.issued.iter().map(String::as_str)
+    }
+
     /// Sets how long authorization codes stay redeemable. Tests use a zero
     /// lifetime to see expiry without waiting ten minutes.
     pub fn set_code_lifetime(&mut self, lifetime: Duration) {
@@ -153,6 +173,7 @@ impl EntraState {
             .retain(|_, c| c.issued.elapsed() < lifetime + Duration::from_secs(3600));
         let code = format!("0.A{}", new_secret(48));
         self.codes.insert(digest(&code), grant);
+        self.record_issued(&code);
         code
     }
 

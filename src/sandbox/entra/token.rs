@@ -32,6 +32,14 @@ pub async fn token(
 ) -> Response {
     match handle(&state, &tenant, &headers, &body) {
         Ok(body) => {
+            {
+                let mut entra = state.entra.lock().unwrap_or_else(|p| p.into_inner());
+                for key in ["access_token", "refresh_token", "id_token"] {
+                    if let Some(credential) = body.get(key).and_then(Value::as_str) {
+                        entra.record_issued(credential);
+                    }
+                }
+            }
             let mut response = (StatusCode::OK, Json(body)).into_response();
             let h = response.headers_mut();
             h.insert(

@@ -69,6 +69,7 @@ pub async fn deliver(state: &SimState, kind: &str, url: &str, body: String) -> A
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let text = response.text().await?;
+        state.record_bot_answer(&text);
         Ok::<_, reqwest::Error>((status, content_type, text))
     };
     let outcome = tokio::time::timeout(deadline, exchange).await;

@@ -323,6 +323,11 @@ pub(crate) async fn deliver(state: &SimState, activity: &Value) -> Value {
     let app_id = state.world().app.client_id.clone();
     let service_url = format!("{}/teams/", state.base_url);
     let token = state.teams.channel_token(&app_id, &service_url);
+    state
+        .entra
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record_issued(&token);
     let sent = state
         .teams
         .http
@@ -335,6 +340,7 @@ pub(crate) async fn deliver(state: &SimState, activity: &Value) -> Value {
         Ok(response) => {
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
+            state.record_bot_answer(&text);
             let body = serde_json::from_str::<Value>(&text).unwrap_or(if text.is_empty() {
                 Value::Null
             } else {
