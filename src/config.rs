@@ -51,6 +51,9 @@ pub struct EngineSettings {
     pub expiry_warning_minutes: i64,
     /// Chat commands one person may send per minute before "slow down".
     pub commands_per_minute: u32,
+    /// Card clicks (approve, deny, activate, extend) one person may make
+    /// per minute before "slow down".
+    pub clicks_per_minute: u32,
     /// Messages per second sent to one destination (person or channel).
     pub messages_per_second_per_destination: u32,
     /// Seconds an outbox job stays claimed before another worker may retry it.
@@ -69,6 +72,7 @@ impl Default for EngineSettings {
             reminder_lead_minutes: 120,
             expiry_warning_minutes: 60,
             commands_per_minute: 20,
+            clicks_per_minute: 30,
             messages_per_second_per_destination: 1,
             outbox_lease_seconds: 60,
             outbox_max_attempts: 10,

@@ -32,6 +32,13 @@ impl Engine {
         action: &CardAction,
         justification: Option<&str>,
     ) -> Message {
+        // Each person has their own budget: a flood from one never slows
+        // anyone else's clicks.
+        if self.clicks.check_key(&who.to_string()).is_err() {
+            return text(
+                "Slow down: you've pressed a lot of buttons in the last minute. Try again shortly.",
+            );
+        }
         let result = match action {
             CardAction::Approve { request, stage } => {
                 self.decide(who, action, request, stage, Review::Approve, justification)

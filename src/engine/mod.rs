@@ -86,6 +86,7 @@ pub struct Engine {
     /// triggers for the same request run one after the other.
     locks: Mutex<HashMap<RequestId, Weak<tokio::sync::Mutex<()>>>>,
     commands: DefaultKeyedRateLimiter<String>,
+    clicks: DefaultKeyedRateLimiter<String>,
     destinations: DefaultKeyedRateLimiter<String>,
     /// Wakes the outbox worker when jobs are queued.
     outbox_wake: Notify,
@@ -168,6 +169,7 @@ impl Engine {
             .collect();
         Ok(Arc::new(Self {
             commands: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.commands_per_minute)),
+            clicks: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.clicks_per_minute)),
             destinations: DefaultKeyedRateLimiter::keyed(
                 Quota::per_second(per_second).allow_burst(
                     per_second.saturating_mul(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN)),

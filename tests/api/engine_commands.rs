@@ -142,3 +142,27 @@ async fn a_flood_of_commands_is_told_to_slow_down() {
         Message::Help { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_flood_of_clicks_is_told_to_slow_down_without_slowing_anyone_else() {
+    let app = spawn_engine_app().await;
+    // Clicks on a request nobody knows: cheap answers, but each one counts.
+    let bogus = stagegate::engine::port::CardAction::Approve {
+        request: "00000000-0000-4000-8000-000000000001".parse().unwrap(),
+        stage: "00000000-0000-4000-8000-000000000002".parse().unwrap(),
+    };
+    let mut slowed = 0;
+    for _ in 0..35 {
+        if app
+            .click("johanna", &bogus, Some("flood"))
+            .await
+            .text()
+            .starts_with("Slow down")
+        {
+            slowed += 1;
+        }
+    }
+    assert_eq!(slowed, 5, "30 per minute, then slow down");
+    let other = app.click("alex", &bogus, Some("mine")).await;
+    assert!(!other.text().starts_with("Slow down"), "{other:?}");
+}

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test with its own sandbox, bot and
 //! SQLite file, all over real HTTP on loopback.
 
+mod abuse_nesting;
 mod config;
 mod engine_activation;
 mod engine_batch;
