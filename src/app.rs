@@ -70,6 +70,9 @@ impl Application {
 
     /// [`Application::build`] with explicit chat adapters and clock.
     pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+        settings
+            .refuse_sandbox_secrets_off_loopback()
+            .map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(settings.server.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;

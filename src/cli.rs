@@ -45,6 +45,15 @@ pub enum Command {
         /// Tenant file to seed the emulators with (default: the seeded tenant).
         #[arg(long)]
         tenant: Option<PathBuf>,
+        /// Run only the emulators (Entra, Graph, Teams, Slack and `/sim`);
+        /// the bot runs on its own with `stagegate serve --config` on the
+        /// same config file.
+        #[arg(long)]
+        emulators_only: bool,
+        /// With `--emulators-only`: the bot's config file, whose secrets the
+        /// emulators share and whose `server.public_base_url` they deliver to.
+        #[arg(long, default_value = "sandbox/stagegate.sandbox.toml")]
+        config: PathBuf,
     },
     /// Write the Teams app package or the Slack app manifest for a deployment.
     Manifest {
@@ -74,6 +83,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             sim_port,
             db,
             tenant,
+            emulators_only,
+            config,
         } => {
             crate::telemetry::init(cli.log_format.unwrap_or_default(), "info");
             let tenant = match tenant {
@@ -82,6 +93,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 })?),
                 None => None,
             };
+            if emulators_only {
+                return run_emulators(sim_port, &config, tenant).await;
+            }
             run_sandbox(port, sim_port, db, tenant).await
         }
         Command::Manifest { target } => crate::manifests::run(target),
@@ -100,6 +114,7 @@ async fn run_sandbox(
         tenant,
         callout_url: None,
         callout_secret: None,
+        secrets: None,
     })
     .await?;
     let settings = sandbox
@@ -134,6 +149,35 @@ async fn run_sandbox(
     sim??;
     bot??;
     Ok(())
+}
+
+/// The emulators alone, sharing the secrets of the bot's config file, for a
+/// bot running as its own process (the production topology).
+async fn run_emulators(
+    sim_port: u16,
+    config: &std::path::Path,
+    tenant: Option<String>,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(Some(config))?;
+    let sandbox = Sandbox::build(SandboxOptions {
+        bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), sim_port),
+        tenant,
+        callout_url: None,
+        callout_secret: None,
+        secrets: Some(crate::sandbox::FixedSecrets::from_settings(&settings)?),
+    })
+    .await?;
+    sandbox.state.check_bot_config(&settings)?;
+    let bot_url = settings.server.public_base_url.clone();
+    sandbox.state.connect_bot(&bot_url);
+    print_banner(
+        &sandbox,
+        &format!(
+            "{bot_url}  (not started here: stagegate serve --config {})",
+            config.display()
+        ),
+    );
+    Ok(sandbox.run_until(crate::http::shutdown_signal()).await?)
 }
 
 /// Like `println!`, but a closed stdout (a pipe whose reader went away)

@@ -419,6 +419,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Marks every secret of the shipped sandbox config.
+pub const SANDBOX_SECRET_MARKER: &str = "not-for-production";
+
 impl Settings {
     /// Loads defaults → `file` (if given, it must exist) → environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -440,6 +443,61 @@ impl Settings {
         }
         figment = figment.merge(env_provider(env)?);
         figment.extract().map_err(|e| describe(e, file))
+    }
+
+    /// The sandbox's shipped config carries fake secrets marked
+    /// [`SANDBOX_SECRET_MARKER`]; they are refused unless every Microsoft
+    /// and Slack endpoint is on loopback, so nobody runs production on them.
+    pub fn refuse_sandbox_secrets_off_loopback(&self) -> Result<(), String> {
+        use secrecy::ExposeSecret;
+        let mut secrets: Vec<(&str, &SecretString)> =
+            vec![("entra.client_secret", &self.entra.client_secret)];
+        secrets.extend(
+            self.identity
+                .vault_keys
+                .values()
+                .map(|k| ("identity.vault_keys", k)),
+        );
+        let mut endpoints = vec![
+            ("entra.login_base_url", self.entra.login_base_url.as_str()),
+            ("graph.base_url", self.graph.base_url.as_str()),
+        ];
+        if let Some(t) = &self.teams {
+            secrets.push(("teams.app_password", &t.app_password));
+            endpoints.push(("teams.service_url", &t.service_url));
+            endpoints.push(("teams.openid_metadata_url", &t.openid_metadata_url));
+        }
+        if let Some(s) = &self.slack {
+            secrets.push(("slack.signing_secret", &s.signing_secret));
+            secrets.push(("slack.bot_token", &s.bot_token));
+            endpoints.push(("slack.api_base_url", &s.api_base_url));
+        }
+        for (key, value) in [
+            ("intake.client_state", &self.intake.client_state),
+            ("intake.callout_secret", &self.intake.callout_secret),
+        ] {
+            if let Some(v) = value {
+                secrets.push((key, v));
+            }
+        }
+        let Some((marked, _)) = secrets
+            .iter()
+            .find(|(_, v)| v.expose_secret().contains(SANDBOX_SECRET_MARKER))
+        else {
+            return Ok(());
+        };
+        let loopback = |raw: &str| {
+            url::Url::parse(raw)
+                .ok()
+                .is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
+        };
+        match endpoints.iter().find(|(_, url)| !loopback(url)) {
+            Some((key, _)) => Err(format!(
+                "{marked} is a sandbox-only secret (it contains `{SANDBOX_SECRET_MARKER}`) but {key} is not on loopback: \
+                 the sandbox config must never reach real Microsoft or Slack services"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Layers the environment over settings built in code (used by the sandbox).

@@ -19,6 +19,7 @@ pub fn router() -> Router<SimState> {
         .route("/clock/advance", post(advance))
         .route("/tenant", get(tenant))
         .route("/tokens", post(tokens))
+        .route("/bot", post(connect_bot))
         .merge(super::entra::sim::router())
 }
 
@@ -39,6 +40,38 @@ async fn clock(State(state): State<SimState>) -> Json<Value> {
 struct Advance {
     /// ISO-8601 duration, e.g. `PT1H`, `P1D`.
     duration: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BotAt {
+    url: String,
+}
+
+/// Anyone on loopback: where the bot listens (`{"url":"http://127.0.0.1:3978"}`);
+/// the emulated Teams, Slack and callout relay deliver there from now on.
+/// Used when the bot runs as its own process (`--emulators-only`).
+async fn connect_bot(State(state): State<SimState>, body: axum::body::Bytes) -> Response {
+    let at: BotAt = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"url\": \"http://127.0.0.1:3978\"}}: {e}"),
+            );
+        }
+    };
+    match url::Url::parse(&at.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "url must be an absolute http(s) URL",
+            );
+        }
+    }
+    state.connect_bot(&at.url);
+    Json(json!({ "url": at.url })).into_response()
 }
 
 /// Anyone on loopback: moves emulated time forward and applies everything

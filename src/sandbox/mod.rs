@@ -77,7 +77,18 @@ impl std::ops::Deref for SimState {
 
 impl SimState {
     pub fn new(base_url: String, world: World) -> Self {
-        let slack = slack::SlackSim::new(&world);
+        Self::with_secrets(base_url, world, None)
+    }
+
+    /// A sandbox whose shared secrets are `secrets` (the bot's config file
+    /// in emulators-only mode) instead of fresh random ones.
+    pub fn with_secrets(base_url: String, world: World, secrets: Option<FixedSecrets>) -> Self {
+        let slack = slack::SlackSim::new(
+            &world,
+            secrets
+                .as_ref()
+                .map(|s| (s.slack_bot_token.as_str(), s.slack_signing_secret.as_str())),
+        );
         Self(Arc::new(SimInner {
             base_url,
             clock: SimClock::new(),
@@ -92,8 +103,12 @@ impl SimState {
             faults: faults::FaultInjector::default(),
             slack,
             teams: teams::TeamsSim::new(),
-            intake_client_state: random_secret(),
-            callout_secret: random_secret(),
+            intake_client_state: secrets
+                .as_ref()
+                .map_or_else(random_secret, |s| s.intake_client_state.clone()),
+            callout_secret: secrets
+                .as_ref()
+                .map_or_else(random_secret, |s| s.callout_secret.clone()),
             graph_round_trips: std::sync::atomic::AtomicU64::new(0),
             bot_answers: Mutex::new(std::collections::VecDeque::new()),
         }))
@@ -137,6 +152,22 @@ impl SimState {
             )),
             Some(SecretString::from(self.callout_secret.clone())),
         );
+    }
+
+    /// Refuses a bot config whose app registration is not this tenant's
+    /// (the bot would be refused at its first token request otherwise).
+    pub fn check_bot_config(&self, settings: &Settings) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        let world = self.world();
+        if settings.entra.tenant_id != world.tenant_id
+            || settings.entra.client_id != world.app.client_id
+            || settings.entra.client_secret.expose_secret() != world.app.client_secret
+        {
+            anyhow::bail!(
+                "the config's [entra] tenant_id / client_id / client_secret are not the tenant file's app registration"
+            );
+        }
+        Ok(())
     }
 
     /// Points every emulated service that calls the bot (Teams activities,
@@ -318,6 +349,50 @@ pub struct SandboxOptions {
     pub callout_url: Option<String>,
     /// Shared secret the relay sends in `X-Stagegate-Relay-Secret`.
     pub callout_secret: Option<SecretString>,
+    /// Secrets shared with a bot running in another process; random when
+    /// `None`.
+    pub secrets: Option<FixedSecrets>,
+}
+
+/// The secrets the emulators and a bot in another process must agree on,
+/// taken from the bot's config file.
+#[derive(Clone)]
+pub struct FixedSecrets {
+    pub slack_bot_token: String,
+    pub slack_signing_secret: String,
+    pub intake_client_state: String,
+    pub callout_secret: String,
+}
+
+impl std::fmt::Debug for FixedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixedSecrets(..)")
+    }
+}
+
+impl FixedSecrets {
+    /// The secrets of a bot config meant for the sandbox's emulators; every
+    /// one must be present.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        let expose = |s: &SecretString| s.expose_secret().to_owned();
+        let slack = settings
+            .slack
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the config has no [slack] section"))?;
+        let need = |value: &Option<SecretString>, key: &str| {
+            value
+                .as_ref()
+                .map(expose)
+                .ok_or_else(|| anyhow::anyhow!("the config sets no {key}"))
+        };
+        Ok(Self {
+            slack_bot_token: expose(&slack.bot_token),
+            slack_signing_secret: expose(&slack.signing_secret),
+            intake_client_state: need(&settings.intake.client_state, "intake.client_state")?,
+            callout_secret: need(&settings.intake.callout_secret, "intake.callout_secret")?,
+        })
+    }
 }
 
 /// A bound, not yet running, emulator server.
@@ -338,7 +413,7 @@ impl Sandbox {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.bind))?;
         let addr = listener.local_addr()?;
-        let state = SimState::new(format!("http://{addr}"), world);
+        let state = SimState::with_secrets(format!("http://{addr}"), world, options.secrets);
         state
             .notify
             .set_relay(options.callout_url, options.callout_secret);

@@ -37,6 +37,7 @@ pub async fn spawn_sandbox_with_tenant(tenant: Option<String>) -> TestSandbox {
         tenant,
         callout_url: None,
         callout_secret: None,
+        secrets: None,
     })
     .await
     .expect("sandbox builds");

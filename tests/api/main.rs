@@ -70,3 +70,4 @@ mod teams_persistence;
 mod teams_story;
 mod teams_submit;
 mod teams_support;
+mod topology;

@@ -73,7 +73,10 @@ impl std::fmt::Debug for SlackSim {
 }
 
 impl SlackSim {
-    pub fn new(world: &World) -> Self {
+    /// `fixed`: the bot token and signing secret to use (emulators-only
+    /// mode, where the bot reads them from its config file); random when
+    /// `None`.
+    pub fn new(world: &World, fixed: Option<(&str, &str)>) -> Self {
         let seed = &world.tenant_id;
         let team_id = stable_id('T', &format!("team:{seed}"));
         let bot_user_id = stable_id('U', &format!("bot-user:{seed}"));
@@ -117,11 +120,16 @@ impl SlackSim {
                 Channel::new(id, name.into(), ChannelKind::Public, members),
             );
         }
-        let bot_token = format!(
-            "xoxb-{}-{}-{}",
-            rand::random::<u32>() % 1_000_000_000,
-            rand::random::<u32>() % 1_000_000_000,
-            random_hex(12)
+        let bot_token = fixed.map_or_else(
+            || {
+                format!(
+                    "xoxb-{}-{}-{}",
+                    rand::random::<u32>() % 1_000_000_000,
+                    rand::random::<u32>() % 1_000_000_000,
+                    random_hex(12)
+                )
+            },
+            |(token, _)| token.to_owned(),
         );
         slack.tokens.insert(
             bot_token.clone(),
@@ -146,7 +154,7 @@ impl SlackSim {
             bot_user_id,
             bot_name: "stagegate".into(),
             bot_token,
-            signing_secret: random_hex(16),
+            signing_secret: fixed.map_or_else(|| random_hex(16), |(_, secret)| secret.to_owned()),
             verification_token: random_hex(12),
             created: world.created.timestamp(),
             started: Instant::now(),
