@@ -433,13 +433,26 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        let text = match file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| ConfigError::File {
                 path: path.to_owned(),
                 message: e.to_string(),
-            })?;
-            figment = figment.merge(Toml::string(&text));
+            })?),
+            None => None,
+        };
+        Self::from_toml(text.as_deref(), file, env)
+    }
+
+    /// Defaults → the TOML `text` (read from `file`, named in errors) →
+    /// environment.
+    pub fn from_toml(
+        text: Option<&str>,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(text) = text {
+            figment = figment.merge(Toml::string(text));
         }
         figment = figment.merge(env_provider(env)?);
         figment.extract().map_err(|e| describe(e, file))

@@ -37,6 +37,14 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
     }
 }
 
+/// Parses the query strings of `/auth/start` and `/auth/callback` as their
+/// handlers do (for the fuzzer).
+pub fn parse_queries(raw: &str) -> Result<(), String> {
+    serde_urlencoded::from_str::<StartQuery>(raw).map_err(|e| e.to_string())?;
+    serde_urlencoded::from_str::<CallbackQuery>(raw).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct CallbackQuery {
     code: Option<String>,

@@ -63,14 +63,9 @@ pub(super) async fn receive(
             );
         }
     }
-    let collection: Collection = match serde_json::from_slice(&body) {
+    let collection = match parse_collection(&body) {
         Ok(c) => c,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!("not a changeNotificationCollection: {e}"),
-            );
-        }
+        Err(detail) => return problem(StatusCode::BAD_REQUEST, detail),
     };
     let planned = match plan(&intake, &collection) {
         Ok(p) => p,
@@ -193,6 +188,18 @@ pub fn authenticate(body: &[u8], matches: impl Fn(&[u8]) -> bool) -> Result<(), 
     } else {
         Err(Refusal::Unauthenticated)
     }
+}
+
+fn parse_collection(body: &[u8]) -> Result<Collection, String> {
+    serde_json::from_slice(body).map_err(|e| format!("not a changeNotificationCollection: {e}"))
+}
+
+/// What the endpoint does with a body before any state is touched: the
+/// `clientState` gate (here accepting any value) and the parse. For the
+/// fuzzer.
+pub fn check_body(body: &[u8]) -> Result<usize, String> {
+    authenticate(body, |_| true).map_err(|e| format!("{e:?}"))?;
+    parse_collection(body).map(|c| c.value.len())
 }
 
 /// `changeNotificationCollection` (CSDL names).

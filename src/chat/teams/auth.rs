@@ -165,21 +165,12 @@ impl TeamsAuthenticator {
             .strip_prefix("Bearer ")
             .ok_or(AuthError::WrongScheme)?
             .trim();
-        // `alg: none` and unknown algorithms fail to parse here.
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
-            return Err(AuthError::DisallowedAlgorithm(format!("{:?}", header.alg)));
-        }
-        let kid = header
-            .kid
-            .ok_or_else(|| AuthError::Malformed("no kid in the header".into()))?;
-        let kid = printable(&kid);
+        let (alg, kid) = token_header(token)?;
         let key = self.keys.key(&kid).await?;
         if !key.endorsements.iter().any(|e| e == TEAMS_ENDORSEMENT) {
             return Err(AuthError::NotEndorsed(kid, TEAMS_ENDORSEMENT.into()));
         }
-        let mut validation = Validation::new(header.alg);
+        let mut validation = Validation::new(alg);
         validation.algorithms = ALLOWED_ALGORITHMS.to_vec();
         validation.leeway = CLOCK_SKEW_SECS;
         validation.validate_exp = true;
@@ -273,6 +264,20 @@ impl TeamsAuthenticator {
 /// stripped of control characters.
 fn printable(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_control()).take(80).collect()
+}
+
+/// A bearer token's header: an allowed algorithm and a printable `kid`.
+/// `alg: none` and unknown algorithms fail to parse.
+pub fn token_header(token: &str) -> Result<(jsonwebtoken::Algorithm, String), AuthError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+        return Err(AuthError::DisallowedAlgorithm(format!("{:?}", header.alg)));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| AuthError::Malformed("no kid in the header".into()))?;
+    Ok((header.alg, printable(&kid)))
 }
 
 /// The claims of a verified token that the body is checked against.

@@ -104,7 +104,7 @@ pub(super) async fn on_invoke(
 /// The action and trimmed justification a click names. Clients accept
 /// whitespace for `isRequired` (facts §4), so a decision's justification
 /// is checked here.
-fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), &'static str> {
+pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), &'static str> {
     let action = card_action(verb, data)?;
     let justification = data
         .get("justification")
@@ -150,7 +150,7 @@ fn dispatch(
 /// The data of an `Action.Submit` click, if this message is one: older
 /// clients send the fallback of our `Action.Execute` buttons as a message
 /// with no text whose `value` holds the card's data and inputs.
-pub(super) fn submitted(activity: &Activity) -> Option<&Value> {
+pub fn submitted(activity: &Activity) -> Option<&Value> {
     let text_empty = activity.text.as_deref().is_none_or(|t| t.trim().is_empty());
     let value = activity.value.as_ref()?;
     (text_empty && value.get("verb").is_some_and(Value::is_string)).then_some(value)

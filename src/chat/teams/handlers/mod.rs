@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 mod click;
 mod conversation;
 
+pub use click::{parse_click, submitted};
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

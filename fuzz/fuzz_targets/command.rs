@@ -1,0 +1,7 @@
+//! The chat command parser (`request …`, `status`, Teams `<at>` mentions).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = stagegate::domain::command::parse(text);
+    }
+});
