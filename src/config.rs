@@ -434,10 +434,12 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let text = match file {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-                path: path.to_owned(),
-                message: e.to_string(),
-            })?),
+            Some(path) => Some(
+                std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?,
+            ),
             None => None,
         };
         Self::from_toml(text.as_deref(), file, env)

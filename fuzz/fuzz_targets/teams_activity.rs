@@ -18,7 +18,11 @@ fn authenticator() -> &'static TeamsAuthenticator {
         );
         TeamsAuthenticator::new(
             reqwest::Client::new(),
-            AuthSettings::new("app", TENANT, "https://login.botframework.com/v1/.well-known/openidconfiguration"),
+            AuthSettings::new(
+                "app",
+                TENANT,
+                "https://login.botframework.com/v1/.well-known/openidconfiguration",
+            ),
             allowlist,
         )
     })
@@ -39,7 +43,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = parse_click(verb, &value.action.data);
     }
     if let Some(value) = submitted(&activity) {
-        let verb = value.get("verb").and_then(|v| v.as_str()).unwrap_or_default();
+        let verb = value
+            .get("verb")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let _ = parse_click(verb, value);
     }
     let _ = activity.tenant_id();

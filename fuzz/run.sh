@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS (default 60) each, seeded from
+# ../shared; prints each target's executions and whether it ran clean.
+# Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). The stable
+# toolchain is enough: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+#   fuzz/run.sh [SECONDS] [TARGET…]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds="${1:-60}"
+shift || true
+export RUSTC_BOOTSTRAP=1
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cargo fuzz list)
+fi
+python3 seed.py "${SHARED_DIR:-../../shared}"
+# No sanitizer and -O: a fast build, and panics (our bugs) still abort.
+cargo fuzz build --sanitizer none -O
+printf '%-20s %12s %10s %s\n' target executions seconds result
+status=0
+for t in "${targets[@]}"; do
+  log="$(mktemp)"
+  if cargo fuzz run --sanitizer none -O "$t" "corpus/$t" -- \
+       -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
+    result=clean
+  else
+    result="CRASH (see fuzz/artifacts/$t)"; status=1
+  fi
+  execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
+  printf '%-20s %12s %10s %s\n' "$t" "$execs" "$seconds" "$result"
+  [ "$result" = clean ] || tail -40 "$log"
+  rm -f "$log"
+done
+exit $status
