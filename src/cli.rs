@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::Application;
 use crate::config::{LogFormat, Settings};
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sandbox::launch::{LaunchOptions, Launched};
+use crate::sandbox::{Sandbox, SandboxOptions, SimState};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,47 +109,17 @@ async fn run_sandbox(
     db: PathBuf,
     tenant: Option<String>,
 ) -> anyhow::Result<()> {
-    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let sandbox = Sandbox::build(SandboxOptions {
-        bind: SocketAddr::new(loopback, sim_port),
+    let launched = Launched::start(LaunchOptions {
+        bot_port: port,
+        sim_port,
+        db,
         tenant,
-        callout_url: None,
-        callout_secret: None,
-        secrets: None,
+        env_overrides: true,
     })
     .await?;
-    let settings = sandbox
-        .bot_settings(SocketAddr::new(loopback, port), db)
-        .with_env_overrides(std::env::vars())?;
-    // The bot follows the sandbox's emulated clock (reminders, escalation).
-    let clock = sandbox.state.bot_clock();
-    let app = Application::build_with(
-        settings,
-        crate::app::AppOptions {
-            ports: Vec::new(),
-            clock: std::sync::Arc::new(clock),
-        },
-    )
-    .await?;
-    let bot_url = format!("http://127.0.0.1:{}", app.port());
-    sandbox.state.connect_bot(&bot_url);
-    print_banner(&sandbox, &bot_url);
-
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let stop = |tx: &tokio::sync::broadcast::Sender<()>| {
-        let mut rx = tx.subscribe();
-        async move {
-            let _ = rx.recv().await;
-        }
-    };
-    let sim = tokio::spawn(sandbox.run_until(stop(&stop_tx)));
-    let bot = tokio::spawn(app.run_until(stop(&stop_tx)));
+    print_banner(&launched.state, &launched.bot_url);
     crate::http::shutdown_signal().await;
-    let _ = stop_tx.send(());
-    let (sim, bot) = tokio::join!(sim, bot);
-    sim??;
-    bot??;
-    Ok(())
+    launched.stop().await
 }
 
 /// The emulators alone, sharing the secrets of the bot's config file, for a
@@ -171,7 +142,7 @@ async fn run_emulators(
     let bot_url = settings.server.public_base_url.clone();
     sandbox.state.connect_bot(&bot_url);
     print_banner(
-        &sandbox,
+        &sandbox.state,
         &format!(
             "{bot_url}  (not started here: stagegate serve --config {})",
             config.display()
@@ -189,9 +160,9 @@ macro_rules! out {
     }};
 }
 
-fn print_banner(sandbox: &Sandbox, bot_url: &str) {
-    let base = sandbox.base_url();
-    let world = sandbox.state.world();
+fn print_banner(state: &SimState, bot_url: &str) {
+    let base = state.base_url.clone();
+    let world = state.world();
     out!("stagegate sandbox is running (Ctrl-C to stop)");
     out!();
     out!("  bot                  {bot_url}  (/healthz, /readyz)");

@@ -4,12 +4,14 @@
 //! reaches Microsoft and Slack; only base URLs differ. State is in memory.
 
 mod bot_engine;
+pub mod bot_process;
 pub mod clock;
 pub mod control;
 pub mod entra;
 pub mod faults;
 pub mod graph;
 pub mod keys;
+pub mod launch;
 pub mod notify;
 pub mod slack;
 pub mod teams;

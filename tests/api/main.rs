@@ -2,6 +2,7 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod abuse_nesting;
+mod bot_process;
 mod config;
 mod engine_activation;
 mod engine_batch;
