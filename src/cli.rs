@@ -1,4 +1,4 @@
-//! The command line: `stagegate serve`, `stagegate sandbox` and `stagegate manifest`.
+//! The command line: `stagegate serve`, `stagegate sandbox`, `stagegate bench` and `stagegate manifest`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long, default_value = "sandbox/stagegate.sandbox.toml")]
         config: PathBuf,
     },
+    /// Measure start-up, memory and the inbound endpoints under load
+    /// (build with `--release`; see README "Benchmarks").
+    Bench(crate::bench::cli::BenchArgs),
     /// Write the Teams app package or the Slack app manifest for a deployment.
     Manifest {
         #[command(subcommand)]
@@ -99,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             run_sandbox(port, sim_port, db, tenant).await
         }
+        Command::Bench(args) => crate::bench::cli::run(args).await,
         Command::Manifest { target } => crate::manifests::run(target),
     }
 }
