@@ -12,6 +12,7 @@ pub mod graph;
 pub mod http;
 pub mod identity;
 pub mod intake;
+pub mod load;
 pub mod manifests;
 pub mod sandbox;
 pub mod store;

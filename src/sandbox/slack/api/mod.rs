@@ -202,6 +202,14 @@ pub async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == "chat.postMessage"
+        && state
+            .chaos
+            .pass(crate::sandbox::tripwire::Moment::OutboxDelivery)
+            .await
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
+    }
     let started = state.slack.started;
     let record =
         |status: u16, result: &Result<Value, &ApiError>, channel: Option<String>| CallRecord {
