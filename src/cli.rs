@@ -1,4 +1,4 @@
-//! The command line: `stagegate serve`, `stagegate sandbox` and `stagegate manifest`.
+//! The command line: `stagegate serve`, `stagegate sandbox`, `stagegate manifest` and `stagegate chaos`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long, default_value = "sandbox/stagegate.sandbox.toml")]
         config: PathBuf,
     },
+    /// Crash-restart chaos (and `--storm` fault storms) against the
+    /// emulators, with the bot as its own process; see the README.
+    Chaos(crate::chaos::args::ChaosArgs),
     /// Write the Teams app package or the Slack app manifest for a deployment.
     Manifest {
         #[command(subcommand)]
@@ -100,6 +103,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             run_sandbox(port, sim_port, db, tenant).await
         }
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Chaos(args) => {
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn");
+            crate::chaos::args::run_cli(args).await
+        }
     }
 }
 

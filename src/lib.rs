@@ -3,6 +3,7 @@
 //! README for the architecture.
 
 pub mod app;
+pub mod chaos;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -114,7 +114,12 @@ impl Swarm {
                 .activators
                 .iter()
                 .all(|k| progress.active.contains(k));
-            if all_delivered && all_active && tasks.is_empty() {
+            // Done when delivered, active, and no card of ours still shows
+            // buttons (the bot retires cards after Graph moves on).
+            let live = records::live_cards(&self.state, &self.dir, platform);
+            let ours: HashSet<&String> = progress.requests.values().map(|(id, _)| id).collect();
+            let settled = !live.iter().any(|c| ours.contains(&c.request));
+            if all_delivered && all_active && settled && tasks.is_empty() {
                 break;
             }
             if Instant::now() > deadline {
@@ -127,7 +132,7 @@ impl Swarm {
                     .get(what)
                     .is_some_and(|at| at.elapsed() < options.retry_after)
             };
-            for card in records::live_cards(&self.state, &self.dir, platform) {
+            for card in live {
                 let what = format!("{}/{}", card.request, card.stage);
                 if tasks.len() >= options.concurrency
                     || busy.contains(&card.holder)
