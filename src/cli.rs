@@ -1,4 +1,4 @@
-//! The command line: `stagegate serve`, `stagegate sandbox`, `stagegate bench` and `stagegate manifest`.
+//! The command line: `stagegate serve`, `stagegate sandbox`, `stagegate manifest`, `stagegate chaos` and `stagegate bench`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long, default_value = "sandbox/stagegate.sandbox.toml")]
         config: PathBuf,
     },
+    /// Crash-restart chaos (and `--storm` fault storms) against the
+    /// emulators, with the bot as its own process; see the README.
+    Chaos(crate::chaos::args::ChaosArgs),
     /// Measure start-up, memory and the inbound endpoints under load
     /// (build with `--release`; see README "Benchmarks").
     Bench(crate::bench::cli::BenchArgs),
@@ -104,6 +107,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => crate::bench::cli::run(args).await,
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Chaos(args) => {
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn");
+            crate::chaos::args::run_cli(args).await
+        }
     }
 }
 
