@@ -36,6 +36,27 @@ pub struct BenchArgs {
     /// Skip the inbound endpoints (no `wrk` needed).
     #[arg(long)]
     pub skip_inbound: bool,
+    /// Skip the end-to-end fan-out.
+    #[arg(long)]
+    pub skip_fanout: bool,
+    /// Fan-out: requesters of the generated tenant (each submits one request).
+    #[arg(long)]
+    pub requesters: Option<usize>,
+    /// Fan-out: managers (stage 1 approvers).
+    #[arg(long)]
+    pub managers: Option<usize>,
+    /// Fan-out: security approvers (stage 2).
+    #[arg(long)]
+    pub security_approvers: Option<usize>,
+    /// Fan-out on one platform only (default: Teams, then Slack).
+    #[arg(long, value_enum)]
+    pub platform: Option<crate::load::swarm::Platform>,
+    /// Fan-out: personas acting at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Fan-out: give up after this many seconds.
+    #[arg(long)]
+    pub deadline: Option<u64>,
 }
 
 impl BenchArgs {
@@ -55,6 +76,19 @@ impl BenchArgs {
         i.graph_rate = self.graph_rate.unwrap_or(i.graph_rate);
         i.slack_pool = self.slack_pool.unwrap_or(i.slack_pool);
         o.skip_inbound = self.skip_inbound;
+        if self.skip_fanout {
+            o.fanout = None;
+        }
+        if let Some(f) = &mut o.fanout {
+            f.requesters = self.requesters.unwrap_or(f.requesters);
+            f.managers = self.managers.unwrap_or(f.managers);
+            f.security_approvers = self.security_approvers.unwrap_or(f.security_approvers);
+            f.concurrency = self.concurrency.unwrap_or(f.concurrency);
+            f.deadline_seconds = self.deadline.unwrap_or(f.deadline_seconds);
+            if let Some(p) = self.platform {
+                f.platforms = vec![p];
+            }
+        }
         o
     }
 }

@@ -4,10 +4,14 @@
 //!
 //! - [`startup`]: spawn → `/readyz` on a fresh database, idle RSS.
 //! - [`inbound`]: Teams, Slack and Graph endpoints under `wrk`.
+//! - [`fanout`]: every requester of a generated tenant at once, end to end,
+//!   against the rate-limit [`floor`].
 //!
 //! [`report`] holds the targets and prints the table.
 
 pub mod cli;
+pub mod fanout;
+pub mod floor;
 pub mod harness;
 pub mod inbound;
 pub mod report;
@@ -17,6 +21,8 @@ pub mod startup;
 use std::path::PathBuf;
 
 use serde::Serialize;
+
+use crate::load::swarm::Platform;
 
 pub use report::{BenchReport, Target};
 
@@ -28,6 +34,8 @@ pub struct BenchOptions {
     pub inbound: inbound::InboundOptions,
     /// Skip the inbound endpoints (no `wrk` needed).
     pub skip_inbound: bool,
+    /// `None`: no fan-out.
+    pub fanout: Option<fanout::FanoutOptions>,
 }
 
 impl BenchOptions {
@@ -46,6 +54,14 @@ impl BenchOptions {
                 slack_pool: 60_000,
             },
             skip_inbound: false,
+            fanout: Some(fanout::FanoutOptions {
+                requesters: 2_000,
+                managers: 200,
+                security_approvers: 20,
+                platforms: vec![Platform::Teams, Platform::Slack],
+                concurrency: 64,
+                deadline_seconds: 4 * 3600,
+            }),
         }
     }
 
@@ -64,6 +80,14 @@ impl BenchOptions {
                 slack_pool: 1_000,
             },
             skip_inbound: false,
+            fanout: Some(fanout::FanoutOptions {
+                requesters: 2,
+                managers: 1,
+                security_approvers: 2,
+                platforms: vec![Platform::Teams, Platform::Slack],
+                concurrency: 8,
+                deadline_seconds: 300,
+            }),
         }
     }
 }
@@ -79,5 +103,9 @@ pub async fn run(binary: PathBuf, options: BenchOptions) -> anyhow::Result<Bench
         inbound::measure(&emulators, &binary, &options.inbound).await?
     };
     emulators.stop().await?;
-    Ok(BenchReport::new(options, startup, inbound))
+    let fanout = match &options.fanout {
+        Some(f) => fanout::measure(&binary, f).await?,
+        None => Vec::new(),
+    };
+    Ok(BenchReport::new(options, startup, inbound, fanout))
 }

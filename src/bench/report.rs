@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::BenchOptions;
+use super::fanout::FanoutFigures;
 use super::inbound::{EndpointFigures, LoadRun};
 use super::startup::StartupFigures;
 
@@ -16,6 +17,7 @@ pub struct BenchReport {
     pub options: BenchOptions,
     pub startup: StartupFigures,
     pub inbound: Vec<EndpointFigures>,
+    pub fanout: Vec<FanoutFigures>,
     pub targets: Vec<Target>,
 }
 
@@ -43,6 +45,7 @@ impl BenchReport {
         options: BenchOptions,
         startup: StartupFigures,
         inbound: Vec<EndpointFigures>,
+        fanout: Vec<FanoutFigures>,
     ) -> Self {
         let mut report = Self {
             machine: Machine {
@@ -56,6 +59,7 @@ impl BenchReport {
             options,
             startup,
             inbound,
+            fanout,
             targets: Vec::new(),
         };
         report.targets = report.check_targets();
@@ -116,24 +120,46 @@ impl BenchReport {
                 pass: Some(failed == 0),
             });
         }
-        for name in [
-            "fan-out time vs rate-limit floor",
-            "429s from emulated Teams and Slack",
-            "lost or duplicated cards",
-            "peak RSS during fan-out",
-        ] {
-            targets.push(Target {
-                name: name.into(),
-                target: match name {
-                    "fan-out time vs rate-limit floor" => "<= 1.2x".into(),
-                    "peak RSS during fan-out" => "< 150 MB".into(),
-                    _ => "0".into(),
-                },
-                measured: "not run (fan-out benchmark not built yet)".into(),
-                pass: None,
+        targets.extend(self.fanout_targets());
+        targets
+    }
+
+    fn fanout_targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for f in &self.fanout {
+            let p = format!("{:?}", f.platform);
+            out.push(Target {
+                name: format!("{p} fan-out time vs rate-limit floor"),
+                target: "<= 1.2x".into(),
+                measured: f.ratio.map_or_else(
+                    || format!("{:.1} s, floor 0 s", f.seconds),
+                    |r| format!("{r:.2}x ({:.1} s / {:.1} s)", f.seconds, f.floor.seconds),
+                ),
+                pass: f.ratio.map(|r| r <= 1.2),
+            });
+            out.push(Target {
+                name: format!("{p} 429s from the emulated platform"),
+                target: "0".into(),
+                measured: f.throttled.to_string(),
+                pass: Some(f.throttled == 0),
+            });
+            out.push(Target {
+                name: format!("{p} lost or duplicated cards"),
+                target: "0".into(),
+                measured: format!(
+                    "{} duplicated, {} lost decisions, {} live left",
+                    f.duplicate_cards, f.lost_decisions, f.live_cards_left
+                ),
+                pass: Some(f.complete()),
+            });
+            out.push(Target {
+                name: format!("{p} peak RSS during fan-out"),
+                target: "< 150 MB".into(),
+                measured: format!("{:.1} MB", f.bot_peak_rss_mb),
+                pass: Some(f.bot_peak_rss_mb < 150.0),
             });
         }
-        targets
+        out
     }
 
     /// The human-readable table.
@@ -193,6 +219,34 @@ impl BenchReport {
                     "  bot RSS after: {:.1} MB, peak so far {:.1} MB",
                     e.bot_rss_mb, e.bot_peak_rss_mb
                 );
+            }
+        }
+        for f in &self.fanout {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "fan-out {:?}: {} requests in {:.1} s; floor {:.1} s ({}; {} posts + {} updates); ratio {}",
+                f.platform,
+                f.requests,
+                f.seconds,
+                f.floor.seconds,
+                f.floor.binding,
+                f.floor.posts,
+                f.floor.updates,
+                f.ratio.map_or("n/a".into(), |r| format!("{r:.2}x"))
+            );
+            let _ = writeln!(
+                out,
+                "  delivered {}/{}; 429s {}; Graph calls/request {:.1}; bot CPU {:.2} s per 1,000 requests; peak RSS {:.1} MB",
+                f.delivered,
+                f.requests,
+                f.throttled,
+                f.graph_calls_per_request,
+                f.bot_cpu_s_per_1k_requests,
+                f.bot_peak_rss_mb
+            );
+            for e in &f.sample_errors {
+                let _ = writeln!(out, "  error: {e}");
             }
         }
         let _ = writeln!(out);

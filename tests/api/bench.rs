@@ -50,6 +50,15 @@ async fn the_small_bench_produces_a_complete_report() {
         assert!(report.inbound[1].fixed.is_some() && report.inbound[2].fixed.is_some());
     }
 
+    assert_eq!(report.fanout.len(), 2, "Teams and Slack");
+    for f in &report.fanout {
+        assert!(f.complete(), "{:?}: {f:?}", f.platform);
+        assert_eq!(f.delivered, f.requests);
+        assert!(f.floor.posts > 0 && f.floor.updates > 0, "{:?}", f.floor);
+        assert!(f.seconds > 0.0 && f.graph_calls_per_request > 0.0);
+        assert!(f.bot_peak_rss_mb > 1.0);
+    }
+
     for name in [
         "ready on a fresh database (median)",
         "idle RSS",
@@ -63,7 +72,9 @@ async fn the_small_bench_produces_a_complete_report() {
         );
     }
     let json = serde_json::to_value(&report).unwrap();
-    for key in ["machine", "options", "startup", "inbound", "targets"] {
+    for key in [
+        "machine", "options", "startup", "inbound", "fanout", "targets",
+    ] {
         assert!(json.get(key).is_some(), "JSON lacks `{key}`");
     }
     let table = report.table();
