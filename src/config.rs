@@ -54,7 +54,9 @@ pub struct EngineSettings {
     /// Card clicks (approve, deny, activate, extend) one person may make
     /// per minute before "slow down".
     pub clicks_per_minute: u32,
-    /// Messages per second sent to one destination (person or channel).
+    /// Messages per second sent to one destination (person or channel), on
+    /// top of the platforms' own limits, which the chat clients always keep;
+    /// 0 (the default) adds no cap of our own.
     pub messages_per_second_per_destination: u32,
     /// Seconds an outbox job stays claimed before another worker may retry it.
     pub outbox_lease_seconds: i64,
@@ -73,7 +75,7 @@ impl Default for EngineSettings {
             expiry_warning_minutes: 60,
             commands_per_minute: 20,
             clicks_per_minute: 30,
-            messages_per_second_per_destination: 1,
+            messages_per_second_per_destination: 0,
             outbox_lease_seconds: 60,
             outbox_max_attempts: 10,
             security_channel: None,

@@ -87,7 +87,8 @@ pub struct Engine {
     locks: Mutex<HashMap<RequestId, Weak<tokio::sync::Mutex<()>>>>,
     commands: DefaultKeyedRateLimiter<String>,
     clicks: DefaultKeyedRateLimiter<String>,
-    destinations: DefaultKeyedRateLimiter<String>,
+    /// `None` (the default): only the platforms' own limits apply.
+    destinations: Option<DefaultKeyedRateLimiter<String>>,
     /// Wakes the outbox worker when jobs are queued.
     outbox_wake: Notify,
     /// Signalled whenever the worker finishes a job.
@@ -160,8 +161,7 @@ impl Engine {
         let catalog =
             PackageCatalog::new(packages.iter().map(|p| (p.alias.clone(), p.entry.clone())))
                 .map_err(|e| EngineError::Config(e.to_string()))?;
-        let per_second = NonZeroU32::new(deps.settings.messages_per_second_per_destination.max(1))
-            .unwrap_or(NonZeroU32::MIN);
+        let per_second = NonZeroU32::new(deps.settings.messages_per_second_per_destination);
         let ports = deps
             .ports
             .into_iter()
@@ -170,11 +170,12 @@ impl Engine {
         Ok(Arc::new(Self {
             commands: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.commands_per_minute)),
             clicks: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.clicks_per_minute)),
-            destinations: DefaultKeyedRateLimiter::keyed(
-                Quota::per_second(per_second).allow_burst(
-                    per_second.saturating_mul(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN)),
-                ),
-            ),
+            destinations: per_second.map(|n| {
+                DefaultKeyedRateLimiter::keyed(
+                    Quota::per_second(n)
+                        .allow_burst(n.saturating_mul(NonZeroU32::MIN.saturating_add(4))),
+                )
+            }),
             settings: deps.settings,
             store: deps.store,
             graph: deps.graph,

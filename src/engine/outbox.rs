@@ -43,22 +43,56 @@ fn refs_of(row: &OutboxRow) -> Refs {
         .unwrap_or_default()
 }
 
+/// Jobs delivered at once. Each waits inside its chat client for its own
+/// conversation's slot (the clients mirror the platforms' limits), so
+/// jobs for other conversations are not held up behind it; bounded so a
+/// waiting job never outlives its lease (32 jobs to one Slack channel at
+/// one per second is 32 s, under the 60 s default lease).
+const IN_FLIGHT: usize = 32;
+
 impl Engine {
-    /// Runs the worker until `shutdown` resolves.
+    /// Runs the worker until `shutdown` resolves: claims as many due jobs
+    /// as there are free delivery slots and delivers each in its own task.
     pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         loop {
-            let worked = match self.outbox_pass().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox pass failed");
-                    0
+            let free = slots.available_permits();
+            let claimed = if free == 0 {
+                0
+            } else {
+                match self.claim(free).await {
+                    Ok(rows) => {
+                        let n = rows.len();
+                        for row in rows {
+                            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                                return;
+                            };
+                            let engine = Arc::clone(&self);
+                            tokio::spawn(async move {
+                                if let Err(e) = engine.handle(row).await {
+                                    tracing::error!(error = %e, "outbox job not recorded");
+                                }
+                                drop(slot);
+                                engine.outbox_wake.notify_one();
+                            });
+                        }
+                        n
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "outbox claim failed");
+                        0
+                    }
                 }
             };
-            if worked > 0 {
+            if claimed > 0 && claimed == free {
                 continue;
             }
-            let wait = self.next_due_in().await;
+            let wait = if free == 0 {
+                StdDuration::from_secs(1)
+            } else {
+                self.next_due_in().await
+            };
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.outbox_wake.notified() => {}
@@ -69,8 +103,8 @@ impl Engine {
 
     async fn next_due_in(&self) -> StdDuration {
         let fallback = StdDuration::from_secs(1);
-        match self.store.outbox_backlog().await {
-            Ok((n, Some(due))) if n > 0 => {
+        match self.store.outbox_next_due().await {
+            Ok(Some(due)) => {
                 let ms = (due - Utc::now().timestamp_millis()).clamp(5, 1000);
                 StdDuration::from_millis(ms as u64)
             }
@@ -78,46 +112,65 @@ impl Engine {
         }
     }
 
-    /// Claims and processes what is due; returns how many jobs it handled.
-    pub async fn outbox_pass(&self) -> Result<usize, EngineError> {
+    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, EngineError> {
         let now = Utc::now();
         let lease = now + Duration::seconds(self.settings.outbox_lease_seconds.max(1));
-        let rows = self.store.claim_due(now, lease, 16).await?;
+        Ok(self
+            .store
+            .claim_due(now, lease, i64::try_from(limit).unwrap_or(16))
+            .await?)
+    }
+
+    /// Claims and delivers what is due, concurrently; returns how many jobs
+    /// it handled.
+    pub async fn outbox_pass(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let rows = self.claim(IN_FLIGHT).await?;
         let n = rows.len();
+        let mut tasks = tokio::task::JoinSet::new();
         for row in rows {
-            let outcome = match serde_json::from_str::<Job>(&row.job) {
-                Ok(job) => self.deliver(&row, &job).await,
-                Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
-            };
-            let now = Utc::now();
-            match outcome {
-                Outcome::Done(note) => {
-                    self.store
-                        .finish_outbox(row.id, "sent", note.as_deref(), now)
-                        .await?;
-                }
-                Outcome::Defer { after, why } => {
-                    self.store
-                        .defer_outbox(row.id, now + after, &why, now)
-                        .await?;
-                }
-                Outcome::Retry { after, error }
-                    if row.attempts < self.settings.outbox_max_attempts =>
-                {
-                    self.store
-                        .retry_outbox(row.id, now + after, &error, now)
-                        .await?;
-                }
-                Outcome::Retry { error, .. } | Outcome::Failed(error) => {
-                    tracing::error!(key = %row.key, %error, "outbox job given up");
-                    self.store
-                        .finish_outbox(row.id, "failed", Some(&error), now)
-                        .await?;
-                }
+            let engine = Arc::clone(self);
+            tasks.spawn(async move { engine.handle(row).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                return Err(e);
             }
-            self.outbox_progress.notify_waiters();
         }
         Ok(n)
+    }
+
+    /// Delivers one claimed job and records the outcome.
+    async fn handle(&self, row: OutboxRow) -> Result<(), EngineError> {
+        let outcome = match serde_json::from_str::<Job>(&row.job) {
+            Ok(job) => self.deliver(&row, &job).await,
+            Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
+        };
+        let now = Utc::now();
+        match outcome {
+            Outcome::Done(note) => {
+                self.store
+                    .finish_outbox(row.id, "sent", note.as_deref(), now)
+                    .await?;
+            }
+            Outcome::Defer { after, why } => {
+                self.store
+                    .defer_outbox(row.id, now + after, &why, now)
+                    .await?;
+            }
+            Outcome::Retry { after, error } if row.attempts < self.settings.outbox_max_attempts => {
+                self.store
+                    .retry_outbox(row.id, now + after, &error, now)
+                    .await?;
+            }
+            Outcome::Retry { error, .. } | Outcome::Failed(error) => {
+                tracing::error!(key = %row.key, %error, "outbox job given up");
+                self.store
+                    .finish_outbox(row.id, "failed", Some(&error), now)
+                    .await?;
+            }
+        }
+        self.outbox_progress.notify_waiters();
+        Ok(())
     }
 
     /// Resolves when no job is pending or in flight.
@@ -145,14 +198,11 @@ impl Engine {
     }
 
     async fn deliver(&self, row: &OutboxRow, job: &Job) -> Outcome {
-        if let Err(not_until) = self.destinations.check_key(&job.destination()) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Outcome::Defer {
-                after: Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
-                why: "rate limited locally".into(),
-            };
+        // An optional cap of our own on top of the platforms' limits (which
+        // the chat clients keep). Waiting here is a sleep until the slot,
+        // never a claim-defer-claim loop through the database.
+        if let Some(destinations) = &self.destinations {
+            destinations.until_key_ready(&job.destination()).await;
         }
         let result = match job {
             Job::PostCard {

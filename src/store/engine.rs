@@ -408,6 +408,17 @@ impl Store {
         Ok((row.get("n"), row.get("due")))
     }
 
+    /// When the next unfinished job falls due (epoch ms), without counting.
+    pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END) AS due
+             FROM outbox WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.get("due"))
+    }
+
     /// `(status, message_ref)` of the job with `key`.
     pub async fn outbox_by_key(
         &self,
