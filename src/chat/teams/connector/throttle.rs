@@ -2,94 +2,148 @@
 //! instead of provoking 429s: per thread 7/1 s, 8/2 s, 60/30 s, 1800/h for
 //! sends and creates, and 50 requests per second per app.
 //!
-//! Teams counts in sliding windows; `governor` is GCRA. A GCRA quota with
-//! burst `b` and one cell per `T` admits at most `b + ⌈W/T⌉ − 1` requests in
-//! any window `W`. Waits for one thread are serialised, so a send leaves at
-//! most one cell after its last check; with that, each limit below is met
-//! with a margin of at least one request for network jitter.
+//! Teams counts in sliding windows, so this does too: it remembers when
+//! each recent operation left and lets one more go as soon as every window
+//! has room. An earlier GCRA (`governor`) version had to under-use the
+//! 30 s window by half (at most 49 sends per 30 s, then one per second) to
+//! be safe, which made a busy approver's conversation take twice as long as
+//! Teams allows. Each window is counted `MARGIN` longer than Teams' so that
+//! network jitter between our clock and Teams' arrival times cannot push
+//! two requests into one window.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
 
-/// (burst, one cell per) for each window of the per-thread send limit.
-const THREAD_QUOTAS: [(u32, Duration); 4] = [
-    // 7 / 1 s  → at most 3 + 4 − 1 = 6
-    (3, Duration::from_millis(250)),
-    // 8 / 2 s  → at most 3 + 4 − 1 = 6
-    (3, Duration::from_millis(500)),
-    // 60 / 30 s → at most 20 + 30 − 1 = 49
-    (20, Duration::from_secs(1)),
-    // 1800 / h → at most 600 + 1200 − 1 = 1799
-    (600, Duration::from_secs(3)),
+/// (operations, window) for one thread: sends, replies, updates, creates.
+const THREAD_WINDOWS: [(usize, Duration); 4] = [
+    (7, Duration::from_secs(1)),
+    (8, Duration::from_secs(2)),
+    (60, Duration::from_secs(30)),
+    (1800, Duration::from_secs(3600)),
 ];
-/// 50 / s per app → at most 20 + 25 − 1 = 44.
-const APP_QUOTA: (u32, Duration) = (20, Duration::from_millis(40));
+/// "The global limit per app per tenant is 50 Requests Per Second."
+const APP_WINDOWS: [(usize, Duration); 1] = [(50, Duration::from_secs(1))];
+/// Added to every window: covers the spread in request transit times.
+const MARGIN: Duration = Duration::from_millis(50);
 
+/// Departure times within the longest window, oldest first.
+#[derive(Debug, Default)]
+struct Sent(VecDeque<Instant>);
+
+impl Sent {
+    /// How long until one more operation fits every window (zero: now).
+    fn wait(&mut self, windows: &[(usize, Duration)], now: Instant) -> Duration {
+        let longest = windows.iter().map(|(_, w)| *w + MARGIN).max();
+        if let Some(longest) = longest {
+            while self.0.front().is_some_and(|t| now - *t >= longest) {
+                self.0.pop_front();
+            }
+        }
+        let mut wait = Duration::ZERO;
+        for (limit, window) in windows {
+            let window = *window + MARGIN;
+            let in_window = self
+                .0
+                .iter()
+                .rev()
+                .take_while(|t| now - **t < window)
+                .count();
+            if in_window >= *limit {
+                // Room once the `limit`-th most recent one leaves the window.
+                let oldest_needed = self.0[self.0.len() - limit];
+                wait = wait.max(window - (now - oldest_needed));
+            }
+        }
+        wait
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    per_thread: HashMap<String, Sent>,
+    per_app: Sent,
+}
+
+#[derive(Debug, Default)]
 pub struct Throttle {
-    per_thread: Vec<DefaultKeyedRateLimiter<String>>,
-    per_app: DefaultDirectRateLimiter,
-    /// One waiter per thread at a time (see the module docs).
-    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl std::fmt::Debug for Throttle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Throttle").finish_non_exhaustive()
-    }
-}
-
-impl Default for Throttle {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn quota((burst, period): (u32, Duration)) -> Quota {
-    Quota::with_period(period)
-        .expect("non-zero period")
-        .allow_burst(NonZeroU32::new(burst).expect("non-zero burst"))
+    state: Mutex<State>,
 }
 
 impl Throttle {
     pub fn new() -> Self {
-        Self {
-            per_thread: THREAD_QUOTAS
-                .iter()
-                .map(|q| RateLimiter::keyed(quota(*q)))
-                .collect(),
-            per_app: RateLimiter::direct(quota(APP_QUOTA)),
-            queues: Mutex::new(HashMap::new()),
-        }
+        Self::default()
     }
 
-    /// Waits until one more operation on `thread` fits every limit.
+    /// Waits (sleeping until the next slot, never polling) until one more
+    /// operation on `thread` fits every limit, and counts it.
     pub async fn until_ready(&self, thread: &str) {
         // Channel threads share their channel's budget.
         let key = thread
             .split_once(";messageid=")
-            .map_or(thread, |(channel, _)| channel)
-            .to_owned();
-        let queue = {
-            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            if queues.len() > 10_000 {
-                queues.retain(|_, q| Arc::strong_count(q) > 1);
+            .map_or(thread, |(channel, _)| channel);
+        loop {
+            let now = Instant::now();
+            let wait = {
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let state = &mut *state;
+                // Long-lived bots talk to many threads: drop idle ones now and then.
+                if state.per_thread.len() > 10_000 {
+                    state.per_thread.retain(|_, sent| {
+                        sent.0
+                            .back()
+                            .is_some_and(|t| now - *t < Duration::from_secs(3600) + MARGIN)
+                    });
+                }
+                let sent = state.per_thread.entry(key.to_owned()).or_default();
+                let wait = sent
+                    .wait(&THREAD_WINDOWS, now)
+                    .max(state.per_app.wait(&APP_WINDOWS, now));
+                if wait.is_zero() {
+                    sent.0.push_back(now);
+                    state.per_app.0.push_back(now);
+                }
+                wait
+            };
+            if wait.is_zero() {
+                return;
             }
-            Arc::clone(queues.entry(key.clone()).or_default())
-        };
-        let _turn = queue.lock().await;
-        for limiter in &self.per_thread {
-            limiter.until_key_ready(&key).await;
+            tokio::time::sleep_until(now + wait).await;
         }
-        self.per_app.until_ready().await;
-        // Long-lived bots talk to many threads: drop idle keys now and then.
-        if self.per_thread[0].len() > 10_000 {
-            for limiter in &self.per_thread {
-                limiter.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thirty_second_window_is_used_in_full_and_not_exceeded() {
+        let start = Instant::now();
+        let mut sent = Sent::default();
+        let mut times = Vec::new();
+        let mut now = start;
+        while times.len() < 130 {
+            let wait = sent.wait(&THREAD_WINDOWS, now);
+            if wait.is_zero() {
+                sent.0.push_back(now);
+                times.push(now);
+            } else {
+                now += wait;
             }
         }
+        for (limit, window) in THREAD_WINDOWS {
+            for (i, t) in times.iter().enumerate().skip(limit) {
+                assert!(
+                    *t - times[i - limit] >= window,
+                    "{limit} per {window:?} exceeded"
+                );
+            }
+        }
+        // 60 per 30 s: the 61st goes one window (plus margin) after the first.
+        assert!(times[60] - start <= Duration::from_secs(31));
+        assert!(times[120] - start <= Duration::from_secs(62));
     }
 }
