@@ -12,7 +12,7 @@
 //! two requests into one window.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -70,6 +70,9 @@ struct State {
 #[derive(Debug, Default)]
 pub struct Throttle {
     state: Mutex<State>,
+    /// One waiter per thread at a time, first come first served: two
+    /// updates of one card must reach Teams in the order they were made.
+    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Throttle {
@@ -84,6 +87,14 @@ impl Throttle {
         let key = thread
             .split_once(";messageid=")
             .map_or(thread, |(channel, _)| channel);
+        let queue = {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            if queues.len() > 10_000 {
+                queues.retain(|_, q| Arc::strong_count(q) > 1);
+            }
+            Arc::clone(queues.entry(key.to_owned()).or_default())
+        };
+        let _turn = queue.lock().await;
         loop {
             let now = Instant::now();
             let wait = {
