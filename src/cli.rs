@@ -117,6 +117,9 @@ async fn run_sandbox(
         env_overrides: true,
     })
     .await?;
+    // Every persona gets a Teams chat with the bot, and the bot joins the
+    // security channel's team, so the console's story is clickable at once.
+    crate::sandbox::console::install_chat_apps(&launched.state).await?;
     print_banner(&launched.state, &launched.bot_url);
     crate::http::shutdown_signal().await;
     launched.stop().await
@@ -165,6 +168,7 @@ fn print_banner(state: &SimState, bot_url: &str) {
     let world = state.world();
     out!("stagegate sandbox is running (Ctrl-C to stop)");
     out!();
+    out!("  console              {base}/   <- open this in a browser");
     out!("  bot                  {bot_url}  (/healthz, /readyz)");
     out!(
         "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",

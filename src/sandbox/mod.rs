@@ -6,6 +6,7 @@
 mod bot_engine;
 pub mod bot_process;
 pub mod clock;
+pub mod console;
 pub mod control;
 pub mod entra;
 pub mod faults;
@@ -65,6 +66,12 @@ pub struct SimInner {
     /// What the bot answered the emulated Teams and Slack (bounded), so
     /// tests can prove no secret is ever in a response body.
     bot_answers: Mutex<std::collections::VecDeque<String>>,
+    /// The console's change generation: bumped whenever a chat, channel,
+    /// request or the clock may have changed (see [`SimState::touch`]).
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Set once the server is shutting down, so console event streams end
+    /// instead of holding the graceful shutdown open.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// How many bot answers [`SimState::bot_answers`] keeps.
@@ -113,7 +120,24 @@ impl SimState {
                 .map_or_else(random_secret, |s| s.callout_secret.clone()),
             graph_round_trips: std::sync::atomic::AtomicU64::new(0),
             bot_answers: Mutex::new(std::collections::VecDeque::new()),
+            changes: tokio::sync::watch::Sender::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
         }))
+    }
+
+    /// Tells console viewers that what they show may be stale.
+    pub fn touch(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// The change generation, for console event streams.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Resolves once the server is shutting down.
+    pub fn watch_closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Records an HTTP body the bot answered an emulated platform with.
@@ -196,6 +220,7 @@ impl SimState {
             world,
             events_at_lock,
             wake: &self.notify.wake,
+            changes: &self.changes,
         }
     }
 
@@ -311,6 +336,7 @@ pub struct WorldGuard<'a> {
     world: MutexGuard<'a, World>,
     events_at_lock: usize,
     wake: &'a tokio::sync::Notify,
+    changes: &'a tokio::sync::watch::Sender<u64>,
 }
 
 impl std::ops::Deref for WorldGuard<'_> {
@@ -330,6 +356,9 @@ impl Drop for WorldGuard<'_> {
     fn drop(&mut self) {
         if self.world.events.len() != self.events_at_lock {
             self.wake.notify_one();
+            // Due work applied on a read (a stage timing out) changes what
+            // the console shows, with no write request to notice it.
+            self.changes.send_modify(|generation| *generation += 1);
         }
     }
 }
@@ -441,6 +470,11 @@ impl Sandbox {
             .nest("/sim/slack", slack::driver::router())
             .nest("/botframework", teams::metadata::router())
             .nest("/teams/v3", teams::connector::router())
+            .merge(console::router())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                console::touch_after_writes,
+            ))
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {
@@ -468,6 +502,11 @@ impl Sandbox {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let dispatcher = notify::dispatcher::spawn(self.state.clone());
+        let closing = self.state.closing.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.send_replace(true);
+        };
         let result =
             crate::http::serve(self.listener, self.router, shutdown, Duration::from_secs(5)).await;
         dispatcher.abort();

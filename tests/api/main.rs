@@ -4,6 +4,7 @@
 mod abuse_nesting;
 mod bot_process;
 mod config;
+mod console;
 mod engine_activation;
 mod engine_batch;
 mod engine_commands;
