@@ -143,6 +143,9 @@ async fn slack_story(b: &Browser) {
     b.wait_text("#groups", "Alex Wilber").await;
     b.wait_text("#slack-chat", "Activated until").await;
     b.wait_text(".security", "activated").await;
+    // The guide's Slack steps, for the screenshot.
+    b.click("#guide-slack").await;
+    b.wait_text("#guide-steps-slack", "/stagegate link").await;
 }
 
 /// Approve on the Slack card, then justify in the modal and submit it.

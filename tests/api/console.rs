@@ -128,3 +128,28 @@ async fn a_change_event_follows_every_write() {
         .unwrap();
     assert!(next_generation(&mut events).await > second);
 }
+
+#[tokio::test]
+async fn event_streams_end_when_the_sandbox_shuts_down() {
+    let sandbox = spawn_sandbox().await;
+    let mut events = sandbox
+        .http
+        .get(sandbox.url("/sim/console/events"))
+        .send()
+        .await
+        .unwrap();
+    next_generation(&mut events).await;
+    // Dropping the sandbox shuts its server down; an open console must not
+    // hold the graceful shutdown open.
+    drop(sandbox);
+    let end = tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match events.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended before the 5 s grace period");
+}

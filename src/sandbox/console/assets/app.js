@@ -156,7 +156,7 @@
       };
       node.append(Render.blocks(message.blocks, ctx));
     } else {
-      node.append(el("div", { class: "text", text: Render.slackText(message.text) }));
+      node.append(el("div", { class: "text" }, Render.mrkdwn({ type: "mrkdwn", text: message.text || "" })));
     }
     return node;
   }

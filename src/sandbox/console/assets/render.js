@@ -170,6 +170,30 @@ const Render = (() => {
     return textOf(object).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
   }
 
+  // Slack mrkdwn as nodes: *bold*, _italic_, `code`, <url|label> links
+  // (http(s) only); anything else stays literal text.
+  function mrkdwn(object) {
+    const raw = textOf(object);
+    if (!object || object.type !== "mrkdwn") return [document.createTextNode(slackText(object))];
+    const unescape = (t) => t.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+    const nodes = [];
+    const pattern = /<([^>|]+)(?:\|([^>]*))?>|(?<!\w)\*([^*\n]+)\*(?!\w)|(?<!\w)_([^_\n]+)_(?!\w)|`([^`\n]+)`/g;
+    let last = 0;
+    for (const m of raw.matchAll(pattern)) {
+      if (m.index > last) nodes.push(document.createTextNode(unescape(raw.slice(last, m.index))));
+      if (m[1] !== undefined) {
+        const url = safeUrl(unescape(m[1]));
+        const label = unescape(m[2] ?? m[1]);
+        nodes.push(url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: label }) : document.createTextNode(label));
+      } else if (m[3] !== undefined) nodes.push(el("b", { text: unescape(m[3]) }));
+      else if (m[4] !== undefined) nodes.push(el("i", { text: unescape(m[4]) }));
+      else nodes.push(el("code", { text: unescape(m[5]) }));
+      last = m.index + m[0].length;
+    }
+    if (last < raw.length) nodes.push(document.createTextNode(unescape(raw.slice(last))));
+    return nodes;
+  }
+
   function blocks(list, ctx) {
     return el("div", { class: "blocks" }, (list || []).map((b) => block(b, ctx)));
   }
@@ -182,11 +206,12 @@ const Render = (() => {
       case "divider":
         return el("hr");
       case "context":
-        return el("div", { class: "context", text: (b.elements || []).map((e) => e.type === "image" ? "[" + (e.alt_text || "image") + "]" : slackText(e)).join("  ") });
+        return el("div", { class: "context" }, (b.elements || []).flatMap((e) =>
+          e.type === "image" ? [document.createTextNode("[" + (e.alt_text || "image") + "] ")] : [...mrkdwn(e), document.createTextNode("  ")]));
       case "section":
         return el("div", { class: "section", "data-block-id": b.block_id },
-          b.text ? el("div", { class: "section-text", text: slackText(b.text) }) : null,
-          b.fields ? el("div", { class: "fields" }, b.fields.map((f) => el("div", { text: slackText(f) }))) : null,
+          b.text ? el("div", { class: "section-text" }, mrkdwn(b.text)) : null,
+          b.fields ? el("div", { class: "fields" }, b.fields.map((f) => el("div", {}, mrkdwn(f)))) : null,
           b.accessory ? el("div", { class: "actions" }, element(b.accessory, b, ctx)) : null);
       case "actions":
         return el("div", { class: "actions", "data-block-id": b.block_id }, (b.elements || []).map((e) => element(e, b, ctx)));
@@ -246,5 +271,5 @@ const Render = (() => {
       b.hint ? el("div", { class: "context", text: slackText(b.hint) }) : null);
   }
 
-  return { el, adaptiveCard, blocks, slackText };
+  return { el, adaptiveCard, blocks, slackText, mrkdwn };
 })();
