@@ -67,7 +67,7 @@ pub struct SimInner {
     /// tests can prove no secret is ever in a response body.
     bot_answers: Mutex<std::collections::VecDeque<String>>,
     /// The console's change generation: bumped whenever a chat, channel,
-    /// request or the clock may have changed (see [`SimState::touch`]).
+    /// request or the clock may have changed (`console`'s `SimState::touch`).
     changes: tokio::sync::watch::Sender<u64>,
     /// Set once the server is shutting down, so console event streams end
     /// instead of holding the graceful shutdown open.
@@ -123,21 +123,6 @@ impl SimState {
             changes: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
         }))
-    }
-
-    /// Tells console viewers that what they show may be stale.
-    pub fn touch(&self) {
-        self.changes.send_modify(|generation| *generation += 1);
-    }
-
-    /// The change generation, for console event streams.
-    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changes.subscribe()
-    }
-
-    /// Resolves once the server is shutting down.
-    pub fn watch_closing(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.closing.subscribe()
     }
 
     /// Records an HTTP body the bot answered an emulated platform with.

@@ -40,6 +40,23 @@ const APP_JS: &str = include_str!("assets/app.js");
 const RENDER_JS: &str = include_str!("assets/render.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
+impl SimState {
+    /// Tells console viewers that what they show may be stale.
+    pub fn touch(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// The change generation, for console event streams.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Becomes `true` once the server is shutting down.
+    pub fn watch_closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}
+
 /// The console's routes (merged at the sim server's root).
 pub fn router() -> Router<SimState> {
     Router::new()
