@@ -3,8 +3,6 @@
 //! who decided), who holds an active privileged membership, and the Teams
 //! and Slack channels to show. Chats themselves come from the drivers.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::response::Json;
 use serde::Serialize;
@@ -36,6 +34,8 @@ struct Clock {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Persona {
+    #[serde(skip)]
+    object_id: String,
     key: String,
     name: String,
     job_title: Option<String>,
@@ -104,6 +104,7 @@ pub fn snapshot(state: &SimState) -> ConsoleState {
             .users
             .values()
             .map(|u| Persona {
+                object_id: u.id.clone(),
                 key: u.key.clone(),
                 name: u.display_name.clone(),
                 job_title: u.job_title.clone(),
@@ -133,20 +134,12 @@ pub fn snapshot(state: &SimState) -> ConsoleState {
             groups,
         )
     };
-    let ids: BTreeMap<String, String> = {
-        let world = state.world();
-        world
-            .users
-            .values()
-            .map(|u| (u.key.clone(), u.id.clone()))
-            .collect()
-    };
     let teams_channels = {
         let store = state.teams.store();
         for persona in &mut personas {
-            persona.teams_installed = ids
-                .get(&persona.key)
-                .and_then(|id| store.installs.get(id))
+            persona.teams_installed = store
+                .installs
+                .get(&persona.object_id)
                 .is_some_and(|install| !install.blocked);
         }
         store

@@ -79,10 +79,10 @@
     node.replaceChildren(...build());
     if (stick) node.scrollTop = node.scrollHeight;
     if (key) {
-      const again = [...node.querySelectorAll("[data-draft-key]")].find((n) => n.dataset.draftKey === key);
-      if (again) {
-        again.focus();
-        if (caret) try { again.setSelectionRange(caret[0], caret[1]); } catch (_) { /* not a text input */ }
+      const same = [...node.querySelectorAll("[data-draft-key]")].find((n) => n.dataset.draftKey === key);
+      if (same) {
+        same.focus();
+        if (caret) try { same.setSelectionRange(caret[0], caret[1]); } catch (_) { /* not a text input */ }
       }
     }
   }
