@@ -60,6 +60,8 @@ pub async fn spawn_slack_app() -> SlackApp {
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
     assert!(settings.slack.is_some(), "the sandbox configures Slack");
+    // This harness's one channel only (the sandbox configures both platforms').
+    settings.engine.security_channels.clear();
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "slack".into(),
         channel: security_channel.clone(),

@@ -62,6 +62,8 @@ async fn start(
     let mut settings = sandbox
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
+    // This harness's one channel only (the sandbox configures both platforms').
+    settings.engine.security_channels.clear();
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "teams".into(),
         channel: ALERTS_CHANNEL_ID.into(),
