@@ -115,6 +115,7 @@ async fn run_sandbox(
         db,
         tenant,
         env_overrides: true,
+        poll_interval_seconds: None,
     })
     .await?;
     print_banner(&launched.state, &launched.bot_url);
