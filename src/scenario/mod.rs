@@ -127,6 +127,8 @@ pub struct Setup {
     pub db: PathBuf,
     /// Overrides the scenario's own tenant file.
     pub tenant: Option<String>,
+    /// Bound on every wait ([`STEP_TIMEOUT`] unless testing a failure).
+    pub timeout: Duration,
 }
 
 /// Runs `loaded` once per platform, each on a freshly started sandbox,
@@ -152,7 +154,7 @@ pub async fn run(
         .await
         .map_err(|e| ScenarioError::Launch(format!("{e:#}")))?;
         let started = std::time::Instant::now();
-        let result = run_on(&launched.sim_url, scenario, platform, STEP_TIMEOUT, out).await;
+        let result = run_on(&launched.sim_url, scenario, platform, setup.timeout, out).await;
         let _ = launched.stop().await;
         if let Err(failure) = result {
             return Err(ScenarioError::Failed {

@@ -2,9 +2,11 @@
 //! sandbox per platform, through the same runner as
 //! `stagegate sandbox --scenario`; a failing one shows its transcript.
 
-use stagegate::scenario::{self, Loaded, ScenarioError, Setup, fresh_db_beside};
+use std::time::Duration;
 
-async fn run(loaded: &Loaded) -> (Result<(), ScenarioError>, String) {
+use stagegate::scenario::{self, Loaded, STEP_TIMEOUT, ScenarioError, Setup, fresh_db_beside};
+
+async fn run(loaded: &Loaded, timeout: Duration) -> (Result<(), ScenarioError>, String) {
     let dir = tempfile::tempdir().unwrap();
     let setup = Setup {
         bot_port: 0,
@@ -12,6 +14,7 @@ async fn run(loaded: &Loaded) -> (Result<(), ScenarioError>, String) {
         db_for: fresh_db_beside,
         db: dir.path().join("bot.db"),
         tenant: None,
+        timeout,
     };
     let mut out: Vec<u8> = Vec::new();
     let result = scenario::run(loaded, &setup, &mut out).await;
@@ -21,7 +24,7 @@ async fn run(loaded: &Loaded) -> (Result<(), ScenarioError>, String) {
 /// Runs the shipped scenario `name`; returns its transcript.
 pub async fn shipped(name: &str) -> String {
     let loaded = scenario::load(name).expect("a shipped scenario");
-    let (result, transcript) = run(&loaded).await;
+    let (result, transcript) = run(&loaded, STEP_TIMEOUT).await;
     if let Err(e) = result {
         panic!("{transcript}\n\n{e}");
     }
@@ -63,4 +66,182 @@ async fn out_of_band() {
 #[tokio::test]
 async fn unapproved_member() {
     shipped("unapproved-member").await;
+}
+
+/// A scenario whose expectation is wrong fails at that step, saying what
+/// was expected and what the persona saw; the steps before it ran.
+#[tokio::test]
+async fn a_wrong_expectation_fails_naming_the_step() {
+    let scenario = scenario::parse(
+        r#"
+name = "wrong"
+description = "Miriam's card cannot show a stage 9"
+platforms = ["teams"]
+
+[[steps]]
+do = "link"
+who = "alex"
+
+[[steps]]
+do = "type"
+who = "alex"
+text = "request global-admin TICKET-123 rotate the break-glass certificate"
+
+[[steps]]
+expect = "sees"
+who = "miriam"
+contains = ["TICKET-123", "stage 9 of 9"]
+
+[[steps]]
+do = "approve"
+who = "miriam"
+justification = "never reached"
+"#,
+    )
+    .unwrap();
+    let loaded = Loaded {
+        scenario,
+        tenant: None,
+    };
+    let (result, transcript) = run(&loaded, Duration::from_secs(2)).await;
+    let Err(ScenarioError::Failed { failure, .. }) = result else {
+        panic!("the scenario passed: {transcript}");
+    };
+    assert_eq!(failure.step, 3, "{failure}");
+    assert!(failure.expected.contains("stage 9 of 9"), "{failure}");
+    assert!(
+        failure.seen.contains("TICKET-123"),
+        "what Miriam saw: {failure}"
+    );
+    assert!(
+        transcript.contains("FAILED: step 3 on Teams failed"),
+        "{transcript}"
+    );
+    assert!(
+        !transcript.contains("step  4"),
+        "stopped at the failure: {transcript}"
+    );
+}
+
+fn stagegate(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stagegate"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("stagegate runs")
+}
+
+#[tokio::test]
+async fn the_cli_lists_every_shipped_scenario() {
+    let output = tokio::task::spawn_blocking(|| stagegate(&["sandbox", "--scenario", "list"]))
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let listed = String::from_utf8_lossy(&output.stdout);
+    for (name, _) in scenario::SHIPPED {
+        assert!(
+            listed.lines().any(|l| l.starts_with(name)),
+            "{name} missing from {listed}"
+        );
+    }
+    assert!(listed.contains("Miriam then Bianca approve"), "{listed}");
+}
+
+#[tokio::test]
+async fn the_cli_runs_seed_prints_the_transcript_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db").to_str().unwrap().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        stagegate(&[
+            "sandbox",
+            "--scenario",
+            "seed",
+            "--port",
+            "0",
+            "--sim-port",
+            "0",
+            "--db",
+            &db,
+        ])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    for line in [
+        "alex types `request global-admin TICKET-123",
+        "alex runs `/request global-admin TICKET-123",
+        "miriam sees: ",
+        "alex signed in (MFA approved)",
+        "== seed on Teams: every expectation held",
+        "== seed on Slack: every expectation held",
+    ] {
+        assert!(stdout.contains(line), "{line} missing from {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn the_cli_exits_2_naming_the_failing_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "wrong"
+description = "Alex was shown a sign-in link, so this fails at once"
+platforms = ["slack"]
+
+[[steps]]
+do = "link"
+who = "alex"
+
+[[steps]]
+expect = "does_not_see"
+who = "alex"
+contains = ["Sign in"]
+"#,
+    )
+    .unwrap();
+    let (file, db) = (
+        file.to_str().unwrap().to_owned(),
+        dir.path().join("bot.db").to_str().unwrap().to_owned(),
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        stagegate(&[
+            "sandbox",
+            "--scenario",
+            &file,
+            "--port",
+            "0",
+            "--sim-port",
+            "0",
+            "--db",
+            &db,
+        ])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("step 2 on Slack failed"), "{stderr}");
+    assert!(
+        stderr.contains("no message showing [\"Sign in\"]"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_key_in_a_scenario_file_is_named_with_its_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    std::fs::write(
+        &file,
+        "name = \"t\"\ndescription = \"d\"\nplatforms = [\"teams\"]\n\n[[steps]]\ndo = \"advance_clock\"\nby = \"PT1M\"\nwho = \"alex\"\n",
+    )
+    .unwrap();
+    let error = scenario::load(file.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("step 1") && error.contains("who"), "{error}");
 }
