@@ -155,6 +155,7 @@ pub async fn run(
         .map_err(|e| ScenarioError::Launch(format!("{e:#}")))?;
         let started = std::time::Instant::now();
         let result = run_on(&launched.sim_url, scenario, platform, setup.timeout, out).await;
+        let ran = started.elapsed();
         let _ = launched.stop().await;
         if let Err(failure) = result {
             return Err(ScenarioError::Failed {
@@ -167,7 +168,7 @@ pub async fn run(
             "== {} on {}: every expectation held ({:.1} s)",
             scenario.name,
             platform.name(),
-            started.elapsed().as_secs_f64()
+            ran.as_secs_f64()
         );
     }
     Ok(())

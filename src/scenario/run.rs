@@ -45,6 +45,7 @@ pub async fn run_on(
         .setup()
         .await
         .map_err(|e| runner.failed(0, "setting up", &e))?;
+    let begun = Instant::now();
     for step in &scenario.steps {
         if step.on.is_some_and(|on| on != platform) {
             continue;
@@ -53,7 +54,8 @@ pub async fn run_on(
         let result = match &step.kind {
             StepKind::Do(action) => {
                 runner.say(format!(
-                    "step {:>2}  {}",
+                    "{:>5.1}s  step {:>2}  {}",
+                    begun.elapsed().as_secs_f64(),
                     step.number,
                     describe_action(action, platform)
                 ));
@@ -61,7 +63,8 @@ pub async fn run_on(
             }
             StepKind::Expect(expectation) => {
                 runner.say(format!(
-                    "step {:>2}  expect: {}",
+                    "{:>5.1}s  step {:>2}  expect: {}",
+                    begun.elapsed().as_secs_f64(),
                     step.number,
                     describe_expectation(expectation, platform)
                 ));
@@ -86,7 +89,7 @@ pub async fn run_on(
         }
         if matches!(step.kind, StepKind::Expect(_)) {
             runner.say(format!(
-                "          ok ({:.1} s)",
+                "                   ok ({:.1} s)",
                 started.elapsed().as_secs_f64()
             ));
         }
@@ -249,7 +252,7 @@ impl Runner<'_> {
                 format!("  [{}]", item.actions.join("] ["))
             };
             self.say(format!(
-                "            {who}{verb}: {}{buttons}",
+                "                   {who}{verb}: {}{buttons}",
                 one_line(&item.text)
             ));
             self.shown.insert(key, item.text);
@@ -305,7 +308,7 @@ impl Runner<'_> {
             Action::AdvanceClock { by } => {
                 let now = self.client.advance_clock(by).await?;
                 self.say(format!(
-                    "            the emulated clock reads {}",
+                    "                   the emulated clock reads {}",
                     now["now"].as_str().unwrap_or("?")
                 ));
                 Ok(())
@@ -361,7 +364,7 @@ impl Runner<'_> {
         let link = item.sign_in.unwrap_or_default();
         let signed = self.client.sign_in(&link, who).await?;
         self.say(format!(
-            "            {who} signed in{}",
+            "                   {who} signed in{}",
             if signed.mfa { " (MFA approved)" } else { "" }
         ));
         match mfa {

@@ -118,7 +118,7 @@ justification = "never reached"
         "{transcript}"
     );
     assert!(
-        !transcript.contains("step  4"),
+        !transcript.contains("step  4  "),
         "stopped at the failure: {transcript}"
     );
 }

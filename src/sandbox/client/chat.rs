@@ -85,6 +85,27 @@ impl ChatItem {
     }
 }
 
+/// Card properties that are layout or identifiers, not text a person reads.
+const LAYOUT_KEYS: &[&str] = &[
+    "fallback",
+    "type",
+    "verb",
+    "id",
+    "style",
+    "url",
+    "$schema",
+    "version",
+    "size",
+    "weight",
+    "spacing",
+    "wrap",
+    "color",
+    "isSubtle",
+    "width",
+    "placeholder",
+    "data",
+];
+
 /// Every string in an Adaptive Card, one per line (what a person reads).
 #[must_use]
 pub fn card_text(card: &Value) -> String {
@@ -95,31 +116,16 @@ pub fn card_text(card: &Value) -> String {
                 out.push('\n');
             }
             Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            Value::Object(m) => m
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "fallback"
-                            | "type"
-                            | "verb"
-                            | "id"
-                            | "style"
-                            | "url"
-                            | "$schema"
-                            | "version"
-                            | "size"
-                            | "weight"
-                            | "spacing"
-                            | "wrap"
-                            | "color"
-                            | "isSubtle"
-                            | "width"
-                            | "placeholder"
-                            | "data"
-                    )
-                })
-                .for_each(|(_, v)| walk(v, out)),
+            Value::Object(m) => {
+                // The body before the buttons, as a person reads a card;
+                // layout and identifiers are not text.
+                let (body, rest): (Vec<_>, Vec<_>) =
+                    m.iter().partition(|(k, _)| k.as_str() == "body");
+                body.into_iter()
+                    .chain(rest)
+                    .filter(|(k, _)| !LAYOUT_KEYS.contains(&k.as_str()))
+                    .for_each(|(_, v)| walk(v, out));
+            }
             _ => {}
         }
     }
