@@ -4,6 +4,7 @@
 //! shipped ones are the project's end-to-end stories.
 
 pub mod check;
+pub mod describe;
 pub mod model;
 pub mod run;
 
