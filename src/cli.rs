@@ -131,8 +131,10 @@ async fn run_sandbox(
         poll_interval_seconds: None,
     })
     .await?;
+    // Listen for Ctrl-C / SIGTERM before announcing the addresses.
+    let stop = crate::http::shutdown_signal();
     print_banner(&launched.state, &launched.bot_url);
-    crate::http::shutdown_signal().await;
+    stop.await;
     launched.stop().await
 }
 
@@ -155,6 +157,7 @@ async fn run_emulators(
     sandbox.state.check_bot_config(&settings)?;
     let bot_url = settings.server.public_base_url.clone();
     sandbox.state.connect_bot(&bot_url);
+    let stop = crate::http::shutdown_signal();
     print_banner(
         &sandbox.state,
         &format!(
@@ -162,7 +165,7 @@ async fn run_emulators(
             config.display()
         ),
     );
-    Ok(sandbox.run_until(crate::http::shutdown_signal()).await?)
+    Ok(sandbox.run_until(stop).await?)
 }
 
 /// Like `println!`, but a closed stdout (a pipe whose reader went away)
