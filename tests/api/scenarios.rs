@@ -245,3 +245,58 @@ async fn an_unknown_key_in_a_scenario_file_is_named_with_its_step() {
         .to_string();
     assert!(error.contains("step 1") && error.contains("who"), "{error}");
 }
+
+/// A scenario file names its tenant file relative to itself; `load` reads it.
+#[test]
+fn a_scenario_file_brings_its_own_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tenants")).unwrap();
+    let tenant = include_str!("../../src/sandbox/tenant.toml").replace("Alex Wilber", "Alex Own");
+    std::fs::write(dir.path().join("tenants/mine.toml"), &tenant).unwrap();
+    let file = dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        "name = \"mine\"\ndescription = \"d\"\nplatforms = [\"slack\"]\ntenant = \"tenants/mine.toml\"\n\n[[steps]]\ndo = \"advance_clock\"\nby = \"PT1M\"\n",
+    )
+    .unwrap();
+    let loaded = scenario::load(file.to_str().unwrap()).unwrap();
+    assert_eq!(loaded.tenant.as_deref(), Some(tenant.as_str()));
+
+    std::fs::remove_file(dir.path().join("tenants/mine.toml")).unwrap();
+    let error = scenario::load(file.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("tenants/mine.toml"), "{error}");
+}
+
+/// A scenario runs against the tenant file it names (here Johanna renamed).
+#[tokio::test]
+async fn a_scenario_runs_against_its_own_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant =
+        include_str!("../../src/sandbox/tenant.toml").replace("Johanna Lorenz", "Johanna Mine");
+    std::fs::write(dir.path().join("tenant.toml"), tenant).unwrap();
+    let file = dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "mine"
+description = "the flagged alert names the tenant file's persona"
+platforms = ["slack"]
+tenant = "tenant.toml"
+
+[[steps]]
+do = "add_member"
+who = "johanna"
+group = "grp-elig-globaladmin"
+
+[[steps]]
+expect = "security"
+contains = ["not made through stagegate", "Johanna Mine"]
+"#,
+    )
+    .unwrap();
+    let loaded = scenario::load(file.to_str().unwrap()).unwrap();
+    let (result, transcript) = run(&loaded, STEP_TIMEOUT).await;
+    assert!(result.is_ok(), "{transcript}\n{result:?}");
+}
