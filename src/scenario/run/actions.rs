@@ -141,7 +141,10 @@ impl Runner<'_> {
                 Ok(())
             }
             Platform::Slack => {
-                self.client.slack_click(who, &item.id, verb).await?;
+                let clicked = self.client.slack_click(who, &item.id, verb).await?;
+                if clicked["ack"]["status"] != 200 {
+                    return Err(problem("the bot to accept the click", clicked.to_string()));
+                }
                 wait_until(self.timeout, "the decision modal to open", || async {
                     Ok((!self.client.slack_views(who).await?.is_empty()).then_some(()))
                 })
@@ -162,16 +165,13 @@ impl Runner<'_> {
                 i.actions.iter().any(|a| a.starts_with("activate"))
             })
             .await?;
-        let answer = match self.platform {
+        let (status, answer) = match self.platform {
             Platform::Teams => {
                 let answer = self
                     .client
                     .teams_click(who, &item.id, "activate", json!({ "duration": duration }))
                     .await?;
-                if answer["bot"]["status"] != 200 {
-                    return Err(problem("the bot to accept the click", answer.to_string()));
-                }
-                return Ok(());
+                (answer["bot"]["status"].clone(), answer)
             }
             Platform::Slack => {
                 let action = format!("activate_{duration}");
@@ -181,10 +181,13 @@ impl Runner<'_> {
                         format!("buttons {:?}", item.actions),
                     ));
                 }
-                self.client.slack_click(who, &item.id, &action).await?
+                let answer = self.client.slack_click(who, &item.id, &action).await?;
+                (answer["ack"]["status"].clone(), answer)
             }
         };
-        let _ = answer;
+        if status != 200 {
+            return Err(problem("the bot to accept the click", answer.to_string()));
+        }
         Ok(())
     }
 
