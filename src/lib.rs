@@ -14,6 +14,7 @@ pub mod identity;
 pub mod intake;
 pub mod manifests;
 pub mod sandbox;
+pub mod scenario;
 pub mod store;
 pub mod telemetry;
 pub mod time;

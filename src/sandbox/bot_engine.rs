@@ -3,7 +3,7 @@
 
 use super::SimState;
 use super::world::{Question, World};
-use crate::config::{EngineSettings, PackageSettings, SecurityChannelSettings};
+use crate::config::{EngineSettings, PackageSettings};
 
 impl SimState {
     pub(crate) fn engine_settings(&self, world: &World) -> EngineSettings {
@@ -52,12 +52,6 @@ impl SimState {
             .collect();
         EngineSettings {
             packages,
-            // Alerts go to the emulated Teams security channel, so the
-            // console's story ends with the alert there.
-            security_channel: Some(SecurityChannelSettings {
-                platform: "teams".into(),
-                channel: super::teams::store::ALERTS_CHANNEL_ID.into(),
-            }),
             ..EngineSettings::default()
         }
     }

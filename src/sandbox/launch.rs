@@ -25,6 +25,10 @@ pub struct LaunchOptions {
     /// Apply `STAGEGATE_*` environment overrides to the bot's settings
     /// (the CLI does; tests do not, so the environment cannot change them).
     pub env_overrides: bool,
+    /// Seconds between the bot's reconciling polls (the sandbox's config
+    /// when `None`); scenarios poll every second so decisions made in Graph
+    /// and automatic denials reach chat quickly.
+    pub poll_interval_seconds: Option<u64>,
 }
 
 impl LaunchOptions {
@@ -37,6 +41,7 @@ impl LaunchOptions {
             db,
             tenant: None,
             env_overrides: false,
+            poll_interval_seconds: None,
         }
     }
 }
@@ -74,6 +79,9 @@ impl Launched {
         .await?;
         let mut settings =
             sandbox.bot_settings(SocketAddr::new(loopback, options.bot_port), options.db);
+        if let Some(seconds) = options.poll_interval_seconds {
+            settings.intake.poll_interval_seconds = seconds;
+        }
         if options.env_overrides {
             settings = settings.with_env_overrides(std::env::vars())?;
         }

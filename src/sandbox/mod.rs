@@ -5,12 +5,14 @@
 
 mod bot_engine;
 pub mod bot_process;
+pub mod client;
 pub mod clock;
 pub mod console;
 pub mod control;
 pub mod entra;
 pub mod faults;
 pub mod graph;
+pub mod inspect;
 pub mod keys;
 pub mod launch;
 pub mod notify;
@@ -29,8 +31,8 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    DatabaseSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings, ServerSettings,
-    Settings, SlackSettings, TeamsSettings,
+    DatabaseSettings, EngineSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings,
+    SecurityChannelSettings, ServerSettings, Settings, SlackSettings, TeamsSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -225,6 +227,8 @@ impl SimState {
     /// Settings that point the bot at this sandbox.
     pub fn bot_settings(&self, bind: SocketAddr, database: std::path::PathBuf) -> Settings {
         let vault_key = sandbox_vault_key(&database);
+        // Read before the world is locked: the two locks are never held together.
+        let slack_security = self.slack.security_channel_id();
         let world = self.world();
         Settings {
             server: ServerSettings {
@@ -253,7 +257,23 @@ impl SimState {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
             },
-            engine: self.engine_settings(&world),
+            engine: EngineSettings {
+                // Alerts reach the security channel on both platforms.
+                security_channels: [
+                    Some(SecurityChannelSettings {
+                        platform: "teams".into(),
+                        channel: teams::store::ALERTS_CHANNEL_ID.into(),
+                    }),
+                    slack_security.map(|channel| SecurityChannelSettings {
+                        platform: "slack".into(),
+                        channel,
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+                ..self.engine_settings(&world)
+            },
             teams: Some(TeamsSettings {
                 app_id: world.app.client_id.clone(),
                 app_password: SecretString::from(world.app.client_secret.clone()),
@@ -447,6 +467,7 @@ impl Sandbox {
             .nest(
                 "/sim",
                 control::router()
+                    .merge(inspect::router())
                     .merge(notify::control::router())
                     .merge(faults::router())
                     .merge(teams::driver::router()),

@@ -49,6 +49,7 @@ mod intake_support;
 mod manifests;
 mod process;
 mod sandbox_story;
+mod scenarios;
 mod sim_control;
 mod slack_adapter;
 mod slack_app_support;
