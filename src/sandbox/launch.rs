@@ -103,6 +103,7 @@ impl Launched {
         let (stop_sim, sim_rx) = watch::channel(false);
         let sim = tokio::spawn(sandbox.run_until(stopped(sim_rx)));
         let bot = tokio::spawn(app.run_until(stopped(bot_rx)));
+        install_in_security_team(&sim_url).await;
         Ok(Self {
             state,
             sim_url,
@@ -124,5 +125,26 @@ impl Launched {
         bot??;
         sim??;
         Ok(())
+    }
+}
+
+/// The seeded state a newcomer expects: the bot is installed in the team of
+/// the Teams security channel (as an admin would have done), so alerts reach
+/// it from the start, as they reach Slack's `#stagegate-security`, where the
+/// bot is a member. Installing is what Teams does: a signed
+/// `conversationUpdate` to the bot. A failure only costs Teams alerts.
+async fn install_in_security_team(sim_url: &str) {
+    let url = format!(
+        "{sim_url}/sim/teams/channels/{}/install",
+        super::teams::store::ALERTS_CHANNEL_ID
+    );
+    let installed = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .map(|r| r.status().is_success());
+    if !matches!(installed, Ok(true)) {
+        tracing::warn!("could not install the bot in the Teams security channel's team");
     }
 }

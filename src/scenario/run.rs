@@ -198,10 +198,10 @@ impl Runner<'_> {
         failure
     }
 
-    /// Teams: every persona installs the bot, and the bot joins the team
-    /// of the security channel (alerts go to Teams and Slack on both runs).
+    /// Teams: every persona installs the bot. (The launched sandbox already
+    /// has the bot in the security channel's team, so alerts reach Teams
+    /// and Slack on both runs.)
     async fn setup(&mut self) -> Result<(), ClientError> {
-        self.client.teams_install_security_channel().await?;
         if self.platform == Platform::Teams {
             for who in self.personas.clone() {
                 self.client.teams_install(&who).await?;
