@@ -1,4 +1,4 @@
-//! The command line: `stagegate serve`, `stagegate sandbox` and `stagegate manifest`.
+//! The command line: `stagegate serve`, `stagegate sandbox`, `stagegate manifest`, `stagegate chaos` and `stagegate bench`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -61,6 +61,12 @@ pub enum Command {
         #[arg(long, value_name = "NAME|FILE|list", conflicts_with = "emulators_only")]
         scenario: Option<String>,
     },
+    /// Crash-restart chaos (and `--storm` fault storms) against the
+    /// emulators, with the bot as its own process; see the README.
+    Chaos(crate::chaos::args::ChaosArgs),
+    /// Measure start-up, memory and the inbound endpoints under load
+    /// (build with `--release`; see README "Benchmarks").
+    Bench(crate::bench::cli::BenchArgs),
     /// Write the Teams app package or the Slack app manifest for a deployment.
     Manifest {
         #[command(subcommand)]
@@ -112,7 +118,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             run_sandbox(port, sim_port, db, tenant).await
         }
+        Command::Bench(args) => crate::bench::cli::run(args).await,
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Chaos(args) => {
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn");
+            crate::chaos::args::run_cli(args).await
+        }
     }
 }
 

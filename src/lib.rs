@@ -3,6 +3,8 @@
 //! README for the architecture.
 
 pub mod app;
+pub mod bench;
+pub mod chaos;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod graph;
 pub mod http;
 pub mod identity;
 pub mod intake;
+pub mod load;
 pub mod manifests;
 pub mod sandbox;
 pub mod scenario;

@@ -28,12 +28,25 @@ impl BotProcessSpec {
     /// `dir`, pointing at the emulators in `state`, and connects the
     /// emulated Teams, Slack and relay to that address.
     pub fn prepare(state: &SimState, binary: PathBuf, dir: &Path) -> anyhow::Result<Self> {
+        Self::prepare_with(state, binary, dir, |_| {})
+    }
+
+    /// [`BotProcessSpec::prepare`] with the bot's settings adjusted by
+    /// `adjust` before the config is written (chaos storms shorten the
+    /// bot's client timeouts this way).
+    pub fn prepare_with(
+        state: &SimState,
+        binary: PathBuf,
+        dir: &Path,
+        adjust: impl FnOnce(&mut crate::config::Settings),
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let bind = SocketAddr::from(([127, 0, 0, 1], port));
         let mut settings = state.bot_settings(bind, dir.join("bot.db"));
         settings.log.filter = "warn".into();
+        adjust(&mut settings);
         let config = dir.join("bot.toml");
         write_private(&config, &toml::to_string(&settings)?)?;
         let url = format!("http://127.0.0.1:{port}");

@@ -3,8 +3,8 @@
 //! be tested against the sandbox.
 //!
 //! `POST /sim/faults` adds a rule:
-//! `{"service"?: "graph", "path": "/identityGovernance/*", "method"?: "GET",
-//!   "status"?: 429|503|504, "retryAfter"?: seconds, "delayMs"?: n,
+//! `{"service"?: "graph"|"teams"|"slack", "path": "/identityGovernance/*", "method"?: "GET",
+//!   "status"?: 429|503|504 (Teams also 412|502, Slack 429|500), "retryAfter"?: seconds, "delayMs"?: n,
 //!   "count"?: n, "probability"?: 0..1}`.
 //! `path` is relative to the service root (`/graph/v1.0` for Graph) and is a
 //! case-insensitive prefix, or a glob when it contains `*` (any characters,
@@ -128,10 +128,19 @@ impl FaultInjector {
         if !spec.path.starts_with('/') {
             return Err("path must start with `/` (relative to the service root)".into());
         }
-        if let Some(s) = spec.status
-            && !matches!(s, 429 | 503 | 504)
-        {
-            return Err(format!("status {s} is not injectable; use 429, 503 or 504"));
+        if let Some(s) = spec.status {
+            let (allowed, names): (&[u16], &str) = match spec.service.to_ascii_lowercase().as_str()
+            {
+                "teams" => (&[429, 412, 502, 503, 504], "429, 412, 502, 503 or 504"),
+                "slack" => (&[429, 500], "429 (ratelimited) or 500 (internal_error)"),
+                _ => (&[429, 503, 504], "429, 503 or 504"),
+            };
+            if !allowed.contains(&s) {
+                return Err(format!(
+                    "status {s} is not injectable for {}; use {names}",
+                    spec.service
+                ));
+            }
         }
         if spec.status.is_none() && spec.delay_ms.is_none() {
             return Err("a rule needs a status, a delayMs, or both".into());

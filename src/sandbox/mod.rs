@@ -20,6 +20,7 @@ pub mod slack;
 pub mod teams;
 pub mod tenant;
 pub mod tokens;
+pub mod tripwire;
 pub mod world;
 
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub struct SimInner {
     pub notify: notify::NotifyState,
     /// Injected faults (429/503/504, slow answers) for every emulator.
     pub faults: faults::FaultInjector,
+    /// Chaos runs' tripwires and the records their invariants read.
+    pub chaos: tripwire::ChaosHooks,
     /// The emulated Slack workspace (its own lock, never held with `world`).
     pub slack: slack::SlackSim,
     /// The emulated Teams (Bot Framework keys, connector, conversations).
@@ -112,6 +115,7 @@ impl SimState {
             entra: Mutex::new(entra::EntraState::default()),
             notify: notify::NotifyState::new(),
             faults: faults::FaultInjector::default(),
+            chaos: tripwire::ChaosHooks::default(),
             slack,
             teams: teams::TeamsSim::new(),
             intake_client_state: secrets

@@ -2,6 +2,7 @@
 //! SQLite file, all over real HTTP on loopback.
 
 mod abuse_nesting;
+mod bench;
 mod bot_process;
 mod config;
 mod console;

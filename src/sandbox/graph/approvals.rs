@@ -158,6 +158,17 @@ async fn decide(
 ) -> GraphResult<Response> {
     caller.require(&DECIDE)?;
     let me = caller.require_user()?.to_owned();
+    if state
+        .chaos
+        .pass(crate::sandbox::tripwire::Moment::DecisionRelay)
+        .await
+    {
+        return Err(GraphError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ));
+    }
     let (result, justification) = parse_decision(&body)?;
     let now = state.clock.now();
     let mut world = state.world();
@@ -177,6 +188,9 @@ async fn decide(
         return Err(forbidden(
             "The signed-in user is not an approver of this approval stage.",
         ));
+    }
+    if stage.reviewed_by.as_deref() == Some(me.as_str()) {
+        state.chaos.record_decision(&id, &stage_id, &me, false);
     }
     if stage.status != "InProgress" || r.state != "pendingApproval" {
         let why = match (stage.status.as_str(), stage.reviewed_by.as_deref()) {
@@ -209,10 +223,11 @@ async fn decide(
         .and_then(|r| r.stages.get_mut(index))
     {
         stage.review_result = result.into();
-        stage.reviewed_by = Some(me);
+        stage.reviewed_by = Some(me.clone());
         stage.reviewed_at = Some(now);
         stage.justification = justification;
     }
+    state.chaos.record_decision(&id, &stage_id, &me, true);
     // Apply the decision's consequences (next stage, delivery, denial) now,
     // so every reader after this 204 sees them.
     world.advance_to(now);

@@ -12,7 +12,7 @@
 
 pub mod api;
 pub mod blocks;
-mod deliver;
+pub mod deliver;
 pub mod driver;
 mod hooks;
 mod ratelimit;

@@ -5,7 +5,7 @@
 //! person or channel is reached. The clicker is the authenticated
 //! `from.aadObjectId`, never anything in the card's data.
 
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub struct TeamsBot {
     pub engine: Arc<Engine>,
     pub port: Arc<TeamsPort>,
     pub dev_no_auth: bool,
-    seen: Mutex<HashMap<String, Instant>>,
+    seen: Mutex<SeenIds>,
     busy: AtomicUsize,
     done: Notify,
 }
@@ -69,7 +69,7 @@ impl TeamsBot {
             engine,
             port,
             dev_no_auth,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(SeenIds::default()),
             busy: AtomicUsize::new(0),
             done: Notify::new(),
         })
@@ -106,8 +106,35 @@ impl TeamsBot {
         let Some(id) = id else { return true };
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, at| now.duration_since(*at) < REPLAY_WINDOW);
-        seen.insert(id.to_owned(), now).is_none()
+        seen.first_sight(id, now)
+    }
+}
+
+/// Activity ids seen within [`REPLAY_WINDOW`], oldest first, so expiring
+/// them costs O(1) per activity (a full scan per activity made the Teams
+/// endpoint quadratic under load: `stagegate bench`).
+#[derive(Default)]
+struct SeenIds {
+    ids: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl SeenIds {
+    fn first_sight(&mut self, id: &str, now: Instant) -> bool {
+        while self
+            .order
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= REPLAY_WINDOW)
+        {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        if !self.ids.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back((now, id.to_owned()));
+        true
     }
 }
 
@@ -207,4 +234,25 @@ fn is_personal(activity: &Activity) -> bool {
         .as_ref()
         .and_then(|c| c.conversation_type.as_deref())
         == Some("personal")
+}
+
+#[cfg(test)]
+mod seen_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_new_once_within_the_window_and_again_after_it() {
+        let mut seen = SeenIds::default();
+        let start = Instant::now();
+        assert!(seen.first_sight("a", start));
+        assert!(!seen.first_sight("a", start + Duration::from_secs(60)));
+        assert!(seen.first_sight("b", start + Duration::from_secs(60)));
+        let later = start + REPLAY_WINDOW + Duration::from_secs(1);
+        assert!(seen.first_sight("a", later), "expired ids are forgotten");
+        assert!(
+            !seen.first_sight("b", later),
+            "b is still within its window"
+        );
+        assert_eq!(seen.ids.len(), seen.order.len());
+    }
 }

@@ -99,6 +99,17 @@ pub async fn create(
     GraphJson(body): GraphJson<CreateBody>,
 ) -> GraphResult<Response> {
     super::require(&caller, &ASSIGNMENT_WRITE)?;
+    if state
+        .chaos
+        .pass(crate::sandbox::tripwire::Moment::Activation)
+        .await
+    {
+        return Err(crate::sandbox::graph::error::GraphError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ));
+    }
     let now = state.clock.now();
     let validated = checks::shape(body, now)?;
     if !matches!(validated.action, "selfDeactivate" | "adminRemove") {

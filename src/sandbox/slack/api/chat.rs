@@ -70,6 +70,11 @@ pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResul
         edited: None,
     };
     let rendered = message_json(sim, &message);
+    if let Some((request, stage)) =
+        crate::load::swarm::records::approve_data_of_blocks(&message.blocks)
+    {
+        state.chaos.record_slack_card(&channel_id, &request, &stage);
+    }
     channel.messages.push(message);
     Ok(json!({ "channel": channel_id, "ts": ts, "message": rendered }))
 }

@@ -192,6 +192,34 @@ fn parse_args(
     Ok((Args(args), token))
 }
 
+/// A `/sim/faults` rule for service `slack` (path `/api/{method}`): 429 is
+/// `ratelimited` with `Retry-After`, 500 is `internal_error`, as Slack and
+/// its SDKs' mocks answer them (facts/slack.md §4).
+async fn injected_fault(state: &SimState, method: &str) -> Option<Response> {
+    let fault = state
+        .faults
+        .check("slack", "POST", &format!("/api/{method}"))?;
+    if !fault.delay.is_zero() {
+        tokio::time::sleep(fault.delay).await;
+    }
+    let status = fault.status?;
+    let error = if status == StatusCode::TOO_MANY_REQUESTS {
+        "ratelimited"
+    } else {
+        "internal_error"
+    };
+    let mut response = (status, axum::Json(json!({ "ok": false, "error": error }))).into_response();
+    if let Some(secs) = fault
+        .retry_after
+        .filter(|_| status == StatusCode::TOO_MANY_REQUESTS)
+    {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(secs.max(1)));
+    }
+    Some(response)
+}
+
 /// Anyone holding a bot token (`Authorization: Bearer xoxb-…` or `token=`):
 /// runs `method` after checking the token, its scopes and the rate limit.
 pub async fn api(
@@ -202,6 +230,17 @@ pub async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == "chat.postMessage"
+        && state
+            .chaos
+            .pass(crate::sandbox::tripwire::Moment::OutboxDelivery)
+            .await
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
+    }
+    if let Some(response) = injected_fault(&state, &method).await {
+        return response;
+    }
     let started = state.slack.started;
     let record =
         |status: u16, result: &Result<Value, &ApiError>, channel: Option<String>| CallRecord {

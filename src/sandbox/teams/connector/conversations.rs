@@ -125,6 +125,7 @@ pub async fn send_to_conversation(
     Path(conversation_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ConnectorError> {
+    outbox_tripwire(&state).await?;
     send(&state, &conversation_id, None, &body)
 }
 
@@ -135,7 +136,25 @@ pub async fn reply_to_activity(
     Path((conversation_id, activity_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ConnectorError> {
+    outbox_tripwire(&state).await?;
     send(&state, &conversation_id, Some(&activity_id), &body)
+}
+
+/// A chaos tripwire on outbox delivery: the bot was killed with this post
+/// in flight, which is answered as an outage and not processed.
+async fn outbox_tripwire(state: &SimState) -> Result<(), ConnectorError> {
+    if state
+        .chaos
+        .pass(crate::sandbox::tripwire::Moment::OutboxDelivery)
+        .await
+    {
+        return Err(ConnectorError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable.",
+        ));
+    }
+    Ok(())
 }
 
 fn send(

@@ -272,6 +272,26 @@ pub fn admit(state: &SimState, operation: Operation, thread: &str) -> Result<(),
         }
         return Err(ConnectorError::from_fault(&fault));
     }
+    // `/sim/faults` rules for service `teams` (storms): status only.
+    let path = match operation {
+        Operation::Send => "/v3/conversations/activities",
+        Operation::Read => "/v3/conversations/members",
+    };
+    if let Some(rule) = state.faults.check("teams", "POST", path)
+        && let Some(status) = rule.status
+    {
+        let code = match status.as_u16() {
+            412 => "PreconditionFailed",
+            502 => "BadGateway",
+            503 => "ServiceUnavailable",
+            _ => "GatewayTimeout",
+        };
+        return Err(ConnectorError::from_fault(&super::Fault {
+            status: status.as_u16(),
+            code: code.into(),
+            retry_after: rule.retry_after,
+        }));
+    }
     teams.limits().admit(operation, thread).map_err(|wait| {
         Stats::bump(&teams.stats.throttled);
         ConnectorError::Throttled {

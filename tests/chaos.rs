@@ -1,0 +1,48 @@
+//! Load kit, chaos and storm runs at a small size, asserting the invariants
+//! (never timings): the swarm drives every request to delivery on both
+//! platforms with no duplicate card, lost decision or double relay.
+
+use stagegate::chaos::ChaosOptions;
+use stagegate::load::swarm::{Platform, Swarm, SwarmOptions, check};
+use stagegate::load::tenant_gen::{TenantSize, tenant_file};
+use stagegate::sandbox::launch::{LaunchOptions, Launched};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_delivers_every_request_on_both_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = TenantSize::for_requesters(8);
+    let mut options = LaunchOptions::ephemeral(dir.path().join("bot.db"));
+    options.tenant = Some(tenant_file(size));
+    let launched = Launched::start(options).await.unwrap();
+    let swarm = Swarm::new(launched.state.clone());
+    let mut teams = SwarmOptions::for_tenant(Platform::Teams, size, 0..4);
+    let mut slack = SwarmOptions::for_tenant(Platform::Slack, size, 4..8);
+    teams.deadline = std::time::Duration::from_secs(120);
+    slack.deadline = teams.deadline;
+    let (teams, slack) = tokio::join!(swarm.run(&teams), swarm.run(&slack));
+    for outcome in [teams, slack] {
+        let report = check(&launched.state, &outcome);
+        assert!(report.ok(), "{:?}\n{report:#?}", report.failures());
+        assert!(report.activated > 0, "{report:#?}");
+    }
+    launched.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_killed_mid_delivery_relay_and_activation_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = ChaosOptions::new(env!("CARGO_BIN_EXE_stagegate").into());
+    options.requests = 20;
+    options.approvers = 2;
+    options.kills = 4;
+    options.seed = 7;
+    options.deadline = std::time::Duration::from_secs(240);
+    options.dir = Some(dir.path().to_owned());
+    let report = stagegate::chaos::run(options).await.unwrap();
+    assert!(report.ok(), "{}\n{report:#?}", report.table());
+    assert_eq!(report.kills, 4, "{report:#?}");
+    assert_eq!(
+        report.duplicate_cards + report.lost_decisions + report.double_relays,
+        0
+    );
+}
