@@ -121,7 +121,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::cli::run(args).await,
         Command::Manifest { target } => crate::manifests::run(target),
         Command::Chaos(args) => {
-            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn");
+            // The emulators' injected 5xx would flood the trace layer's log.
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn,tower_http=off");
             crate::chaos::args::run_cli(args).await
         }
     }
