@@ -113,26 +113,7 @@ pub fn buttons(message: &Value) -> Vec<(String, String)> {
 
 /// All the text a message shows (fallback and every text object).
 pub fn shown(message: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                if let Some(Value::String(t)) = m.get("text") {
-                    out.push_str(t);
-                    out.push('\n');
-                }
-                for (k, v) in m {
-                    if k != "text" || !v.is_string() {
-                        walk(v, out);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(&message["blocks"], &mut out);
-    format!("{}\n{out}", message["text"].as_str().unwrap_or(""))
+    stagegate::sandbox::client::slack_text(message)
 }
 
 impl SlackApp {
