@@ -31,15 +31,9 @@ async fn swarm_delivers_every_request_on_both_platforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bot_killed_mid_delivery_relay_and_activation_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = ChaosOptions::new(env!("CARGO_BIN_EXE_stagegate").into());
-    options.requests = 10;
-    options.approvers = 2;
+    let mut options = small_run(dir.path(), 10);
     options.kills = 3;
-    options.outbox_lease_seconds = 2;
-    options.poll_interval_seconds = 2;
     options.seed = 7;
-    options.deadline = std::time::Duration::from_secs(240);
-    options.dir = Some(dir.path().to_owned());
     let report = stagegate::chaos::run(options).await.unwrap();
     assert!(
         report.ok(),
@@ -57,14 +51,8 @@ async fn bot_killed_mid_delivery_relay_and_activation_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_storm_then_drain_completes_everything_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = ChaosOptions::new(env!("CARGO_BIN_EXE_stagegate").into());
-    options.requests = 12;
-    options.approvers = 2;
+    let mut options = small_run(dir.path(), 12);
     options.kills = 0;
-    options.outbox_lease_seconds = 2;
-    options.poll_interval_seconds = 2;
-    options.deadline = std::time::Duration::from_secs(240);
-    options.dir = Some(dir.path().to_owned());
     options.storm = Some(stagegate::chaos::storm::StormOptions {
         duration: std::time::Duration::from_secs(5),
         rate: 0.1,
@@ -80,6 +68,19 @@ async fn fault_storm_then_drain_completes_everything_once() {
     let storm = report.storm.as_ref().unwrap();
     assert!(storm.injected.values().sum::<u64>() > 0, "{report:#?}");
     assert_eq!(report.completion_percent, 100.0);
+}
+
+/// A small run on both platforms with a short outbox lease and poll, so a
+/// crash costs seconds; the bot's files go to `dir`.
+fn small_run(dir: &std::path::Path, requests: usize) -> ChaosOptions {
+    let mut options = ChaosOptions::new(env!("CARGO_BIN_EXE_stagegate").into());
+    options.requests = requests;
+    options.approvers = 2;
+    options.outbox_lease_seconds = 2;
+    options.poll_interval_seconds = 2;
+    options.deadline = std::time::Duration::from_secs(240);
+    options.dir = Some(dir.to_owned());
+    options
 }
 
 /// The bot's warnings and errors, for a failed run's message.

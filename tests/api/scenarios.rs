@@ -151,21 +151,7 @@ async fn the_cli_lists_every_shipped_scenario() {
 async fn the_cli_runs_seed_prints_the_transcript_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bot.db").to_str().unwrap().to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        stagegate(&[
-            "sandbox",
-            "--scenario",
-            "seed",
-            "--port",
-            "0",
-            "--sim-port",
-            "0",
-            "--db",
-            &db,
-        ])
-    })
-    .await
-    .unwrap();
+    let output = run_scenario_cli("seed".to_owned(), db).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -207,21 +193,7 @@ contains = ["Sign in"]
         file.to_str().unwrap().to_owned(),
         dir.path().join("bot.db").to_str().unwrap().to_owned(),
     );
-    let output = tokio::task::spawn_blocking(move || {
-        stagegate(&[
-            "sandbox",
-            "--scenario",
-            &file,
-            "--port",
-            "0",
-            "--sim-port",
-            "0",
-            "--db",
-            &db,
-        ])
-    })
-    .await
-    .unwrap();
+    let output = run_scenario_cli(file, db).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("step 2 on Slack failed"), "{stderr}");
@@ -299,4 +271,24 @@ contains = ["not made through stagegate", "Johanna Mine"]
     let loaded = scenario::load(file.to_str().unwrap()).unwrap();
     let (result, transcript) = run(&loaded, STEP_TIMEOUT).await;
     assert!(result.is_ok(), "{transcript}\n{result:?}");
+}
+
+/// `stagegate sandbox --scenario <scenario>` on free ports with its database
+/// at `db`, off the async runtime.
+async fn run_scenario_cli(scenario: String, db: String) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        stagegate(&[
+            "sandbox",
+            "--scenario",
+            &scenario,
+            "--port",
+            "0",
+            "--sim-port",
+            "0",
+            "--db",
+            &db,
+        ])
+    })
+    .await
+    .unwrap()
 }
