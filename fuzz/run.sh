@@ -4,6 +4,8 @@
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). The stable
 # toolchain is enough: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
 #   fuzz/run.sh [SECONDS] [TARGET…]
+# FUZZ_BUILD=--dev builds unoptimised (CI: minutes faster to build, fewer
+# executions per second; debug assertions and overflow checks on).
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
@@ -15,12 +17,13 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 python3 seed.py "${SHARED_DIR:-../../shared}"
 # No sanitizer and -O: a fast build, and panics (our bugs) still abort.
-cargo fuzz build --sanitizer none -O
+build="${FUZZ_BUILD:--O}"
+cargo fuzz build --sanitizer none "$build"
 printf '%-20s %12s %10s %s\n' target executions seconds result
 status=0
 for t in "${targets[@]}"; do
   log="$(mktemp)"
-  if cargo fuzz run --sanitizer none -O "$t" "corpus/$t" -- \
+  if cargo fuzz run --sanitizer none "$build" "$t" "corpus/$t" -- \
        -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     result=clean
   else

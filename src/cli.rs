@@ -55,6 +55,11 @@ pub enum Command {
         /// emulators share and whose `server.public_base_url` they deliver to.
         #[arg(long, default_value = "sandbox/stagegate.sandbox.toml")]
         config: PathBuf,
+        /// Run a scripted scenario and exit: `list`, a shipped scenario's
+        /// name (`seed`), or a scenario file (`path/to/file.toml`). Exits 0
+        /// when every expectation holds, 2 with the failing step otherwise.
+        #[arg(long, value_name = "NAME|FILE|list", conflicts_with = "emulators_only")]
+        scenario: Option<String>,
     },
     /// Crash-restart chaos (and `--storm` fault storms) against the
     /// emulators, with the bot as its own process; see the README.
@@ -92,8 +97,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             emulators_only,
             config,
+            scenario,
         } => {
-            crate::telemetry::init(cli.log_format.unwrap_or_default(), "info");
+            if scenario.as_deref() == Some("list") {
+                return list_scenarios();
+            }
+            let filter = if scenario.is_some() { "warn" } else { "info" };
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), filter);
             let tenant = match tenant {
                 Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
                     anyhow::anyhow!("cannot read tenant file {}: {e}", path.display())
@@ -103,12 +113,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if emulators_only {
                 return run_emulators(sim_port, &config, tenant).await;
             }
+            if let Some(scenario) = scenario {
+                return run_scenario(&scenario, port, sim_port, db, tenant).await;
+            }
             run_sandbox(port, sim_port, db, tenant).await
         }
         Command::Bench(args) => crate::bench::cli::run(args).await,
         Command::Manifest { target } => crate::manifests::run(target),
         Command::Chaos(args) => {
-            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn");
+            // The emulators' injected 5xx would flood the trace layer's log.
+            crate::telemetry::init(cli.log_format.unwrap_or_default(), "warn,tower_http=off");
             crate::chaos::args::run_cli(args).await
         }
     }
@@ -126,10 +140,16 @@ async fn run_sandbox(
         db,
         tenant,
         env_overrides: true,
+        poll_interval_seconds: None,
     })
     .await?;
+    // Every persona gets a Teams chat with the bot, and the bot joins the
+    // security channel's team, so the console's story is clickable at once.
+    crate::sandbox::console::install_chat_apps(&launched.state).await?;
+    // Listen for Ctrl-C / SIGTERM before announcing the addresses.
+    let stop = crate::http::shutdown_signal();
     print_banner(&launched.state, &launched.bot_url);
-    crate::http::shutdown_signal().await;
+    stop.await;
     launched.stop().await
 }
 
@@ -152,6 +172,7 @@ async fn run_emulators(
     sandbox.state.check_bot_config(&settings)?;
     let bot_url = settings.server.public_base_url.clone();
     sandbox.state.connect_bot(&bot_url);
+    let stop = crate::http::shutdown_signal();
     print_banner(
         &sandbox.state,
         &format!(
@@ -159,7 +180,7 @@ async fn run_emulators(
             config.display()
         ),
     );
-    Ok(sandbox.run_until(crate::http::shutdown_signal()).await?)
+    Ok(sandbox.run_until(stop).await?)
 }
 
 /// Like `println!`, but a closed stdout (a pipe whose reader went away)
@@ -176,6 +197,7 @@ fn print_banner(state: &SimState, bot_url: &str) {
     let world = state.world();
     out!("stagegate sandbox is running (Ctrl-C to stop)");
     out!();
+    out!("  console              {base}/   <- open this in a browser");
     out!("  bot                  {bot_url}  (/healthz, /readyz)");
     out!(
         "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",
@@ -208,4 +230,41 @@ fn print_banner(state: &SimState, bot_url: &str) {
         out!("    {:<18} {}{hidden}", package.key, package.display_name);
     }
     out!();
+}
+
+/// `--scenario list`: every shipped scenario with its description.
+fn list_scenarios() -> anyhow::Result<()> {
+    for scenario in crate::scenario::shipped()? {
+        let platforms: Vec<&str> = scenario.platforms.iter().map(|p| p.name()).collect();
+        out!(
+            "{:<18} {}  [{}]",
+            scenario.name,
+            scenario.description,
+            platforms.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `--scenario NAME|FILE`: runs it on a fresh sandbox per platform,
+/// printing the transcript; an error (exit 2) names the failing step.
+async fn run_scenario(
+    name_or_path: &str,
+    port: u16,
+    sim_port: u16,
+    db: PathBuf,
+    tenant: Option<String>,
+) -> anyhow::Result<()> {
+    let loaded = crate::scenario::load(name_or_path)?;
+    let setup = crate::scenario::Setup {
+        bot_port: port,
+        sim_port,
+        db_for: crate::scenario::fresh_db_beside,
+        db,
+        tenant,
+        timeout: crate::scenario::STEP_TIMEOUT,
+    };
+    let mut stdout = std::io::stdout();
+    crate::scenario::run(&loaded, &setup, &mut stdout).await?;
+    Ok(())
 }

@@ -62,9 +62,33 @@ pub struct EngineSettings {
     pub outbox_lease_seconds: i64,
     /// Attempts before an outbox job is given up (and logged).
     pub outbox_max_attempts: i64,
-    /// Platform (`teams` or `slack`) and channel id of the security channel;
-    /// alerts are only logged when unset.
+    /// Platform (`teams` or `slack`) and channel id of one security channel
+    /// (the single-table form, kept for existing configs).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_channel: Option<SecurityChannelSettings>,
+    /// Security channels, on one platform or both; every alert goes to each
+    /// (one outbox job per channel). Alerts are only logged when neither
+    /// this nor `security_channel` is set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_channels: Vec<SecurityChannelSettings>,
+}
+
+impl EngineSettings {
+    /// Every configured security channel, `security_channel` first, each once.
+    #[must_use]
+    pub fn all_security_channels(&self) -> Vec<SecurityChannelSettings> {
+        let mut all: Vec<SecurityChannelSettings> = Vec::new();
+        for channel in self
+            .security_channel
+            .iter()
+            .chain(self.security_channels.iter())
+        {
+            if !all.contains(channel) {
+                all.push(channel.clone());
+            }
+        }
+        all
+    }
 }
 
 impl Default for EngineSettings {
@@ -79,11 +103,12 @@ impl Default for EngineSettings {
             outbox_lease_seconds: 60,
             outbox_max_attempts: 10,
             security_channel: None,
+            security_channels: Vec::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityChannelSettings {
     pub platform: String,

@@ -17,6 +17,7 @@ pub mod intake;
 pub mod load;
 pub mod manifests;
 pub mod sandbox;
+pub mod scenario;
 pub mod store;
 pub mod telemetry;
 pub mod time;

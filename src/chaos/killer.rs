@@ -108,7 +108,14 @@ pub async fn run(
                     KillMoment::DecisionRelay => Moment::DecisionRelay,
                     _ => Moment::Activation,
                 };
-                state.chaos.arm(wire, rng.gen_range(1..8));
+                // Activations are few (one per activator, plus the step-up
+                // retry): the very next one. Others: one of the next few.
+                let nth = if wire == Moment::Activation {
+                    1
+                } else {
+                    rng.gen_range(1..5)
+                };
+                state.chaos.arm(wire, nth);
                 tokio::select! {
                     Some(f) = fired.recv() => (f.moment.into(), Some(f.release), false),
                     _ = tokio::time::sleep(Duration::from_secs(30)) => {

@@ -1,6 +1,7 @@
 //! Fault storms: for a period the emulators answer a share of the bot's
 //! calls the way the real services fail — Graph 429 with `Retry-After`, 503,
-//! answers slower than the bot's client timeout; Bot Connector 429, 412,
+//! answers slower than the bot's client timeout, connections dropped
+//! without an answer; Bot Connector 429, 412,
 //! 502; Slack `ratelimited` and `internal_error` — then the faults stop and
 //! the run measures how long the bot takes to drain what piled up.
 
@@ -51,6 +52,7 @@ impl StormOptions {
                 delay_ms,
                 count: None,
                 probability: Some(p),
+                reset: false,
             };
         let r = self.rate;
         let slow = (self.graph_timeout_seconds + 1) * 1000;
@@ -58,6 +60,10 @@ impl StormOptions {
             rule("graph", "/", Some(429), Some(1), None, r),
             rule("graph", "/", Some(503), None, None, r),
             rule("graph", "/", None, None, Some(slow), r / 4.0),
+            RuleSpec {
+                reset: true,
+                ..rule("graph", "/", None, None, None, r / 2.0)
+            },
             rule("teams", "/", Some(429), Some(1), None, r),
             rule("teams", "/", Some(412), None, None, r / 2.0),
             rule("teams", "/", Some(502), None, None, r / 2.0),

@@ -222,6 +222,7 @@ impl Engine {
                 (
                     format!("alert:{request}:activation:{schedule_request}"),
                     Job::Security {
+                        channel: None,
                         message: Message::SecurityAlert {
                             title: "Privileged role activated through stagegate".into(),
                             lines,
@@ -333,18 +334,20 @@ impl Engine {
             let mut lines = lines;
             lines.push(seen);
             let job = Job::Security {
+                channel: None,
                 message: Message::SecurityAlert {
                     title: "Privileged role activated outside chat".into(),
                     lines,
                 },
             };
-            let json = serde_json::to_string(&job).map_err(|e| EngineError::Data(e.to_string()))?;
-            if self.store.enqueue("-", &[(key, json)], Utc::now()).await? > 0 {
+            let rows = self.rows(&[(key, job)]);
+            if self.store.enqueue("-", &rows, Utc::now()).await? > 0 {
                 self.outbox_wake.notify_one();
             }
             return Ok(());
         }
         let job = Job::Security {
+            channel: None,
             message: Message::SecurityAlert {
                 title: "Privileged group membership not made through stagegate".into(),
                 lines: vec![
@@ -354,8 +357,8 @@ impl Engine {
                 ],
             },
         };
-        let json = serde_json::to_string(&job).map_err(|e| EngineError::Data(e.to_string()))?;
-        if self.store.enqueue("-", &[(key, json)], Utc::now()).await? > 0 {
+        let rows = self.rows(&[(key, job)]);
+        if self.store.enqueue("-", &rows, Utc::now()).await? > 0 {
             self.outbox_wake.notify_one();
         }
         Ok(())

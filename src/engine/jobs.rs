@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use super::render;
 use super::view::{Snapshot, stage_result};
+use crate::config::SecurityChannelSettings;
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::domain::planner::{Effect, RequesterEvent};
 use crate::store::links::ChatIdentity;
@@ -37,8 +38,13 @@ pub enum Job {
     },
     /// Replace what the job with key `key` posted.
     UpdateOf { key: String, message: Message },
-    /// Post to the security channel.
-    Security { message: Message },
+    /// Post to a security channel: `channel`, set by [`fan_out`] (jobs
+    /// queued before several channels existed have none: every channel).
+    Security {
+        message: Message,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<SecurityChannelSettings>,
+    },
 }
 
 impl Job {
@@ -52,7 +58,10 @@ impl Job {
             // Updates replace messages already delivered; they are not
             // new messages to anyone, so they share one generous bucket.
             Self::RetireCards { .. } | Self::UpdateOf { .. } => "updates".into(),
-            Self::Security { .. } => "security".into(),
+            Self::Security {
+                channel: Some(c), ..
+            } => format!("security:{}:{}", c.platform, c.channel),
+            Self::Security { channel: None, .. } => "security".into(),
         }
     }
 }
@@ -142,6 +151,7 @@ pub fn job_for(snapshot: &Snapshot, effect: &Effect) -> Option<Job> {
         },
         Effect::SecurityAlert { request, kind } => Job::Security {
             message: render::alert(snapshot, request, kind),
+            channel: None,
         },
     })
 }
@@ -153,4 +163,81 @@ pub fn is_final(event: &RequesterEvent) -> bool {
         event,
         RequesterEvent::Submitted | RequesterEvent::StagePassed { .. }
     )
+}
+
+/// One job per security channel for every security alert in `jobs`: the
+/// first channel keeps the key the planner knows (so it is not planned
+/// again), the others get `{key}@{platform}:{channel}`. With no channel the
+/// alert stays one job, which the worker only logs.
+#[must_use]
+pub fn fan_out(channels: &[SecurityChannelSettings], jobs: &[(String, Job)]) -> Vec<(String, Job)> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for (key, job) in jobs {
+        match job {
+            Job::Security {
+                message,
+                channel: None,
+            } if !channels.is_empty() => {
+                for (i, channel) in channels.iter().enumerate() {
+                    let key = if i == 0 {
+                        key.clone()
+                    } else {
+                        format!("{key}@{}:{}", channel.platform, channel.channel)
+                    };
+                    out.push((
+                        key,
+                        Job::Security {
+                            message: message.clone(),
+                            channel: Some(channel.clone()),
+                        },
+                    ));
+                }
+            }
+            other => out.push((key.clone(), other.clone())),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(platform: &str, id: &str) -> SecurityChannelSettings {
+        SecurityChannelSettings {
+            platform: platform.into(),
+            channel: id.into(),
+        }
+    }
+
+    fn alert() -> Job {
+        Job::Security {
+            message: Message::Text { text: "x".into() },
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn one_job_per_channel_first_keeps_the_key() {
+        let channels = [channel("teams", "19:t"), channel("slack", "C1")];
+        let out = fan_out(&channels, &[("alert:r:denied".into(), alert())]);
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["alert:r:denied", "alert:r:denied@slack:C1"]);
+        assert_eq!(out[1].1.destination(), "security:slack:C1");
+    }
+
+    #[test]
+    fn without_channels_and_for_other_jobs_nothing_changes() {
+        let other = Job::ToPerson {
+            person: "a1e0a1e0-0000-4000-8000-00000000a1e0"
+                .parse::<crate::domain::ids::ObjectId>()
+                .unwrap(),
+            message: Message::Text { text: "y".into() },
+        };
+        let jobs = [("alert:r".to_owned(), alert()), ("n".to_owned(), other)];
+        assert_eq!(fan_out(&[], &jobs), jobs.to_vec());
+        let out = fan_out(&[channel("slack", "C1")], &jobs);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], jobs[1]);
+    }
 }

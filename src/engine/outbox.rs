@@ -12,6 +12,7 @@ use chrono::{Duration, Utc};
 use super::jobs::Job;
 use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
+use crate::config::SecurityChannelSettings;
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
 
@@ -225,7 +226,7 @@ impl Engine {
                     .await
             }
             Job::UpdateOf { key, message } => self.update_of(key, message).await,
-            Job::Security { message } => self.to_security(message).await,
+            Job::Security { message, channel } => self.to_security(message, channel.as_ref()).await,
         };
         match result {
             Ok(outcome) => outcome,
@@ -337,20 +338,31 @@ impl Engine {
         Ok(Outcome::Done(None))
     }
 
-    async fn to_security(&self, message: &Message) -> Result<Outcome, Failure> {
-        let Some(channel) = &self.settings.security_channel else {
+    /// Posts to `channel`, or (a job queued without one) to every channel.
+    async fn to_security(
+        &self,
+        message: &Message,
+        channel: Option<&SecurityChannelSettings>,
+    ) -> Result<Outcome, Failure> {
+        let channels = match channel {
+            Some(c) => vec![c.clone()],
+            None => self.settings.all_security_channels(),
+        };
+        if channels.is_empty() {
             tracing::warn!(alert = %message.text(), "no security channel configured");
             return Ok(Outcome::Done(Some("no security channel".into())));
-        };
-        self.port_for(&channel.platform)?
-            .post(
-                &Recipient::SecurityChannel {
-                    channel: channel.channel.clone(),
-                },
-                message,
-            )
-            .await
-            .map_err(Failure::Chat)?;
+        }
+        for channel in channels {
+            self.port_for(&channel.platform)?
+                .post(
+                    &Recipient::SecurityChannel {
+                        channel: channel.channel.clone(),
+                    },
+                    message,
+                )
+                .await
+                .map_err(Failure::Chat)?;
+        }
         Ok(Outcome::Done(None))
     }
 
@@ -370,16 +382,22 @@ impl Engine {
         }
     }
 
+    /// The outbox rows for `jobs`: security alerts fanned out to every
+    /// security channel, each job serialized.
+    pub(super) fn rows(&self, jobs: &[(String, Job)]) -> Vec<(String, String)> {
+        super::jobs::fan_out(&self.settings.all_security_channels(), jobs)
+            .iter()
+            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
+            .collect()
+    }
+
     /// Queues keyed jobs for a request and wakes the worker.
     pub(super) async fn queue(
         &self,
         request: &RequestId,
         jobs: &[(String, Job)],
     ) -> Result<(), EngineError> {
-        let rows: Vec<(String, String)> = jobs
-            .iter()
-            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
-            .collect();
+        let rows = self.rows(jobs);
         if self
             .store
             .enqueue(&request.to_string(), &rows, Utc::now())

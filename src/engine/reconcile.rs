@@ -42,10 +42,7 @@ impl Engine {
             }
         }
         self.timer_jobs(&snapshot, &done, &mut jobs);
-        let rows: Vec<(String, String)> = jobs
-            .iter()
-            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
-            .collect();
+        let rows = self.rows(&jobs);
         let now = chrono::Utc::now();
         self.store
             .insert_request(

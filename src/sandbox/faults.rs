@@ -56,6 +56,10 @@ pub struct RuleSpec {
     pub delay_ms: Option<u64>,
     pub count: Option<u64>,
     pub probability: Option<f64>,
+    /// Drop the connection instead of answering (Graph only): the request
+    /// is not processed and the client sees the connection break.
+    #[serde(default)]
+    pub reset: bool,
 }
 
 fn graph_service() -> String {
@@ -75,6 +79,7 @@ pub struct Rule {
     pub delay_ms: Option<u64>,
     pub count: Option<u64>,
     pub probability: Option<f64>,
+    pub reset: bool,
     pub hits: u64,
     /// `count` reached: the rule no longer fires.
     pub spent: bool,
@@ -84,6 +89,8 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub rule_id: u64,
+    /// Drop the connection without an answer.
+    pub reset: bool,
     pub status: Option<StatusCode>,
     pub retry_after: Option<u64>,
     pub delay: Duration,
@@ -142,8 +149,8 @@ impl FaultInjector {
                 ));
             }
         }
-        if spec.status.is_none() && spec.delay_ms.is_none() {
-            return Err("a rule needs a status, a delayMs, or both".into());
+        if spec.status.is_none() && spec.delay_ms.is_none() && !spec.reset {
+            return Err("a rule needs a status, a delayMs, a reset, or a combination".into());
         }
         if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
             return Err(format!("delayMs must be at most {MAX_DELAY_MS}"));
@@ -169,6 +176,7 @@ impl FaultInjector {
             delay_ms: spec.delay_ms,
             count: spec.count,
             probability: spec.probability,
+            reset: spec.reset,
             hits: 0,
             spent: false,
         };
@@ -214,6 +222,7 @@ impl FaultInjector {
             }
             return Some(Fault {
                 rule_id: rule.id,
+                reset: rule.reset,
                 status: rule.status.and_then(|s| StatusCode::from_u16(s).ok()),
                 retry_after: rule.retry_after,
                 delay: Duration::from_millis(rule.delay_ms.unwrap_or(0)),
@@ -268,10 +277,25 @@ pub async fn graph_layer(State(state): State<SimState>, request: Request, next: 
     if !fault.delay.is_zero() {
         tokio::time::sleep(fault.delay).await;
     }
+    if fault.reset {
+        return connection_reset();
+    }
     match fault.status {
         Some(status) => graph_fault(status, fault.retry_after).into_response(),
         None => next.run(request).await,
     }
+}
+
+/// A response whose body fails at once: the server aborts the connection
+/// without a complete answer, which the client sees as a reset.
+fn connection_reset() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected connection reset",
+        ))
+    });
+    Response::new(axum::body::Body::from_stream(failing))
 }
 
 fn graph_fault(status: StatusCode, retry_after: Option<u64>) -> GraphError {
@@ -344,6 +368,7 @@ mod tests {
             delay_ms: None,
             count: None,
             probability: None,
+            reset: false,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct LaunchOptions {
     /// Apply `STAGEGATE_*` environment overrides to the bot's settings
     /// (the CLI does; tests do not, so the environment cannot change them).
     pub env_overrides: bool,
+    /// Seconds between the bot's reconciling polls (the sandbox's config
+    /// when `None`); scenarios poll every second so decisions made in Graph
+    /// and automatic denials reach chat quickly.
+    pub poll_interval_seconds: Option<u64>,
 }
 
 impl LaunchOptions {
@@ -37,6 +41,7 @@ impl LaunchOptions {
             db,
             tenant: None,
             env_overrides: false,
+            poll_interval_seconds: None,
         }
     }
 }
@@ -74,6 +79,9 @@ impl Launched {
         .await?;
         let mut settings =
             sandbox.bot_settings(SocketAddr::new(loopback, options.bot_port), options.db);
+        if let Some(seconds) = options.poll_interval_seconds {
+            settings.intake.poll_interval_seconds = seconds;
+        }
         if options.env_overrides {
             settings = settings.with_env_overrides(std::env::vars())?;
         }
@@ -95,6 +103,7 @@ impl Launched {
         let (stop_sim, sim_rx) = watch::channel(false);
         let sim = tokio::spawn(sandbox.run_until(stopped(sim_rx)));
         let bot = tokio::spawn(app.run_until(stopped(bot_rx)));
+        install_in_security_team(&sim_url).await;
         Ok(Self {
             state,
             sim_url,
@@ -116,5 +125,26 @@ impl Launched {
         bot??;
         sim??;
         Ok(())
+    }
+}
+
+/// The seeded state a newcomer expects: the bot is installed in the team of
+/// the Teams security channel (as an admin would have done), so alerts reach
+/// it from the start, as they reach Slack's `#stagegate-security`, where the
+/// bot is a member. Installing is what Teams does: a signed
+/// `conversationUpdate` to the bot. A failure only costs Teams alerts.
+async fn install_in_security_team(sim_url: &str) {
+    let url = format!(
+        "{sim_url}/sim/teams/channels/{}/install",
+        super::teams::store::ALERTS_CHANNEL_ID
+    );
+    let installed = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .map(|r| r.status().is_success());
+    if !matches!(installed, Ok(true)) {
+        tracing::warn!("could not install the bot in the Teams security channel's team");
     }
 }

@@ -5,11 +5,14 @@
 
 mod bot_engine;
 pub mod bot_process;
+pub mod client;
 pub mod clock;
+pub mod console;
 pub mod control;
 pub mod entra;
 pub mod faults;
 pub mod graph;
+pub mod inspect;
 pub mod keys;
 pub mod launch;
 pub mod notify;
@@ -29,8 +32,8 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    DatabaseSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings, ServerSettings,
-    Settings, SlackSettings, TeamsSettings,
+    DatabaseSettings, EngineSettings, EntraSettings, GraphSettings, IdentitySettings, LogSettings,
+    SecurityChannelSettings, ServerSettings, Settings, SlackSettings, TeamsSettings,
 };
 use clock::SimClock;
 use keys::SigningKey;
@@ -68,6 +71,12 @@ pub struct SimInner {
     /// What the bot answered the emulated Teams and Slack (bounded), so
     /// tests can prove no secret is ever in a response body.
     bot_answers: Mutex<std::collections::VecDeque<String>>,
+    /// The console's change generation: bumped whenever a chat, channel,
+    /// request or the clock may have changed (`console`'s `SimState::touch`).
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Set once the server is shutting down, so console event streams end
+    /// instead of holding the graceful shutdown open.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// How many bot answers [`SimState::bot_answers`] keeps.
@@ -117,6 +126,8 @@ impl SimState {
                 .map_or_else(random_secret, |s| s.callout_secret.clone()),
             graph_round_trips: std::sync::atomic::AtomicU64::new(0),
             bot_answers: Mutex::new(std::collections::VecDeque::new()),
+            changes: tokio::sync::watch::Sender::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -200,6 +211,7 @@ impl SimState {
             world,
             events_at_lock,
             wake: &self.notify.wake,
+            changes: &self.changes,
         }
     }
 
@@ -219,6 +231,8 @@ impl SimState {
     /// Settings that point the bot at this sandbox.
     pub fn bot_settings(&self, bind: SocketAddr, database: std::path::PathBuf) -> Settings {
         let vault_key = sandbox_vault_key(&database);
+        // Read before the world is locked: the two locks are never held together.
+        let slack_security = self.slack.security_channel_id();
         let world = self.world();
         Settings {
             server: ServerSettings {
@@ -247,7 +261,23 @@ impl SimState {
                 base_url: self.graph_url(""),
                 ..GraphSettings::default()
             },
-            engine: self.engine_settings(&world),
+            engine: EngineSettings {
+                // Alerts reach the security channel on both platforms.
+                security_channels: [
+                    Some(SecurityChannelSettings {
+                        platform: "teams".into(),
+                        channel: teams::store::ALERTS_CHANNEL_ID.into(),
+                    }),
+                    slack_security.map(|channel| SecurityChannelSettings {
+                        platform: "slack".into(),
+                        channel,
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+                ..self.engine_settings(&world)
+            },
             teams: Some(TeamsSettings {
                 app_id: world.app.client_id.clone(),
                 app_password: SecretString::from(world.app.client_secret.clone()),
@@ -315,6 +345,7 @@ pub struct WorldGuard<'a> {
     world: MutexGuard<'a, World>,
     events_at_lock: usize,
     wake: &'a tokio::sync::Notify,
+    changes: &'a tokio::sync::watch::Sender<u64>,
 }
 
 impl std::ops::Deref for WorldGuard<'_> {
@@ -334,6 +365,9 @@ impl Drop for WorldGuard<'_> {
     fn drop(&mut self) {
         if self.world.events.len() != self.events_at_lock {
             self.wake.notify_one();
+            // Due work applied on a read (a stage timing out) changes what
+            // the console shows, with no write request to notice it.
+            self.changes.send_modify(|generation| *generation += 1);
         }
     }
 }
@@ -437,6 +471,7 @@ impl Sandbox {
             .nest(
                 "/sim",
                 control::router()
+                    .merge(inspect::router())
                     .merge(notify::control::router())
                     .merge(faults::router())
                     .merge(teams::driver::router()),
@@ -445,6 +480,11 @@ impl Sandbox {
             .nest("/sim/slack", slack::driver::router())
             .nest("/botframework", teams::metadata::router())
             .nest("/teams/v3", teams::connector::router())
+            .merge(console::router())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                console::touch_after_writes,
+            ))
             .with_state(state.clone());
         let router = crate::http::with_common_layers(router, Duration::from_secs(60));
         Ok(Self {
@@ -472,6 +512,11 @@ impl Sandbox {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let dispatcher = notify::dispatcher::spawn(self.state.clone());
+        let closing = self.state.closing.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.send_replace(true);
+        };
         let result =
             crate::http::serve(self.listener, self.router, shutdown, Duration::from_secs(5)).await;
         dispatcher.abort();

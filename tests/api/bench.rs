@@ -10,8 +10,13 @@ use stagegate::bench::{BenchOptions, inbound};
 async fn the_small_bench_produces_a_complete_report() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_stagegate"));
     let mut options = BenchOptions::small();
-    // CI installs wrk (.ci/run); elsewhere the inbound part needs it too.
+    // CI installs wrk (.ci/run) and must run the inbound part; elsewhere it
+    // is skipped, loudly, without wrk.
     if let Err(why) = inbound::wrk_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the inbound benchmarks: {why}"
+        );
         eprintln!("inbound benchmarks skipped: {why}");
         options.skip_inbound = true;
     }

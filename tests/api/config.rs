@@ -90,3 +90,67 @@ fn example_config_is_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stagegate.example.toml");
     Settings::load_from(Some(&path), Vec::new()).expect("example config loads");
 }
+
+fn engine_from(toml: &str) -> Result<stagegate::config::EngineSettings, String> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "{toml}").unwrap();
+    Settings::load_from(Some(file.path()), env(REQUIRED))
+        .map(|s| s.engine)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn security_channels_take_a_list_on_both_platforms() {
+    let engine = engine_from(
+        r#"[engine]
+security_channels = [
+  { platform = "teams", channel = "19:abc@thread.tacv2" },
+  { platform = "slack", channel = "C0123456789" },
+]"#,
+    )
+    .unwrap();
+    let all = engine.all_security_channels();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        (all[0].platform.as_str(), all[0].channel.as_str()),
+        ("teams", "19:abc@thread.tacv2")
+    );
+    assert_eq!(
+        (all[1].platform.as_str(), all[1].channel.as_str()),
+        ("slack", "C0123456789")
+    );
+}
+
+#[test]
+fn the_single_security_channel_table_is_still_accepted() {
+    let engine =
+        engine_from("[engine.security_channel]\nplatform = \"slack\"\nchannel = \"C0123456789\"")
+            .unwrap();
+    let all = engine.all_security_channels();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].channel, "C0123456789");
+
+    // Both forms: the single one first, each channel once.
+    let engine = engine_from(
+        r#"[engine]
+security_channel = { platform = "slack", channel = "C1" }
+security_channels = [{ platform = "slack", channel = "C1" }, { platform = "teams", channel = "19:t" }]"#,
+    )
+    .unwrap();
+    let ids: Vec<String> = engine
+        .all_security_channels()
+        .into_iter()
+        .map(|c| c.channel)
+        .collect();
+    assert_eq!(ids, ["C1", "19:t"]);
+}
+
+#[test]
+fn a_security_channel_with_an_unknown_key_is_named() {
+    let err = engine_from(
+        r#"[engine]
+security_channels = [{ platform = "slack", chanel = "C1" }]"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("chanel"), "{err}");
+}

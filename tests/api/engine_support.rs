@@ -71,6 +71,8 @@ async fn start(
     let register = chat.is_none();
     let path: PathBuf = db.path().join("stagegate.db");
     let mut settings = sandbox.state.bot_settings(loopback0(), path);
+    // This harness's one channel only (the sandbox configures both platforms').
+    settings.engine.security_channels.clear();
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "teams".into(),
         channel: "security".into(),

@@ -220,3 +220,59 @@ async fn bad_rules_are_refused_and_delete_clears() {
     assert_eq!(cleared.status(), 204);
     assert!(rules(&sandbox).await.is_empty());
 }
+
+#[tokio::test]
+async fn reset_drops_the_connection_without_an_answer() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    add_rule(
+        &sandbox,
+        json!({ "service": "graph", "path": "/subscriptions", "reset": true, "count": 1 }),
+    )
+    .await;
+    let broken = async {
+        let response = sandbox
+            .http
+            .get(sandbox.graph("/subscriptions"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        response.bytes().await
+    }
+    .await;
+    assert!(broken.is_err(), "no complete answer: {broken:?}");
+    let again = sandbox
+        .http
+        .get(sandbox.graph("/subscriptions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "the rule is spent");
+}
+
+#[tokio::test]
+async fn teams_and_slack_statuses_are_their_own() {
+    let sandbox = spawn_sandbox().await;
+    for (service, status) in [
+        ("teams", 412),
+        ("teams", 502),
+        ("slack", 500),
+        ("slack", 429),
+    ] {
+        add_rule(
+            &sandbox,
+            json!({ "service": service, "path": "/", "status": status }),
+        )
+        .await;
+    }
+    let refused = sandbox
+        .http
+        .post(sandbox.url("/sim/faults"))
+        .json(&json!({ "service": "slack", "path": "/", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(rules(&sandbox).await.len(), 4);
+}

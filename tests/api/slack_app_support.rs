@@ -6,14 +6,13 @@
 
 use std::sync::Arc;
 
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use stagegate::app::{AppOptions, Application};
 use stagegate::config::SecurityChannelSettings;
 use stagegate::engine::Engine;
 use stagegate::engine::time::FnClock;
+use stagegate::sandbox::client::SimClient;
 
-use crate::entra_support::{Browser, hidden, mfa_number};
 use crate::helpers::{TestSandbox, eventually, loopback0, spawn_sandbox};
 use crate::slack_support::{connect_bot, driver, driver_get, slack_of};
 
@@ -60,6 +59,8 @@ pub async fn spawn_slack_app() -> SlackApp {
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
     assert!(settings.slack.is_some(), "the sandbox configures Slack");
+    // This harness's one channel only (the sandbox configures both platforms').
+    settings.engine.security_channels.clear();
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "slack".into(),
         channel: security_channel.clone(),
@@ -112,26 +113,7 @@ pub fn buttons(message: &Value) -> Vec<(String, String)> {
 
 /// All the text a message shows (fallback and every text object).
 pub fn shown(message: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                if let Some(Value::String(t)) = m.get("text") {
-                    out.push_str(t);
-                    out.push('\n');
-                }
-                for (k, v) in m {
-                    if k != "text" || !v.is_string() {
-                        walk(v, out);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(&message["blocks"], &mut out);
-    format!("{}\n{out}", message["text"].as_str().unwrap_or(""))
+    stagegate::sandbox::client::slack_text(message)
 }
 
 impl SlackApp {
@@ -251,34 +233,10 @@ impl SlackApp {
     /// Follows a sign-in link as `persona` through the emulated pages (with
     /// the MFA step when Entra asks for one) back to the bot.
     pub async fn sign_in(&self, link: &str, persona: &str) {
-        let mut browser = Browser::new(&self.sandbox);
-        let start = browser.get(link).await;
-        assert_eq!(start.status(), 303, "start redirects to Entra");
-        let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-        let page = browser.get(&authorize).await;
-        assert_eq!(page.status(), 200, "picker page");
-        let html = page.text().await.unwrap();
-        let ctx = hidden(&html, "ctx");
-        let mut response = browser
-            .post(
-                "signin",
-                &[("ctx", &ctx), ("persona", persona), ("action", "signin")],
-            )
-            .await;
-        if response.status() == 200 {
-            let html = response.text().await.unwrap();
-            let (ctx, number) = (hidden(&html, "ctx"), mfa_number(&html));
-            response = browser
-                .post(
-                    "mfa",
-                    &[("ctx", &ctx), ("number", &number), ("action", "approve")],
-                )
-                .await;
-        }
-        assert_eq!(response.status(), 302, "Entra redirects back to the bot");
-        let callback = response.headers()[LOCATION].to_str().unwrap().to_owned();
-        let done = reqwest::get(&callback).await.unwrap();
-        assert_eq!(done.status(), 200);
+        SimClient::new(&self.sandbox.base_url)
+            .sign_in(link, persona)
+            .await
+            .unwrap_or_else(|e| panic!("{persona} signs in: {e}"));
         self.settle().await;
     }
 

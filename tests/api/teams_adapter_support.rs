@@ -6,16 +6,15 @@
 
 use std::sync::Arc;
 
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use stagegate::app::{AppOptions, Application};
 use stagegate::chat::teams::handlers::TeamsBot;
 use stagegate::config::SecurityChannelSettings;
 use stagegate::engine::Engine;
 use stagegate::engine::time::FnClock;
+use stagegate::sandbox::client::SimClient;
 use stagegate::sandbox::teams::store::ALERTS_CHANNEL_ID;
 
-use crate::entra_support::{Browser, hidden, mfa_number};
 use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
 
 pub struct TeamsApp {
@@ -62,6 +61,8 @@ async fn start(
     let mut settings = sandbox
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
+    // This harness's one channel only (the sandbox configures both platforms').
+    settings.engine.security_channels.clear();
     settings.engine.security_channel = Some(SecurityChannelSettings {
         platform: "teams".into(),
         channel: ALERTS_CHANNEL_ID.into(),
@@ -245,33 +246,10 @@ impl TeamsApp {
 
     /// Follows a sign-in link as `persona` (with the MFA step when asked).
     pub async fn sign_in(&self, link: &str, persona: &str) {
-        let mut browser = Browser::new(&self.sandbox);
-        let start = browser.get(link).await;
-        assert_eq!(start.status(), 303, "start redirects to Entra");
-        let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-        let page = browser.get(&authorize).await;
-        let html = page.text().await.unwrap();
-        let ctx = hidden(&html, "ctx");
-        let mut response = browser
-            .post(
-                "signin",
-                &[("ctx", &ctx), ("persona", persona), ("action", "signin")],
-            )
-            .await;
-        if response.status() == 200 {
-            let html = response.text().await.unwrap();
-            let (ctx, number) = (hidden(&html, "ctx"), mfa_number(&html));
-            response = browser
-                .post(
-                    "mfa",
-                    &[("ctx", &ctx), ("number", &number), ("action", "approve")],
-                )
-                .await;
-        }
-        assert_eq!(response.status(), 302, "Entra redirects back to the bot");
-        let callback = response.headers()[LOCATION].to_str().unwrap().to_owned();
-        let done = reqwest::get(&callback).await.unwrap();
-        assert_eq!(done.status(), 200);
+        SimClient::new(&self.sandbox.base_url)
+            .sign_in(link, persona)
+            .await
+            .unwrap_or_else(|e| panic!("{persona} signs in: {e}"));
         self.settle().await;
     }
 }

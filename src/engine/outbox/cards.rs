@@ -99,6 +99,7 @@ impl Engine {
             (
                 format!("alert:{r}:unreachable:{k}:{approver}"),
                 Job::Security {
+                    channel: None,
                     message: Message::SecurityAlert {
                         title: "Approver unreachable in chat".into(),
                         lines: vec![
@@ -118,10 +119,7 @@ impl Engine {
                 },
             ),
         ];
-        let rows: Vec<(String, String)> = jobs
-            .iter()
-            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
-            .collect();
+        let rows = self.rows(&jobs);
         self.store
             .enqueue(&r.to_string(), &rows, Utc::now())
             .await?;

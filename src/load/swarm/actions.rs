@@ -130,7 +130,14 @@ impl Swarm {
                                 "inputs": { "justification": justification } }),
                     )
                     .await?;
-                bot_ok(&answer["bot"])
+                bot_ok(&answer["bot"])?;
+                // A 200 that only says "slow down" or "something went wrong"
+                // recorded nothing: not an acknowledged decision.
+                let said = answer["bot"]["body"].to_string();
+                if said.contains("Slow down") || said.contains("Something went wrong") {
+                    bail!("the bot refused the click: {said:.200}");
+                }
+                Ok(())
             }
             Platform::Slack => {
                 if self.open_modal(key).is_none() {

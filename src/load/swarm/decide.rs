@@ -105,6 +105,7 @@ impl Swarm {
                     Err(e) => note(outcome, e),
                 }
             }
+            let looked = Instant::now();
             let progress = self.progress(options);
             let all_delivered = options
                 .requesters
@@ -191,8 +192,11 @@ impl Swarm {
                     )
                 });
             }
+            // Reading every chat costs more as they fill: look again no
+            // sooner than four times what this look took.
+            let pause = TICK.max(looked.elapsed() * 4);
             tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
+                _ = tokio::time::sleep(pause) => {}
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                     let Ok((holder, result)) = joined else { continue };
                     busy.remove(&holder);

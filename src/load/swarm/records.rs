@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::Platform;
 use crate::sandbox::SimState;
 use crate::sandbox::slack::state::ChannelKind;
-use crate::sandbox::teams::store::{ConversationKind, render};
+use crate::sandbox::teams::store::{ConversationKind, StoredActivity, render};
 
 /// An approval card with live Approve/Deny buttons.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,16 @@ fn request_and_stage(data: &Value) -> Option<(String, String)> {
     }
 }
 
-/// Teams: the `Action.Execute` verbs of a card and the approve data.
+/// What `viewer` sees of `activity` without copying it (as [`render`]
+/// decides: their own card after a click, until the bot updates it again).
+fn shown_to<'a>(activity: &'a StoredActivity, viewer: &str) -> &'a Value {
+    match activity.user_views.get(viewer) {
+        Some(view) if view.base_version == activity.versions.len() => &view.card,
+        _ => &activity.latest()["attachments"][0]["content"],
+    }
+}
+
+/// Teams: the card a rendered activity carries.
 fn teams_card(activity: &Value) -> Option<&Value> {
     activity["attachments"][0]
         .get("content")
@@ -136,8 +145,7 @@ pub fn live_cards(state: &SimState, dir: &Directory, platform: Platform) -> Vec<
                     continue;
                 };
                 for a in c.activities.iter().filter(|a| a.from_bot) {
-                    let shown = render(a, Some(user));
-                    if let Some((request, stage)) = teams_card(&shown).and_then(teams_approve) {
+                    if let Some((request, stage)) = teams_approve(shown_to(a, user)) {
                         out.push(LiveCard {
                             holder: holder.clone(),
                             handle: a.id.clone(),

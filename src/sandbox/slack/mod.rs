@@ -164,6 +164,16 @@ impl SlackSim {
         }
     }
 
+    /// The id of `#stagegate-security`, the channel the bot alerts in.
+    #[must_use]
+    pub fn security_channel_id(&self) -> Option<String> {
+        self.lock()
+            .channels
+            .values()
+            .find(|c| c.name == SECURITY_CHANNEL)
+            .map(|c| c.id.clone())
+    }
+
     /// The workspace state; hold it briefly and never across an `.await`.
     pub fn lock(&self) -> MutexGuard<'_, SlackWorld> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
