@@ -93,6 +93,8 @@ pub struct Engine {
     outbox_wake: Notify,
     /// Signalled whenever the worker finishes a job.
     outbox_progress: Notify,
+    /// Ids of the outbox jobs this process is delivering right now.
+    outbox_delivering: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// Decision recovery runs one at a time (start-up and on demand), so a
     /// recorded decision is never relayed twice by two recoveries.
     recovery: tokio::sync::Mutex<()>,
@@ -187,6 +189,7 @@ impl Engine {
             locks: Mutex::new(HashMap::new()),
             outbox_wake: Notify::new(),
             outbox_progress: Notify::new(),
+            outbox_delivering: std::sync::Mutex::default(),
             recovery: tokio::sync::Mutex::new(()),
         }))
     }

@@ -4,6 +4,7 @@
 //! leased, so a crashed worker's jobs are re-claimed when the lease ends;
 //! refs recorded per identity keep a retry from posting twice.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -45,48 +46,69 @@ fn refs_of(row: &OutboxRow) -> Refs {
 }
 
 /// Jobs delivered at once. Each waits inside its chat client for its own
-/// conversation's slot (the clients mirror the platforms' limits), so
-/// jobs for other conversations are not held up behind it; bounded so a
-/// waiting job never outlives its lease (32 jobs to one Slack channel at
-/// one per second is 32 s, under the 60 s default lease).
+/// conversation's slot (the clients keep the platforms' limits), so jobs
+/// for other conversations are not held up behind it. A waiting job keeps
+/// renewing its lease, so however long it waits it is never claimed again.
 const IN_FLIGHT: usize = 32;
+/// How long shutdown waits for deliveries in flight before cutting them
+/// off (a job cut off is retried when its lease ends).
+const DRAIN_ON_SHUTDOWN: StdDuration = StdDuration::from_secs(5);
+
+/// Marks a job as being delivered by this process until dropped.
+struct Delivering<'a> {
+    ids: &'a std::sync::Mutex<HashSet<i64>>,
+    id: i64,
+}
+
+impl<'a> Delivering<'a> {
+    /// `None` if this process is already delivering the job (its lease ran
+    /// out while the renewal was late, and the claim picked it up again).
+    fn enter(ids: &'a std::sync::Mutex<HashSet<i64>>, id: i64) -> Option<Self> {
+        let fresh = ids.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        fresh.then_some(Self { ids, id })
+    }
+}
+
+impl Drop for Delivering<'_> {
+    fn drop(&mut self) {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
 
 impl Engine {
     /// Runs the worker until `shutdown` resolves: claims as many due jobs
     /// as there are free delivery slots and delivers each in its own task.
     pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
         loop {
-            let free = slots.available_permits();
-            let claimed = if free == 0 {
-                0
-            } else {
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "outbox delivery task failed");
+                }
+            }
+            let free = IN_FLIGHT.saturating_sub(tasks.len());
+            let mut claimed = 0;
+            if free > 0 {
                 match self.claim(free).await {
                     Ok(rows) => {
-                        let n = rows.len();
+                        claimed = rows.len();
                         for row in rows {
-                            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-                                return;
-                            };
                             let engine = Arc::clone(&self);
-                            tokio::spawn(async move {
+                            tasks.spawn(async move {
                                 if let Err(e) = engine.handle(row).await {
                                     tracing::error!(error = %e, "outbox job not recorded");
                                 }
-                                drop(slot);
-                                engine.outbox_wake.notify_one();
                             });
                         }
-                        n
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "outbox claim failed");
-                        0
-                    }
+                    Err(e) => tracing::error!(error = %e, "outbox claim failed"),
                 }
-            };
-            if claimed > 0 && claimed == free {
+            }
+            if free > 0 && claimed == free {
                 continue;
             }
             let wait = if free == 0 {
@@ -97,8 +119,19 @@ impl Engine {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.outbox_wake.notified() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = tokio::time::sleep(wait) => {}
             }
+        }
+        let drained = tokio::time::timeout(DRAIN_ON_SHUTDOWN, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                cut_off = tasks.len(),
+                "outbox deliveries cut off at shutdown; retried when their leases end"
+            );
         }
     }
 
@@ -140,11 +173,31 @@ impl Engine {
         Ok(n)
     }
 
-    /// Delivers one claimed job and records the outcome.
+    /// Delivers one claimed job and records the outcome, renewing the
+    /// job's lease while it waits or sends.
     async fn handle(&self, row: OutboxRow) -> Result<(), EngineError> {
-        let outcome = match serde_json::from_str::<Job>(&row.job) {
-            Ok(job) => self.deliver(&row, &job).await,
-            Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
+        let Some(_delivering) = Delivering::enter(&self.outbox_delivering, row.id) else {
+            return Ok(());
+        };
+        let lease = Duration::seconds(self.settings.outbox_lease_seconds.max(1));
+        let delivery = async {
+            match serde_json::from_str::<Job>(&row.job) {
+                Ok(job) => self.deliver(&row, &job).await,
+                Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
+            }
+        };
+        tokio::pin!(delivery);
+        let every = lease.to_std().unwrap_or(StdDuration::from_secs(1)) / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut delivery => break outcome,
+                _ = renew.tick() => {
+                    if let Err(e) = self.store.renew_outbox_lease(row.id, Utc::now() + lease).await {
+                        tracing::warn!(error = %e, key = %row.key, "outbox lease not renewed");
+                    }
+                }
+            }
         };
         let now = Utc::now();
         match outcome {

@@ -408,6 +408,21 @@ impl Store {
         Ok((row.get("n"), row.get("due")))
     }
 
+    /// Extends the lease of a job still being delivered, so no other
+    /// claim takes it while it waits for a rate-limit slot.
+    pub async fn renew_outbox_lease(
+        &self,
+        id: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'sending'")
+            .bind(lease_until.timestamp_millis())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// When the next unfinished job falls due (epoch ms), without counting.
     pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(

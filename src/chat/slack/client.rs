@@ -219,7 +219,7 @@ impl SlackClient {
     {
         let max_wait = self.options.max_inline_wait;
         let attempt = || async {
-            self.limits.acquire(method, channel).await;
+            let _answered = self.limits.acquire(method, channel).await;
             self.send_once(method, body, encoding).await
         };
         let value = attempt

@@ -2,14 +2,14 @@
 //! provoke 429s (facts/slack.md §4): `chat.postMessage` about one message per
 //! second per channel, the other methods their tier's per-minute budget.
 //! Slack counts "per API method per app per workspace"; one client is one
-//! app in one workspace, so one limiter per method (and per channel for
-//! `chat.postMessage`) matches how Slack counts.
+//! app in one workspace, so one budget per method (and per channel for
+//! `chat.postMessage`) matches how Slack counts. Budgets are sliding
+//! windows counted from each call's answer (`chat::pacing` says why).
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use crate::chat::pacing::{Pacer, Slot, Windows};
 
 /// Slack's rate-limit tiers (requests per minute, "+" meaning bursts are
 /// tolerated), and the special cases.
@@ -39,31 +39,30 @@ pub fn tier_of(method: &str) -> Tier {
     }
 }
 
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
+const MINUTE: Duration = Duration::from_secs(60);
+const TIER_2: Windows = &[(20, MINUTE)];
+const TIER_3: Windows = &[(50, MINUTE)];
+const TIER_4: Windows = &[(100, MINUTE)];
+const POST_PER_CHANNEL: Windows = &[(1, Duration::from_secs(1))];
+const AUTH_TEST: Windows = &[(100, Duration::from_secs(1))];
 
-/// The quotas the client keeps to; `Default` is Slack's published limits.
+/// The budgets the client keeps to; `Default` is Slack's published limits.
 #[derive(Debug, Clone)]
 pub struct ClientLimits {
-    pub post_message_per_channel: Quota,
-    pub tiers: HashMap<Tier, Quota>,
+    pub post_message_per_channel: Windows,
+    pub tiers: HashMap<Tier, Windows>,
 }
 
 impl Default for ClientLimits {
     fn default() -> Self {
         Self {
             // No burst: a second message to the same channel waits a second.
-            post_message_per_channel: Quota::with_period(Duration::from_secs(1))
-                .unwrap_or_else(|| per_minute(60)),
+            post_message_per_channel: POST_PER_CHANNEL,
             tiers: HashMap::from([
-                (Tier::Tier2, per_minute(20)),
-                (Tier::Tier3, per_minute(50)),
-                (Tier::Tier4, per_minute(100)),
-                (
-                    Tier::AuthTest,
-                    Quota::per_second(NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN)),
-                ),
+                (Tier::Tier2, TIER_2),
+                (Tier::Tier3, TIER_3),
+                (Tier::Tier4, TIER_4),
+                (Tier::AuthTest, AUTH_TEST),
             ]),
         }
     }
@@ -73,57 +72,45 @@ impl ClientLimits {
     /// Limits loose enough never to wait; for exercising Slack's own 429s.
     #[must_use]
     pub fn unthrottled() -> Self {
-        let many = Quota::per_second(NonZeroU32::new(10_000).unwrap_or(NonZeroU32::MIN));
+        const MANY: Windows = &[(10_000, Duration::from_secs(1))];
         Self {
-            post_message_per_channel: many,
+            post_message_per_channel: MANY,
             tiers: [Tier::Tier2, Tier::Tier3, Tier::Tier4, Tier::AuthTest]
                 .into_iter()
-                .map(|t| (t, many))
+                .map(|t| (t, MANY))
                 .collect(),
         }
     }
 }
 
-/// The limiters themselves.
+/// The budgets themselves.
+#[derive(Debug)]
 pub struct RateLimits {
-    per_channel: DefaultKeyedRateLimiter<String>,
-    tiers: HashMap<Tier, DefaultDirectRateLimiter>,
-}
-
-impl std::fmt::Debug for RateLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits").finish_non_exhaustive()
-    }
+    limits: ClientLimits,
+    pacer: Pacer,
 }
 
 impl RateLimits {
     #[must_use]
     pub fn new(limits: &ClientLimits) -> Self {
         Self {
-            per_channel: RateLimiter::keyed(limits.post_message_per_channel),
-            tiers: limits
-                .tiers
-                .iter()
-                .map(|(tier, quota)| (*tier, RateLimiter::direct(*quota)))
-                .collect(),
+            limits: limits.clone(),
+            pacer: Pacer::new(),
         }
     }
 
-    /// Waits until `method` (to `channel`, for chat.postMessage) may be sent.
-    pub async fn acquire(&self, method: &str, channel: Option<&str>) {
+    /// Waits until `method` (to `channel`, for chat.postMessage) may be
+    /// sent; hold the slot until Slack has answered.
+    pub async fn acquire(&self, method: &str, channel: Option<&str>) -> Slot {
         match tier_of(method) {
             Tier::PostMessage => {
-                let key = channel.unwrap_or_default().to_owned();
-                self.per_channel.until_key_ready(&key).await;
-                // Forget channels idle for long enough to be back at full budget.
-                if self.per_channel.len() > 10_000 {
-                    self.per_channel.retain_recent();
-                }
+                let key = format!("{method}:{}", channel.unwrap_or_default());
+                let windows = self.limits.post_message_per_channel;
+                self.pacer.slot(&[(&key, windows)]).await
             }
             tier => {
-                if let Some(limiter) = self.tiers.get(&tier) {
-                    limiter.until_ready().await;
-                }
+                let windows = self.limits.tiers.get(&tier).copied().unwrap_or(&[]);
+                self.pacer.slot(&[(method, windows)]).await
             }
         }
     }

@@ -122,14 +122,18 @@ impl ConnectorClient {
             }),
         };
         let thread = format!("create:{user_id}");
-        self.call(
-            service_url,
-            Method::POST,
-            &["v3", "conversations"],
-            &thread,
-            Some(&params),
-        )
-        .await
+        let created: ConversationResourceResponse = self
+            .call(
+                service_url,
+                Method::POST,
+                &["v3", "conversations"],
+                &thread,
+                Some(&params),
+            )
+            .await?;
+        // Teams bills the create to the conversation it answers with.
+        self.throttle.also_counted(&created.id);
+        Ok(created)
     }
 
     /// Starts a new thread in a channel with `activity`; the answer's `id`
@@ -274,13 +278,16 @@ impl ConnectorClient {
             .with_jitter()
             .build();
         let mut refreshed_token = false;
+        // Kept through retries: see `throttle` for why.
+        let mut turn = self.throttle.turn(thread).await;
         loop {
             let token = self
                 .tokens
                 .token()
                 .await
                 .map_err(|e| TeamsError::Token(e.to_string()))?;
-            self.throttle.until_ready(thread).await;
+            // Held until the answer is in: see `throttle` for why.
+            let permit = turn.slot().await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -295,6 +302,7 @@ impl ConnectorClient {
                         .bytes()
                         .await
                         .map_err(|e| TeamsError::Transport(e.without_url().to_string()))?;
+                    drop(permit);
                     return serde_json::from_slice(&bytes)
                         .map_err(|e| TeamsError::Decode(e.to_string()));
                 }
@@ -314,6 +322,7 @@ impl ConnectorClient {
             if !error.is_transient() && !matches!(error, TeamsError::Transport(_)) {
                 return Err(error);
             }
+            drop(permit);
             let Some(delay) = backoff.next() else {
                 return Err(error);
             };

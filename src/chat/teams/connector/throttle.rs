@@ -1,78 +1,62 @@
 //! Client-side pacing so the bot stays under Teams' limits (facts §5)
 //! instead of provoking 429s: per thread 7/1 s, 8/2 s, 60/30 s, 1800/h for
-//! sends and creates, and 50 requests per second per app.
-//!
-//! Teams counts in sliding windows, so this does too: it remembers when
-//! each recent operation left and lets one more go as soon as every window
-//! has room. An earlier GCRA (`governor`) version had to under-use the
-//! 30 s window by half (at most 49 sends per 30 s, then one per second) to
-//! be safe, which made a busy approver's conversation take twice as long as
-//! Teams allows. Each window is counted `MARGIN` longer than Teams' so that
-//! network jitter between our clock and Teams' arrival times cannot push
-//! two requests into one window.
+//! sends and creates, and 50 requests per second per app — Teams' exact
+//! windows, counted from each request's answer (`chat::pacing` explains
+//! why that, and not a margin, is what keeps clear of 429s).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use tokio::sync::OwnedMutexGuard;
 
-/// (operations, window) for one thread: sends, replies, updates, creates.
-const THREAD_WINDOWS: [(usize, Duration); 4] = [
+use crate::chat::pacing::{Pacer, Slot, Windows};
+
+/// One thread's budget: sends, replies, updates, creates.
+const THREAD_WINDOWS: Windows = &[
     (7, Duration::from_secs(1)),
     (8, Duration::from_secs(2)),
     (60, Duration::from_secs(30)),
     (1800, Duration::from_secs(3600)),
 ];
 /// "The global limit per app per tenant is 50 Requests Per Second."
-const APP_WINDOWS: [(usize, Duration); 1] = [(50, Duration::from_secs(1))];
-/// Added to every window: covers the spread in request transit times.
-const MARGIN: Duration = Duration::from_millis(50);
-
-/// Departure times within the longest window, oldest first.
-#[derive(Debug, Default)]
-struct Sent(VecDeque<Instant>);
-
-impl Sent {
-    /// How long until one more operation fits every window (zero: now).
-    fn wait(&mut self, windows: &[(usize, Duration)], now: Instant) -> Duration {
-        let longest = windows.iter().map(|(_, w)| *w + MARGIN).max();
-        if let Some(longest) = longest {
-            while self.0.front().is_some_and(|t| now - *t >= longest) {
-                self.0.pop_front();
-            }
-        }
-        let mut wait = Duration::ZERO;
-        for (limit, window) in windows {
-            let window = *window + MARGIN;
-            let in_window = self
-                .0
-                .iter()
-                .rev()
-                .take_while(|t| now - **t < window)
-                .count();
-            if in_window >= *limit {
-                // Room once the `limit`-th most recent one leaves the window.
-                let oldest_needed = self.0[self.0.len() - limit];
-                wait = wait.max(window - (now - oldest_needed));
-            }
-        }
-        wait
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    per_thread: HashMap<String, Sent>,
-    per_app: Sent,
-}
+const APP_WINDOWS: Windows = &[(50, Duration::from_secs(1))];
+const APP_KEY: &str = "app";
+/// Threads whose turn is remembered before idle ones are dropped.
+const MAX_THREADS: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub struct Throttle {
-    state: Mutex<State>,
-    /// One waiter per thread at a time, first come first served: two
-    /// updates of one card must reach Teams in the order they were made.
-    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pacer: Pacer,
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A thread's turn: one request at a time per thread, first come first
+/// served, kept through retries, so two updates of one card reach Teams in
+/// the order they were made.
+#[derive(Debug)]
+pub struct Turn {
+    pacer: Pacer,
+    budget: String,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl Turn {
+    /// Waits until one more request on this thread fits every limit; hold
+    /// the slot until the request's answer has arrived.
+    pub async fn slot(&mut self) -> Slot {
+        self.pacer
+            .slot(&[(&self.budget, THREAD_WINDOWS), (APP_KEY, APP_WINDOWS)])
+            .await
+    }
+}
+
+/// Channel threads share their channel's budget.
+fn budget_of(thread: &str) -> String {
+    let channel = thread
+        .split_once(";messageid=")
+        .map_or(thread, |(channel, _)| channel);
+    format!("thread:{channel}")
 }
 
 impl Throttle {
@@ -80,49 +64,28 @@ impl Throttle {
         Self::default()
     }
 
-    /// Waits (sleeping until the next slot, never polling) until one more
-    /// operation on `thread` fits every limit, and counts it.
-    pub async fn until_ready(&self, thread: &str) {
-        // Channel threads share their channel's budget.
-        let key = thread
-            .split_once(";messageid=")
-            .map_or(thread, |(channel, _)| channel);
-        let queue = {
-            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            if queues.len() > 10_000 {
-                queues.retain(|_, q| Arc::strong_count(q) > 1);
+    /// Waits for `thread`'s turn (first come first served).
+    pub async fn turn(&self, thread: &str) -> Turn {
+        let budget = budget_of(thread);
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            if turns.len() > MAX_THREADS {
+                turns.retain(|_, t| Arc::strong_count(t) > 1);
             }
-            Arc::clone(queues.entry(key.to_owned()).or_default())
+            Arc::clone(turns.entry(budget.clone()).or_default())
         };
-        let _turn = queue.lock().await;
-        loop {
-            let now = Instant::now();
-            let wait = {
-                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                let state = &mut *state;
-                // Long-lived bots talk to many threads: drop idle ones now and then.
-                if state.per_thread.len() > 10_000 {
-                    state.per_thread.retain(|_, sent| {
-                        sent.0
-                            .back()
-                            .is_some_and(|t| now - *t < Duration::from_secs(3600) + MARGIN)
-                    });
-                }
-                let sent = state.per_thread.entry(key.to_owned()).or_default();
-                let wait = sent
-                    .wait(&THREAD_WINDOWS, now)
-                    .max(state.per_app.wait(&APP_WINDOWS, now));
-                if wait.is_zero() {
-                    sent.0.push_back(now);
-                    state.per_app.0.push_back(now);
-                }
-                wait
-            };
-            if wait.is_zero() {
-                return;
-            }
-            tokio::time::sleep_until(now + wait).await;
+        Turn {
+            pacer: self.pacer.clone(),
+            budget,
+            _turn: turn.lock_owned().await,
         }
+    }
+
+    /// Counts a request Teams also billed to `thread` (a conversation
+    /// created for a person counts against that conversation, whose id we
+    /// learn only from the answer).
+    pub fn also_counted(&self, thread: &str) {
+        self.pacer.also_counted(&budget_of(thread));
     }
 }
 
@@ -130,31 +93,24 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_thirty_second_window_is_used_in_full_and_not_exceeded() {
-        let start = Instant::now();
-        let mut sent = Sent::default();
-        let mut times = Vec::new();
-        let mut now = start;
-        while times.len() < 130 {
-            let wait = sent.wait(&THREAD_WINDOWS, now);
-            if wait.is_zero() {
-                sent.0.push_back(now);
-                times.push(now);
-            } else {
-                now += wait;
-            }
+    #[tokio::test]
+    async fn a_thread_waits_for_the_previous_turn_to_end() {
+        let throttle = Throttle::new();
+        let mut first = throttle.turn("a:1;messageid=1").await;
+        let slot = first.slot().await;
+        // A reply in the same channel thread shares the channel's turn.
+        let second = throttle.turn("a:1;messageid=2");
+        tokio::pin!(second);
+        tokio::select! {
+            biased;
+            _ = second.as_mut() => panic!("one request per thread at a time"),
+            () = std::future::ready(()) => {}
         }
-        for (limit, window) in THREAD_WINDOWS {
-            for (i, t) in times.iter().enumerate().skip(limit) {
-                assert!(
-                    *t - times[i - limit] >= window,
-                    "{limit} per {window:?} exceeded"
-                );
-            }
-        }
-        // 60 per 30 s: the 61st goes one window (plus margin) after the first.
-        assert!(times[60] - start <= Duration::from_secs(31));
-        assert!(times[120] - start <= Duration::from_secs(62));
+        // Another thread is not held up.
+        let mut other = throttle.turn("a:2").await;
+        drop(other.slot().await);
+        drop(slot);
+        drop(first);
+        let _second = second.await;
     }
 }
