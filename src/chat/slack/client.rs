@@ -19,6 +19,10 @@ use super::limits::{ClientLimits, RateLimits};
 pub use super::types::*;
 use crate::config::SlackSettings;
 
+/// The longest `views.open` waits for its rate-limit slot: well inside the
+/// trigger's 3 s, leaving time for the call itself.
+const TRIGGER_SLOT_WAIT: Duration = Duration::from_millis(1500);
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub limits: ClientLimits,
@@ -164,9 +168,24 @@ impl SlackClient {
         let mut view = view.clone();
         blocks::fit_modal(&mut view)?;
         let body = json!({ "trigger_id": trigger_id, "view": view });
-        self.call::<_, ViewEnvelope>("views.open", None, &body, Encoding::Json)
+        // The trigger expires 3 s after the click: a slot that comes later,
+        // or a retry, would only earn `expired_trigger_id`. One attempt, and
+        // the caller asks the person to click again.
+        const METHOD: &str = "views.open";
+        let answered = tokio::time::timeout(TRIGGER_SLOT_WAIT, self.limits.acquire(METHOD, None))
             .await
+            .map_err(|_| SlackError::RateLimited {
+                method: METHOD,
+                retry_after: TRIGGER_SLOT_WAIT,
+            })?;
+        let value = self.send_once(METHOD, &body, Encoding::Json).await;
+        drop(answered);
+        serde_json::from_value::<ViewEnvelope>(value?)
             .map(|e| e.view)
+            .map_err(|e| SlackError::Decode {
+                method: METHOD,
+                detail: e.to_string(),
+            })
     }
 
     pub async fn update_view(

@@ -211,23 +211,26 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
         return StatusCode::OK.into_response();
     };
     if let Some(view) = decision_view(&action, None) {
-        // The trigger expires 3 s after the click: open the modal now.
-        if let Err(e) = state
-            .port
-            .client()
-            .open_view(&click.trigger_id, &view)
-            .await
-        {
-            tracing::warn!(error = %e, "views.open failed");
-            tell(
-                &state,
-                &who,
-                click.response_url.as_deref(),
-                &Message::Text {
-                    text: "I couldn't open the decision form; please click again.".into(),
-                },
-            );
-        }
+        // The trigger expires 3 s after the click: open the modal now, but
+        // acknowledge at once rather than after it (Slack's own 3 s).
+        tokio::spawn(async move {
+            if let Err(e) = state
+                .port
+                .client()
+                .open_view(&click.trigger_id, &view)
+                .await
+            {
+                tracing::warn!(error = %e, "views.open failed");
+                tell(
+                    &state,
+                    &who,
+                    click.response_url.as_deref(),
+                    &Message::Text {
+                        text: "I couldn't open the decision form; please click again.".into(),
+                    },
+                );
+            }
+        });
         return StatusCode::OK.into_response();
     }
     let url = click.response_url.clone();
