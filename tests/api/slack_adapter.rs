@@ -291,3 +291,53 @@ async fn unknown_commands_actions_and_forms_get_a_clear_answer() {
         .unwrap();
     assert_eq!(forged.status(), 401);
 }
+
+/// A decision Graph takes longer than Slack's 3 s to record is never
+/// confirmed by closing the form: the form says it is still being recorded,
+/// and the approver hears once Graph has it. (A form closed at once would
+/// tell them it was done while a crash could still lose it.)
+#[tokio::test]
+async fn a_slow_decision_is_not_confirmed_before_graph_has_it() {
+    let app = spawn_slack_app().await;
+    let request = app
+        .requested(
+            &["miriam"],
+            "global-admin TICKET-123 rotate the certificate",
+        )
+        .await;
+    let card = app.live_card("miriam").await;
+    let click = app
+        .click("miriam", card["ts"].as_str().unwrap(), "approve")
+        .await;
+    assert_eq!(click.status(), 200);
+    let fault = app
+        .sandbox
+        .http
+        .post(app.sandbox.url("/sim/faults"))
+        .json(&json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": 4000 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+    let answer = app.submit("miriam", "Known incident", false).await;
+    assert_eq!(answer["ack"]["status"], 200, "{answer}");
+    assert_ne!(answer["ack"]["timedOut"], true, "{answer}");
+    assert_eq!(answer["responseAction"], "update", "{answer}");
+    assert!(answer.to_string().contains("Still recording"), "{answer}");
+    assert_eq!(stage_decided(&app, &request), None, "not in Graph yet");
+    // Graph records it once the slow answer completes, and the card retires.
+    let decided = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if let Some(decided) = stage_decided(&app, &request) {
+                return decided;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("Graph records the decision");
+    assert_eq!(
+        decided,
+        ("Approved".to_owned(), app.sandbox.persona_id("miriam"))
+    );
+}

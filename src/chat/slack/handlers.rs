@@ -175,7 +175,7 @@ async fn interactions(
     }
     match interaction {
         Interaction::BlockActions(click) => clicked(state, click).await,
-        Interaction::ViewSubmission(submission) => submitted(state, submission),
+        Interaction::ViewSubmission(submission) => submitted(state, submission).await,
         Interaction::ViewClosed(_) | Interaction::Other => StatusCode::OK.into_response(),
     }
 }
@@ -211,26 +211,25 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
         return StatusCode::OK.into_response();
     };
     if let Some(view) = decision_view(&action, None) {
-        // The trigger expires 3 s after the click: open the modal now, but
-        // acknowledge at once rather than after it (Slack's own 3 s).
-        tokio::spawn(async move {
-            if let Err(e) = state
-                .port
-                .client()
-                .open_view(&click.trigger_id, &view)
-                .await
-            {
-                tracing::warn!(error = %e, "views.open failed");
-                tell(
-                    &state,
-                    &who,
-                    click.response_url.as_deref(),
-                    &Message::Text {
-                        text: "I couldn't open the decision form; please click again.".into(),
-                    },
-                );
-            }
-        });
+        // The trigger expires 3 s after the click: open the modal now. The
+        // client waits at most 1.5 s for views.open's rate-limit slot, so
+        // the acknowledgement still comes inside Slack's 3 s.
+        if let Err(e) = state
+            .port
+            .client()
+            .open_view(&click.trigger_id, &view)
+            .await
+        {
+            tracing::warn!(error = %e, "views.open failed");
+            tell(
+                &state,
+                &who,
+                click.response_url.as_deref(),
+                &Message::Text {
+                    text: "I couldn't open the decision form; please click again.".into(),
+                },
+            );
+        }
         return StatusCode::OK.into_response();
     }
     let url = click.response_url.clone();
@@ -241,7 +240,11 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
     StatusCode::OK.into_response()
 }
 
-fn submitted(state: SlackInbound, submission: ViewSubmission) -> Response {
+/// How long a submitted decision may take before the form answers that
+/// it is still being recorded (Slack's deadline is 3 s).
+const DECISION_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_millis(2000);
+
+async fn submitted(state: SlackInbound, submission: ViewSubmission) -> Response {
     match read_submission(&submission.view) {
         Submission::Invalid(answer) => Json(answer).into_response(),
         Submission::Unknown => Json(json!({
@@ -262,14 +265,35 @@ fn submitted(state: SlackInbound, submission: ViewSubmission) -> Response {
                 &team_of(submission.team.as_ref(), &submission.user),
                 &submission.user.id,
             );
+            // Close the form only once the decision is recorded: a form
+            // closed earlier would tell the approver it was done while a
+            // crash could still lose it. Slack wants the answer within 3 s;
+            // past that the form says it is still being recorded, and the
+            // answer arrives as a message.
+            let (recorded, answered) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {
                 let reply = state
                     .engine
                     .action(&who, &action, Some(&justification))
                     .await;
+                let _ = recorded.send(());
                 deliver(&state, &who, None, &reply).await;
             });
-            Json(json!({ "response_action": "clear" })).into_response()
+            match tokio::time::timeout(DECISION_ANSWER_WAIT, answered).await {
+                Ok(Ok(())) => Json(json!({ "response_action": "clear" })).into_response(),
+                Ok(Err(_)) | Err(_) => Json(json!({
+                    "response_action": "update",
+                    "view": {
+                        "type": "modal",
+                        "title": { "type": "plain_text", "text": "stagegate" },
+                        "blocks": [ { "type": "section", "text": { "type": "mrkdwn",
+                            "text": "Still recording your decision with Microsoft Entra. \
+                                     I'll message you when it's done; if no message comes, \
+                                     the card will still have its buttons." } } ],
+                    },
+                }))
+                .into_response(),
+            }
         }
     }
 }

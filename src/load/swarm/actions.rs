@@ -160,6 +160,14 @@ impl Swarm {
                 if answer["ack"]["status"] != 200 || answer["responseAction"] == "errors" {
                     bail!("the submission was not accepted: {answer}");
                 }
+                // Only a closed form says "recorded"; an updated one says
+                // the bot is still at it (not yet an acknowledged decision).
+                if answer["responseAction"] != "clear" {
+                    bail!(
+                        "the decision is not confirmed yet: {:.200}",
+                        answer.to_string()
+                    );
+                }
                 Ok(())
             }
         }
