@@ -12,9 +12,11 @@
 //! than a later one: seen on a loaded 2-core machine, where transit alone
 //! exceeded a 50 ms safety margin.
 //!
-//! A sliding window of N per W also never exceeds a token bucket of N per
-//! W with a burst of N (what Slack's tiers are), so one mechanism serves
-//! Teams' windows and Slack's tiers.
+//! Two kinds of limit: sliding windows (Teams: N per W) and token buckets
+//! (Slack's tiers: a rate with a burst, checked as GCRA). For a bucket,
+//! counting each request from its answer (or from now while in flight)
+//! can only overstate the bucket's level at any later arrival, never
+//! understate it, so the same reckoning is safe for both.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,8 +25,17 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// (requests, window) pairs one budget keeps to.
-pub type Windows = &'static [(usize, Duration)];
+/// One limit a budget keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// At most `requests` in any window of `per`.
+    Window { requests: usize, per: Duration },
+    /// One request per `every` on average, up to `burst` at once (GCRA).
+    Bucket { burst: usize, every: Duration },
+}
+
+/// The limits of one budget (at most one `Bucket`).
+pub type Windows = &'static [Limit];
 
 /// Added to every window: timer granularity only.
 const MARGIN: Duration = Duration::from_millis(5);
@@ -37,48 +48,90 @@ const MAX_BUDGETS: usize = 10_000;
 struct Budget {
     in_flight: usize,
     answered: VecDeque<Instant>,
+    /// The bucket's theoretical arrival time from the answered requests,
+    /// and its period.
+    bucket: Option<(Instant, Duration)>,
 }
 
 impl Budget {
     /// How long until one more request fits every window: `Some(zero)`
     /// now, `None` not before a request in flight is answered.
-    fn wait(&mut self, windows: Windows, now: Instant) -> Option<Duration> {
-        if let Some(longest) = windows.iter().map(|(_, w)| *w + MARGIN).max() {
-            while self.answered.front().is_some_and(|t| now - *t >= longest) {
-                self.answered.pop_front();
-            }
+    fn wait(&mut self, limits: Windows, now: Instant) -> Option<Duration> {
+        let longest = limits
+            .iter()
+            .filter_map(|l| match l {
+                Limit::Window { per, .. } => Some(*per + MARGIN),
+                Limit::Bucket { .. } => None,
+            })
+            .max()
+            .unwrap_or_default();
+        while self.answered.front().is_some_and(|t| now - *t >= longest) {
+            self.answered.pop_front();
         }
         let mut wait = Duration::ZERO;
-        for (limit, window) in windows {
-            let window = *window + MARGIN;
-            let in_window = self
-                .answered
-                .iter()
-                .rev()
-                .take_while(|t| now - **t < window)
-                .count();
-            let used = in_window + self.in_flight;
-            if used < *limit {
-                continue;
-            }
-            // Room once this many answered ones have left the window.
-            let must_leave = used - limit + 1;
-            if must_leave > in_window {
-                return None;
-            }
-            let leaving = self.answered[self.answered.len() - in_window + must_leave - 1];
-            wait = wait.max(window - (now - leaving));
+        for limit in limits {
+            let this = match *limit {
+                Limit::Window { requests, per } => self.window_wait(requests, per + MARGIN, now),
+                Limit::Bucket { burst, every } => self.bucket_wait(burst, every, now),
+            };
+            wait = wait.max(this?);
         }
         Some(wait)
     }
 
+    fn window_wait(&self, limit: usize, window: Duration, now: Instant) -> Option<Duration> {
+        let in_window = self
+            .answered
+            .iter()
+            .rev()
+            .take_while(|t| now - **t < window)
+            .count();
+        let used = in_window + self.in_flight;
+        if used < limit {
+            return Some(Duration::ZERO);
+        }
+        // Room once this many answered ones have left the window.
+        let must_leave = used - limit + 1;
+        if must_leave > in_window {
+            return None;
+        }
+        let leaving = self.answered[self.answered.len() - in_window + must_leave - 1];
+        Some(window - (now - leaving))
+    }
+
+    /// GCRA: one more is admitted at `x` when the level there (answered
+    /// ones drained since, plus every one in flight, plus itself) is at
+    /// most `burst`: `max(tat - x, 0) + (in_flight + 1) * every <= burst * every`.
+    fn bucket_wait(&mut self, burst: usize, every: Duration, now: Instant) -> Option<Duration> {
+        let every = every + MARGIN;
+        let tat = match self.bucket {
+            Some((tat, _)) => tat,
+            None => {
+                self.bucket = Some((now, every));
+                now
+            }
+        };
+        let spare = burst.checked_sub(self.in_flight + 1)?;
+        let allowed_ahead = every * u32::try_from(spare).unwrap_or(u32::MAX);
+        Some((tat.saturating_duration_since(now)).saturating_sub(allowed_ahead))
+    }
+
     fn answer(&mut self, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.count(now);
+    }
+
+    /// Counts one request as arrived by `now`.
+    fn count(&mut self, now: Instant) {
         self.answered.push_back(now);
+        if let Some((tat, every)) = self.bucket {
+            self.bucket = Some((tat.max(now) + every, every));
+        }
     }
 
     fn idle(&self, now: Instant) -> bool {
         self.in_flight == 0
+            && self.bucket.is_none_or(|(tat, _)| tat <= now)
             && self
                 .answered
                 .back()
@@ -178,8 +231,7 @@ impl Pacer {
             .budgets()
             .entry(key.to_owned())
             .or_default()
-            .answered
-            .push_back(Instant::now());
+            .count(Instant::now());
     }
 }
 
@@ -187,21 +239,28 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    const fn window(requests: usize, seconds: u64) -> Limit {
+        Limit::Window {
+            requests,
+            per: Duration::from_secs(seconds),
+        }
+    }
+
     const TEAMS_THREAD: Windows = &[
-        (7, Duration::from_secs(1)),
-        (8, Duration::from_secs(2)),
-        (60, Duration::from_secs(30)),
-        (1800, Duration::from_secs(3600)),
+        window(7, 1),
+        window(8, 2),
+        window(60, 30),
+        window(1800, 3600),
     ];
 
-    #[test]
-    fn every_window_is_used_in_full_and_not_exceeded() {
+    /// Departures of `n` requests answered at once, as `limits` admit them.
+    fn schedule(n: usize, limits: Windows) -> (Instant, Vec<Instant>) {
         let start = Instant::now();
         let mut budget = Budget::default();
         let mut times = Vec::new();
         let mut now = start;
-        while times.len() < 130 {
-            match budget.wait(TEAMS_THREAD, now) {
+        while times.len() < n {
+            match budget.wait(limits, now) {
                 Some(wait) if wait.is_zero() => {
                     budget.in_flight += 1;
                     times.push(now);
@@ -211,11 +270,20 @@ mod tests {
                 None => panic!("nothing in flight to wait for"),
             }
         }
-        for (limit, window) in TEAMS_THREAD {
-            for (i, t) in times.iter().enumerate().skip(*limit) {
+        (start, times)
+    }
+
+    #[test]
+    fn every_window_is_used_in_full_and_not_exceeded() {
+        let (start, times) = schedule(130, TEAMS_THREAD);
+        for limit in TEAMS_THREAD {
+            let Limit::Window { requests, per } = *limit else {
+                unreachable!()
+            };
+            for (i, t) in times.iter().enumerate().skip(requests) {
                 assert!(
-                    *t - times[i - limit] >= *window,
-                    "{limit} per {window:?} exceeded"
+                    *t - times[i - requests] >= per,
+                    "{requests} per {per:?} exceeded"
                 );
             }
         }
@@ -226,7 +294,7 @@ mod tests {
 
     #[test]
     fn requests_in_flight_hold_their_slots_until_answered() {
-        const PER_SECOND: Windows = &[(50, Duration::from_secs(1))];
+        const PER_SECOND: Windows = &[window(50, 1)];
         let now = Instant::now();
         let mut budget = Budget {
             in_flight: 50,
@@ -239,9 +307,31 @@ mod tests {
         assert_eq!(budget.wait(PER_SECOND, now + wait), Some(Duration::ZERO));
     }
 
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate_as_gcra_does() {
+        const TIER_3: Windows = &[Limit::Bucket {
+            burst: 50,
+            every: Duration::from_millis(1200),
+        }];
+        let (start, times) = schedule(90, TIER_3);
+        assert!(times[49] == start, "the burst of 50 goes at once");
+        // Then one per period (plus margin): the 90th 40 periods later.
+        let every = Duration::from_millis(1200) + MARGIN;
+        assert_eq!(times[50] - start, every);
+        assert_eq!(times[89] - start, every * 40);
+        // What the emulator's GCRA (50 per minute, burst 50) checks on
+        // arrival: no request earlier than TAT - (burst - 1) * period.
+        let period = Duration::from_millis(1200);
+        let mut tat = start;
+        for t in &times {
+            assert!(*t + period * 49 >= tat, "GCRA would refuse {t:?}");
+            tat = tat.max(*t) + period;
+        }
+    }
+
     #[tokio::test]
     async fn a_full_budget_waits_for_an_answer_and_others_do_not() {
-        const ONE: Windows = &[(1, Duration::from_secs(3600))];
+        const ONE: Windows = &[window(1, 3600)];
         let pacer = Pacer::new();
         let first = pacer.slot(&[("a", ONE)]).await;
         let second = pacer.slot(&[("a", ONE)]);

@@ -228,12 +228,13 @@ async fn client_limits_keep_ten_messages_to_one_channel_below_slacks_limit() {
         posts.iter().all(|c| c["status"] == 200 && c["ok"] == true),
         "no 429: {posts:?}"
     );
-    // One per second: the first and the tenth are at least 9 s apart (less a
-    // margin for the network jitter between client and emulator).
+    // One per second after a burst of two: the first and the tenth are at
+    // least 8 s apart (less a margin for the jitter between client and
+    // emulator).
     let first = posts[0]["atMs"].as_u64().unwrap();
     let last = posts[9]["atMs"].as_u64().unwrap();
-    assert!(last - first >= 8_500, "{} ms", last - first);
-    assert!(took.as_millis() >= 8_500);
+    assert!(last - first >= 7_500, "{} ms", last - first);
+    assert!(took.as_millis() >= 7_500);
     let seen = driver_get(
         &sandbox,
         "/personas/bianca/conversations/stagegate-security",

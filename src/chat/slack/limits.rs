@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::chat::pacing::{Pacer, Slot, Windows};
+use crate::chat::pacing::{Limit, Pacer, Slot, Windows};
 
 /// Slack's rate-limit tiers (requests per minute, "+" meaning bursts are
 /// tolerated), and the special cases.
@@ -39,12 +39,25 @@ pub fn tier_of(method: &str) -> Tier {
     }
 }
 
-const MINUTE: Duration = Duration::from_secs(60);
-const TIER_2: Windows = &[(20, MINUTE)];
-const TIER_3: Windows = &[(50, MINUTE)];
-const TIER_4: Windows = &[(100, MINUTE)];
-const POST_PER_CHANNEL: Windows = &[(1, Duration::from_secs(1))];
-const AUTH_TEST: Windows = &[(100, Duration::from_secs(1))];
+/// `per_minute` with bursts of as many: Slack's "N+ per minute".
+const fn per_minute(n: u32) -> Limit {
+    Limit::Bucket {
+        burst: n as usize,
+        every: Duration::from_millis(60_000 / n as u64),
+    }
+}
+const TIER_2: Windows = &[per_minute(20)];
+const TIER_3: Windows = &[per_minute(50)];
+const TIER_4: Windows = &[per_minute(100)];
+/// "About one message per second per channel", short bursts tolerated.
+const POST_PER_CHANNEL: Windows = &[Limit::Bucket {
+    burst: 2,
+    every: Duration::from_secs(1),
+}];
+const AUTH_TEST: Windows = &[Limit::Bucket {
+    burst: 100,
+    every: Duration::from_millis(10),
+}];
 
 /// The budgets the client keeps to; `Default` is Slack's published limits.
 #[derive(Debug, Clone)]
@@ -56,7 +69,6 @@ pub struct ClientLimits {
 impl Default for ClientLimits {
     fn default() -> Self {
         Self {
-            // No burst: a second message to the same channel waits a second.
             post_message_per_channel: POST_PER_CHANNEL,
             tiers: HashMap::from([
                 (Tier::Tier2, TIER_2),
@@ -72,7 +84,10 @@ impl ClientLimits {
     /// Limits loose enough never to wait; for exercising Slack's own 429s.
     #[must_use]
     pub fn unthrottled() -> Self {
-        const MANY: Windows = &[(10_000, Duration::from_secs(1))];
+        const MANY: Windows = &[Limit::Window {
+            requests: 10_000,
+            per: Duration::from_secs(1),
+        }];
         Self {
             post_message_per_channel: MANY,
             tiers: [Tier::Tier2, Tier::Tier3, Tier::Tier4, Tier::AuthTest]

@@ -10,17 +10,24 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::chat::pacing::{Pacer, Slot, Windows};
+use crate::chat::pacing::{Limit, Pacer, Slot, Windows};
 
 /// One thread's budget: sends, replies, updates, creates.
 const THREAD_WINDOWS: Windows = &[
-    (7, Duration::from_secs(1)),
-    (8, Duration::from_secs(2)),
-    (60, Duration::from_secs(30)),
-    (1800, Duration::from_secs(3600)),
+    window(7, 1),
+    window(8, 2),
+    window(60, 30),
+    window(1800, 3600),
 ];
 /// "The global limit per app per tenant is 50 Requests Per Second."
-const APP_WINDOWS: Windows = &[(50, Duration::from_secs(1))];
+const APP_WINDOWS: Windows = &[window(50, 1)];
+
+const fn window(requests: usize, seconds: u64) -> Limit {
+    Limit::Window {
+        requests,
+        per: Duration::from_secs(seconds),
+    }
+}
 const APP_KEY: &str = "app";
 /// Threads whose turn is remembered before idle ones are dropped.
 const MAX_THREADS: usize = 10_000;
