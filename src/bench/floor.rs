@@ -5,7 +5,8 @@
 //! - Teams, per conversation, sends and updates together: 7 per 1 s, 8 per
 //!   2 s, 60 per 30 s, 1,800 per hour; per app per tenant: 50 per second.
 //! - Slack `chat.postMessage`: 1 per second per channel (burst 2);
-//!   `chat.update` (Tier 3): 50 per minute per workspace.
+//!   `chat.update` (Tier 3): 50 per minute per workspace with a burst of 50
+//!   (a token bucket: `n` updates need `(n − 50) · 1.2 s`).
 //!
 //! For `n` operations under a window of `limit` per `w` seconds, the last
 //! can go no earlier than `(ceil(n / limit) - 1) * w` after the first. The
@@ -37,7 +38,11 @@ fn post_message_bound(n: usize) -> f64 {
     n.saturating_sub(2) as f64
 }
 
-const SLACK_UPDATES: [(usize, f64); 1] = [(50, 60.0)];
+/// Slack `chat.update` (Tier 3) as the emulator checks it: 50 per minute
+/// with a burst of 50 (GCRA), so after the first 50 one per 1.2 s.
+fn update_bound(n: usize) -> f64 {
+    n.saturating_sub(50) as f64 * 1.2
+}
 
 /// What the floor was computed from.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -154,9 +159,9 @@ pub fn slack(counts: &Counts) -> Floor {
         .max_by_key(|(_, n)| *n)
         .unwrap_or(("", 0));
     let by_posts = post_message_bound(most);
-    let by_updates = bound(updates, &SLACK_UPDATES);
+    let by_updates = update_bound(updates);
     let (seconds, binding) = if by_updates >= by_posts {
-        (by_updates, format!("{updates} chat.update at 50/min"))
+        (by_updates, format!("{updates} chat.update at 50/min, burst 50"))
     } else {
         (
             by_posts,
@@ -208,5 +213,7 @@ mod tests {
         assert_eq!(post_message_bound(1), 0.0);
         assert_eq!(post_message_bound(2), 0.0);
         assert_eq!(post_message_bound(5), 3.0);
+        assert_eq!(update_bound(50), 0.0);
+        assert!((update_bound(90) - 48.0).abs() < 1e-9);
     }
 }
