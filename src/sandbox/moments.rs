@@ -1,5 +1,5 @@
 //! Real-time moments the emulators note on every message they hold, for
-//! the bench's latency figures (`src/bench/latency.rs`): when the bot posted
+//! the bench's latency figures (`src/bench/latency/`): when the bot posted
 //! it, when each update landed, and when each click or submission on it
 //! arrived at the driver. Monotonic time ([`Instant`]), not the emulated
 //! workflow clock, and never part of what the bot or a client sees.
