@@ -2,7 +2,8 @@
 //! two-stage request at once on one platform, approvers approve as their
 //! cards arrive (the chaos helper's swarm, [`crate::load::swarm`]), with the
 //! bot as its own process. Figures come from the emulators' records and
-//! `/proc`; the floor from [`super::floor`].
+//! `/proc`; the floor from [`super::floor`], the latencies from
+//! [`super::latency`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use super::floor::{self, Counts, Floor};
 use super::harness::Emulators;
+use super::latency::{self, LatencyFigures};
 use super::startup::mb;
 use crate::load::swarm::{Platform, Swarm, SwarmOptions, check};
 use crate::load::tenant_gen::{TenantSize, tenant_file};
@@ -49,6 +51,8 @@ pub struct FanoutFigures {
     pub live_cards_left: usize,
     pub timed_out: bool,
     pub sample_errors: Vec<String>,
+    /// Request → first card, and click → Graph → every card updated.
+    pub latency: LatencyFigures,
 }
 
 impl FanoutFigures {
@@ -121,6 +125,7 @@ async fn one(
     };
     let seconds = outcome.wall_seconds - outcome.link_seconds;
     let report = check(&state, &outcome);
+    let latency = latency::collect(&state, platform, &plan.requesters);
     let figures = FanoutFigures {
         platform,
         requests,
@@ -139,6 +144,7 @@ async fn one(
         live_cards_left: report.live_cards_left,
         timed_out: outcome.timed_out,
         sample_errors: outcome.sample_errors.iter().take(3).cloned().collect(),
+        latency,
     };
     drop(bot);
     emulators.stop().await?;

@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod floor;
 pub mod harness;
 pub mod inbound;
+pub mod latency;
 pub mod report;
 pub mod requests;
 pub mod startup;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::BenchOptions;
 use super::fanout::FanoutFigures;
 use super::inbound::{EndpointFigures, LoadRun};
+use super::latency::LatencyFigures;
 use super::startup::StartupFigures;
 
 /// Everything one `stagegate bench` run measured.
@@ -245,6 +246,7 @@ impl BenchReport {
                 f.bot_cpu_s_per_1k_requests,
                 f.bot_peak_rss_mb
             );
+            write_latency(&mut out, &f.latency);
             for e in &f.sample_errors {
                 let _ = writeln!(out, "  error: {e}");
             }
@@ -268,6 +270,34 @@ impl BenchReport {
             );
         }
         out
+    }
+}
+
+/// The two latency figures (nearest-rank percentiles), and what could not
+/// be matched when anything could not.
+fn write_latency(out: &mut String, l: &LatencyFigures) {
+    let _ = writeln!(
+        out,
+        "  request visible (created in Graph) → first approver card posted: {}",
+        l.request_to_first_card.show()
+    );
+    let _ = writeln!(
+        out,
+        "  approver clicks → every card of the stage updated: {}",
+        l.click_to_cards_updated.show()
+    );
+    let _ = writeln!(
+        out,
+        "    click → decision in Graph: {}; Graph → every card updated: {}",
+        l.click_to_graph.show(),
+        l.graph_to_cards_updated.show()
+    );
+    if l.requests_without_card > 0 || l.stages_unmatched > 0 {
+        let _ = writeln!(
+            out,
+            "    not measured: {} requests without a card, {} of {} decided stages without a click before the decision or an update after it",
+            l.requests_without_card, l.stages_unmatched, l.decided_stages
+        );
     }
 }
 

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod inspect;
 pub mod keys;
 pub mod launch;
+pub mod moments;
 pub mod notify;
 pub mod slack;
 pub mod teams;

@@ -284,6 +284,9 @@ pub struct AssignmentRequest {
     pub target_id: String,
     pub assignment_id: Option<String>,
     pub stages: Vec<ApprovalStageState>,
+    /// When the emulator created it, in real time (for the bench's
+    /// latencies; `created` is the emulated clock).
+    pub created_at: std::time::Instant,
 }
 
 /// One stage of a request's approval (`approvalStage` in Graph).
@@ -303,6 +306,9 @@ pub struct ApprovalStageState {
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub justification: String,
+    /// When the emulator recorded the decision, in real time (for the
+    /// bench's latencies; `reviewed_at` is the emulated clock).
+    pub decided_at: Option<std::time::Instant>,
 }
 
 /// An `accessPackageAssignment`.

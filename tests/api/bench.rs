@@ -62,6 +62,28 @@ async fn the_small_bench_produces_a_complete_report() {
         assert!(f.floor.posts > 0 && f.floor.updates > 0, "{:?}", f.floor);
         assert!(f.seconds > 0.0 && f.graph_calls_per_request > 0.0);
         assert!(f.bot_peak_rss_mb > 1.0);
+        // One sample per request and per decided stage (two per request);
+        // the values are timings and are not judged.
+        let l = &f.latency;
+        assert_eq!(l.requests, f.requests, "{:?}: {l:?}", f.platform);
+        assert_eq!(l.request_to_first_card.samples, f.requests, "{l:?}");
+        assert_eq!(l.decided_stages, 2 * f.requests, "{l:?}");
+        for p in [
+            &l.click_to_cards_updated,
+            &l.click_to_graph,
+            &l.graph_to_cards_updated,
+        ] {
+            assert_eq!(p.samples, l.decided_stages, "{:?}: {l:?}", f.platform);
+        }
+        for p in [
+            &l.request_to_first_card,
+            &l.click_to_cards_updated,
+            &l.click_to_graph,
+            &l.graph_to_cards_updated,
+        ] {
+            assert!(p.p50_ms.is_some() && p.p99_ms.is_some(), "{l:?}");
+        }
+        assert_eq!((l.requests_without_card, l.stages_unmatched), (0, 0));
     }
 
     for name in [
@@ -82,6 +104,20 @@ async fn the_small_bench_produces_a_complete_report() {
     ] {
         assert!(json.get(key).is_some(), "JSON lacks `{key}`");
     }
+    for f in json["fanout"].as_array().unwrap() {
+        for key in [
+            "request_to_first_card",
+            "click_to_cards_updated",
+            "click_to_graph",
+            "graph_to_cards_updated",
+        ] {
+            let p = &f["latency"][key];
+            assert!(p["samples"].as_u64() > Some(0), "JSON latency `{key}`: {p}");
+            assert!(p["p50_ms"].is_f64() && p["p99_ms"].is_f64(), "{p}");
+        }
+    }
     let table = report.table();
     assert!(table.contains("start-up") && table.contains("target"));
+    assert!(table.contains("first approver card posted: p50"), "{table}");
+    assert!(table.contains("click → decision in Graph: p50"), "{table}");
 }

@@ -109,6 +109,15 @@ async fn two_stage_global_admin_needs_the_manager_then_the_ciso() {
     approve_as(&sandbox, "bianca", &id).await;
     let request = sandbox.request_json(&id).await;
     assert_delivered(&request);
+    // The emulator noted in real time (for the bench) when it created the
+    // request and recorded each decision, in order.
+    {
+        let world = sandbox.state.world();
+        let r = &world.requests[&id];
+        let decided: Vec<_> = r.stages.iter().filter_map(|s| s.decided_at).collect();
+        assert_eq!(decided.len(), 2);
+        assert!(r.created_at <= decided[0] && decided[0] <= decided[1]);
+    }
     // 8 h package expiry, resolved to an end time.
     let start = chrono::DateTime::parse_from_rfc3339(
         request["assignment"]["schedule"]["startDateTime"]

@@ -289,6 +289,12 @@ async fn chat_update_finds_messages_by_dm_id_and_ts_only() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["text"], "v2");
     assert!(messages[0]["edited"].is_string());
+    // The emulator notes when the post and the update landed (real time,
+    // for the bench), never shown to the bot or a client.
+    let moments = message_moments(&sandbox, dm, ts);
+    assert_eq!(moments.updated.len(), 1, "{moments:?}");
+    assert!(moments.last_change() >= moments.posted);
+    assert!(messages[0].get("moments").is_none() && updated["message"].get("moments").is_none());
     // Another persona cannot read Alex's DM.
     let peek = sandbox
         .http
@@ -577,6 +583,33 @@ async fn signed_command_click_and_submission_reach_the_bot() {
     );
     let views = driver_get(&sandbox, "/personas/alex/views").await;
     assert!(views["views"].as_array().unwrap().is_empty());
+
+    // The click and both submissions the bot got (not the one the client
+    // refused) are noted on the message the modal was opened from.
+    let moments = message_moments(&sandbox, &command.channel_id, ts);
+    let clicks: Vec<&str> = moments
+        .clicked
+        .iter()
+        .map(|(who, _)| who.as_str())
+        .collect();
+    assert_eq!(clicks, [alex.as_str(); 3], "{moments:?}");
+    assert!(moments.clicked.is_sorted_by_key(|(_, at)| *at));
+}
+
+/// What the emulator noted about message `ts` in `channel`.
+fn message_moments(
+    sandbox: &crate::helpers::TestSandbox,
+    channel: &str,
+    ts: &str,
+) -> stagegate::sandbox::moments::MessageMoments {
+    let mut slack = sandbox.state.slack.lock();
+    slack
+        .channels
+        .get_mut(channel)
+        .and_then(|c| c.message_mut(ts))
+        .expect("the message")
+        .moments
+        .clone()
 }
 
 #[tokio::test]

@@ -113,6 +113,21 @@ async fn driver_round_trip_message_card_click_and_update() {
         shown["attachments"][0]["content"]["body"][0]["text"],
         "Approved"
     );
+
+    // The emulator noted (in real time, for the bench) the post, the click
+    // the bot got (not the one the client refused) and the update.
+    let moments = {
+        let store = sandbox.state.teams.store();
+        store.conversations[&conversation]
+            .activity(&card_id)
+            .unwrap()
+            .moments
+            .clone()
+    };
+    let clickers: Vec<&str> = moments.clicked.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(clickers, [alex_id.as_str()], "{moments:?}");
+    assert_eq!(moments.updated.len(), 1);
+    assert!(moments.posted <= moments.clicked[0].1 && moments.clicked[0].1 <= moments.updated[0]);
 }
 
 async fn conversation_view(sandbox: &TestSandbox, key: &str) -> Value {

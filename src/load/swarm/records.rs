@@ -347,3 +347,9 @@ pub fn live_card_count(state: &SimState, dir: &Directory, platform: Platform) ->
 pub fn approve_data_of_blocks(blocks: &[Value]) -> Option<(String, String)> {
     slack_approve(blocks)
 }
+
+/// The Teams approve-button parser: `(request, stage)` of the card a bot
+/// activity carries, public for the bench's latencies.
+pub fn approve_data_of_activity(activity: &Value) -> Option<(String, String)> {
+    teams_card(activity).and_then(teams_approve)
+}

@@ -225,6 +225,7 @@ async fn decide(
         stage.review_result = result.into();
         stage.reviewed_by = Some(me.clone());
         stage.reviewed_at = Some(now);
+        stage.decided_at = Some(std::time::Instant::now());
         stage.justification = justification;
     }
     state.chaos.record_decision(&id, &stage_id, &me, true);

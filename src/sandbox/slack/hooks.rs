@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::SlackSim;
 use super::state::{Ephemeral, HookSource, Message, SlackWorld};
 use crate::sandbox::SimState;
+use crate::sandbox::moments::MessageMoments;
 
 pub const MAX_USES: u32 = 5;
 pub const LIFETIME_MINUTES: i64 = 30;
@@ -74,6 +75,8 @@ pub(super) fn post_response(
             text,
             blocks,
             edited: None,
+            posted_card: None,
+            moments: MessageMoments::posted_now(),
         });
     } else {
         world.ephemerals.push(Ephemeral {
@@ -219,6 +222,7 @@ fn replace(
         .ok_or("message_not_found")?;
     message.text = text;
     message.blocks = blocks;
+    message.moments.note_update();
     message.edited = Some(format!(
         "{}.{:06}",
         now.timestamp(),

@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::sandbox::moments::MessageMoments;
+
 /// An id in Slack's style (`U…`, `D…`, `T…`), stable for a given seed.
 pub fn stable_id(prefix: char, seed: &str) -> String {
     let digest = Sha256::digest(seed.as_bytes());
@@ -62,6 +64,13 @@ pub struct Message {
     pub blocks: Vec<Value>,
     /// ts of the last `chat.update`, as Slack's `edited.ts`.
     pub edited: Option<String>,
+    /// `(request, stage)` of the approve button it was posted with, if any
+    /// (for the bench: the blocks change when the card is updated).
+    #[serde(skip)]
+    pub posted_card: Option<(String, String)>,
+    /// When it was posted, updated and clicked (real time).
+    #[serde(skip)]
+    pub moments: MessageMoments,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +131,8 @@ pub struct Trigger {
     pub user: String,
     pub issued: DateTime<Utc>,
     pub exchanged: bool,
+    /// `(channel, ts)` of the message whose button issued it.
+    pub from_message: Option<(String, String)>,
 }
 
 /// What a `response_url` acts on.
@@ -153,6 +164,10 @@ pub struct OpenView {
     pub hash: String,
     pub external_id: Option<String>,
     pub open: bool,
+    /// `(channel, ts)` of the message whose button opened it (its trigger's
+    /// message), so a submission counts as a click on that message.
+    #[serde(skip)]
+    pub from_message: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -245,6 +260,7 @@ impl SlackWorld {
                 user: user.into(),
                 issued: now,
                 exchanged: false,
+                from_message: None,
             },
         );
         id
@@ -270,6 +286,17 @@ impl SlackWorld {
             },
         );
         token
+    }
+
+    /// Notes `user`'s click on message `(channel, ts)`, arrived at `at`.
+    pub fn note_click(&mut self, message: &(String, String), user: &str, at: std::time::Instant) {
+        if let Some(m) = self
+            .channels
+            .get_mut(&message.0)
+            .and_then(|c| c.message_mut(&message.1))
+        {
+            m.moments.note_click(user, at);
+        }
     }
 
     /// Whether `user` can see `channel` (a member, or the DM's person).

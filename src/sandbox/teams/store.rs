@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::sandbox::moments::MessageMoments;
+
 /// The seeded team, and its channels. The General channel's id is the
 /// team's id, as in Teams.
 pub const TEAM_ID: &str = "19:5ec0a1e2f3b44c8d9e0f1a2b3c4d5e6f@thread.tacv2";
@@ -61,6 +63,8 @@ pub struct StoredActivity {
     /// Every version, oldest first; never empty.
     pub versions: Vec<Value>,
     pub user_views: BTreeMap<String, UserView>,
+    /// When it was posted, each version landed, and each click arrived.
+    pub moments: MessageMoments,
 }
 
 impl StoredActivity {
@@ -220,6 +224,7 @@ impl Conversation {
             from_bot,
             versions: vec![activity],
             user_views: BTreeMap::new(),
+            moments: MessageMoments::posted_now(),
         });
     }
 

@@ -75,6 +75,7 @@ pub fn seed_request(sandbox: &TestSandbox) -> Seeded {
             target_id: alex,
             assignment_id: Some(assignment_id.clone()),
             stages: vec![],
+            created_at: std::time::Instant::now(),
         },
     );
     Seeded {

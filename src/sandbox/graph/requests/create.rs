@@ -154,6 +154,7 @@ pub(super) async fn create(
         target_id: plan.target_id,
         assignment_id: plan.assignment_id,
         stages: (0..stages).map(|_| new_stage()).collect(),
+        created_at: std::time::Instant::now(),
     };
     let mut item = render::request(&world, &request, &[])?;
     // Every documented create response (Examples 3, 4, 5, 6) shows
@@ -186,6 +187,7 @@ fn new_stage() -> ApprovalStageState {
         reviewed_by: None,
         reviewed_at: None,
         justification: String::new(),
+        decided_at: None,
     }
 }
 

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Args, Caller, message_content};
 use crate::sandbox::SimState;
+use crate::sandbox::moments::MessageMoments;
 use crate::sandbox::slack::state::{ChannelKind, Ephemeral, Message};
 
 /// `chat.update` refuses longer text (facts §4: "cannot exceed 4,000").
@@ -61,19 +62,20 @@ pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResul
         return Err(ApiError::new("not_in_channel"));
     }
     let ts = channel.next_ts(now);
+    let blocks = blocks.unwrap_or_default();
     let message = Message {
         ts: ts.clone(),
         user: None,
         bot_id: Some(sim.bot_id.clone()),
         text: text.unwrap_or_default(),
-        blocks: blocks.unwrap_or_default(),
+        posted_card: crate::load::swarm::records::approve_data_of_blocks(&blocks),
+        blocks,
         edited: None,
+        moments: MessageMoments::posted_now(),
     };
     let rendered = message_json(sim, &message);
-    if let Some((request, stage)) =
-        crate::load::swarm::records::approve_data_of_blocks(&message.blocks)
-    {
-        state.chaos.record_slack_card(&channel_id, &request, &stage);
+    if let Some((request, stage)) = &message.posted_card {
+        state.chaos.record_slack_card(&channel_id, request, stage);
     }
     channel.messages.push(message);
     Ok(json!({ "channel": channel_id, "ts": ts, "message": rendered }))
@@ -116,6 +118,7 @@ pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
         message.blocks = blocks;
     }
     message.edited = Some(edited);
+    message.moments.note_update();
     let message = message.clone();
     Ok(json!({
         "channel": channel_arg, "ts": ts, "text": message.text,

@@ -103,7 +103,7 @@ pub fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     }
     let now = state.clock.now();
     let mut world = state.slack.lock();
-    let user = {
+    let (user, from_message) = {
         let issued = world
             .triggers
             .get_mut(&trigger)
@@ -115,7 +115,7 @@ pub fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
             return Err(ApiError::new("expired_trigger_id"));
         }
         issued.exchanged = true;
-        issued.user.clone()
+        (issued.user.clone(), issued.from_message.clone())
     };
     let external_id = view
         .get("external_id")
@@ -150,6 +150,7 @@ pub fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
             hash,
             external_id,
             open: true,
+            from_message,
         },
     );
     Ok(json!({ "view": rendered }))

@@ -180,6 +180,7 @@ pub async fn click(
     Path(key): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     let request: ClickRequest = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -245,6 +246,13 @@ pub async fn click(
         };
         let is_ephemeral = ephemeral.is_some();
         let trigger = world.issue_trigger(&user.id, now);
+        if !is_ephemeral {
+            let clicked = (channel_id.clone(), request.ts.clone());
+            world.note_click(&clicked, &user.id, arrived);
+            if let Some(t) = world.triggers.get_mut(&trigger) {
+                t.from_message = Some(clicked);
+            }
+        }
         let source = HookSource::Action {
             message_ts: request.ts.clone(),
             ephemeral: is_ephemeral,

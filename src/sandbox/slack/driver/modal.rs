@@ -101,6 +101,7 @@ pub async fn submit(
     Path(key): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     let request: SubmitRequest = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -134,9 +135,13 @@ pub async fn submit(
             return problem(StatusCode::NOT_FOUND, "the modal is gone");
         };
         let mut view = open.view.clone();
+        let from_message = open.from_message.clone();
         match input_values(&view, &request.values, request.force) {
             Ok(values) => view["state"] = json!({ "values": values }),
             Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e),
+        }
+        if let Some(message) = &from_message {
+            world.note_click(message, &user.id, arrived);
         }
         let trigger = world.issue_trigger(&user.id, now);
         let payload = json!({
@@ -181,6 +186,11 @@ fn apply_view_response(
             .unwrap_or_else(|| format!("HTTP {:?}", ack.status)));
     }
     let mut world = state.slack.lock();
+    // A pushed modal belongs to the same message as the one beneath it.
+    let from_message = world
+        .views
+        .get(view_id)
+        .and_then(|v| v.from_message.clone());
     let stack = world.view_stacks.entry(user.to_owned()).or_default();
     if ack.body.trim().is_empty() {
         stack.retain(|v| v != view_id);
@@ -234,6 +244,7 @@ fn apply_view_response(
                         hash,
                         external_id,
                         open: true,
+                        from_message,
                     },
                 );
             }

@@ -245,6 +245,7 @@ pub async fn update_activity(
         }
     }
     stored.versions.push(updated);
+    stored.moments.note_update();
     Ok(Json(json!({ "id": activity_id })).into_response())
 }
 

@@ -1,6 +1,8 @@
 //! A persona's Teams client: install the app, message the bot, click a
 //! card button, read the 1:1 chat.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -219,6 +221,7 @@ pub async fn invoke(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Response {
+    let arrived = Instant::now();
     let click: Click = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid click: {e}")),
@@ -270,6 +273,13 @@ pub async fn invoke(
         }
         activity
     };
+    note_click(
+        &state,
+        &holder,
+        &click.activity_id,
+        &persona.aad_id,
+        arrived,
+    );
     let bot = deliver(&state, &activity).await;
     let replaced = bot["status"] == 200 && bot["body"]["type"] == CARD_CONTENT_TYPE;
     if replaced {
@@ -310,6 +320,25 @@ pub(super) struct ClickedCard {
     pub holder: String,
     pub base_version: usize,
     pub personal: bool,
+}
+
+/// Notes on the clicked activity that `aad_id`'s click arrived at `at`
+/// (for the bench's latencies; the bot never sees it).
+pub(super) fn note_click(
+    state: &SimState,
+    holder: &str,
+    activity_id: &str,
+    aad_id: &str,
+    at: Instant,
+) {
+    let mut store = state.teams.store();
+    if let Some(stored) = store
+        .conversations
+        .get_mut(holder)
+        .and_then(|c| c.activity_mut(activity_id))
+    {
+        stored.moments.note_click(aad_id, at);
+    }
 }
 
 pub(super) fn clicked_card(

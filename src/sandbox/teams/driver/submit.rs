@@ -4,6 +4,8 @@
 //! no text whose `value` holds the fallback's `data` merged with the card's
 //! inputs (facts/teams.md §4), replying to the card's activity.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::persona::{ClickedCard, Persona, clicked_card};
+use super::persona::{ClickedCard, Persona, clicked_card, note_click};
 use super::{card, deliver, problem};
 use crate::sandbox::SimState;
 
@@ -32,6 +34,7 @@ pub async fn submit(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Response {
+    let arrived = Instant::now();
     let submit: Submit = match serde_json::from_slice(&body) {
         Ok(s) => s,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid submit: {e}")),
@@ -41,7 +44,11 @@ pub async fn submit(
         Err(p) => return p.into_response(),
     };
     let conversation_id = persona.conversation_id();
-    let ClickedCard { card: shown, .. } = match clicked_card(
+    let ClickedCard {
+        card: shown,
+        holder,
+        ..
+    } = match clicked_card(
         &state,
         &persona,
         &key,
@@ -79,6 +86,13 @@ pub async fn submit(
             .push(id, false, activity.clone());
         activity
     };
+    note_click(
+        &state,
+        &holder,
+        &submit.activity_id,
+        &persona.aad_id,
+        arrived,
+    );
     let bot = deliver(&state, &activity).await;
     Json(json!({ "activity": activity, "bot": bot })).into_response()
 }
