@@ -17,12 +17,26 @@
 //! The matching ([`FaultInjector::check`]) is service-agnostic: the Teams and
 //! Slack emulators call it with their own service name and render the fault
 //! in their own error shape; [`graph_layer`] renders Graph's.
+//!
+//! Two more services disorder what the emulated Microsoft cloud *sends*
+//! rather than what it answers ([`FaultInjector::disorder`], applied by
+//! `notify::disorder`): `"notifications"` (Graph change notifications; `path`
+//! matches the subscription's resource, `/groups/{id}/members`) and
+//! `"callouts"` (custom-extension callouts from the relay; `path` is
+//! `/{stage}`, e.g. `/assignmentRequestCreated`). Their rules carry
+//! `"duplicate": true` (the same body is delivered again `delayMs` after the
+//! first attempt; default [`DEFAULT_REDELIVERY_MS`]) or `"reorder": true` (the
+//! delivery is held back until the next one to the same endpoint has been
+//! sent, or at most `delayMs`; default [`DEFAULT_HOLD_MS`]). Their
+//! probabilities come from a second RNG, so HTTP faults do not shift them.
+//! `DELETE /sim/faults?seed=N` clears the rules and re-seeds both RNGs with
+//! `N` (a chaos run passes its `--seed`).
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
@@ -42,6 +56,14 @@ pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
 pub const DEFAULT_RETRY_AFTER: u64 = 10;
 /// Longest injectable delay; longer would only trip the server's timeout.
 pub const MAX_DELAY_MS: u64 = 55_000;
+/// A duplicated delivery follows the first attempt after this long (emulated
+/// time) unless the rule says `delayMs`: Graph resends a notification it got
+/// no 2xx for within 3 s, so a redelivery is seen no sooner than that.
+pub const DEFAULT_REDELIVERY_MS: u64 = 3_000;
+/// Longest a reordered delivery waits for a later one (emulated time).
+pub const DEFAULT_HOLD_MS: u64 = 5_000;
+/// The services whose outbound deliveries can be duplicated or reordered.
+pub const DELIVERY_SERVICES: [&str; 2] = ["notifications", "callouts"];
 
 /// A rule as posted to `/sim/faults`.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +82,14 @@ pub struct RuleSpec {
     /// is not processed and the client sees the connection break.
     #[serde(default)]
     pub reset: bool,
+    /// Deliver the same notification or callout twice (`notifications` and
+    /// `callouts` only).
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Hold a notification or callout back behind the next one
+    /// (`notifications` and `callouts` only).
+    #[serde(default)]
+    pub reorder: bool,
 }
 
 fn graph_service() -> String {
@@ -80,6 +110,8 @@ pub struct Rule {
     pub count: Option<u64>,
     pub probability: Option<f64>,
     pub reset: bool,
+    pub duplicate: bool,
+    pub reorder: bool,
     pub hits: u64,
     /// `count` reached: the rule no longer fires.
     pub spent: bool,
@@ -96,9 +128,22 @@ pub struct Fault {
     pub delay: Duration,
 }
 
+/// What the delivery rules decided for one outbound delivery: each part is
+/// the rule that fired and its delay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disorder {
+    /// Deliver again this long after the first attempt.
+    pub duplicate: Option<(u64, Duration)>,
+    /// Hold back behind the next delivery, at most this long.
+    pub hold: Option<(u64, Duration)>,
+}
+
 struct Faults {
     rules: Vec<Rule>,
     rng: StdRng,
+    /// Draws of the delivery rules only.
+    delivery_rng: StdRng,
+    seed: u64,
     next_id: u64,
 }
 
@@ -119,6 +164,8 @@ impl Default for FaultInjector {
             inner: Mutex::new(Faults {
                 rules: Vec::new(),
                 rng: StdRng::seed_from_u64(DEFAULT_SEED),
+                delivery_rng: delivery_rng(DEFAULT_SEED),
+                seed: DEFAULT_SEED,
                 next_id: 1,
             }),
         }
@@ -149,7 +196,23 @@ impl FaultInjector {
                 ));
             }
         }
-        if spec.status.is_none() && spec.delay_ms.is_none() && !spec.reset {
+        let service = spec.service.to_ascii_lowercase();
+        if DELIVERY_SERVICES.contains(&service.as_str()) {
+            if spec.duplicate == spec.reorder {
+                return Err(format!(
+                    "a {service} rule needs exactly one of \"duplicate\": true or \"reorder\": true"
+                ));
+            }
+            if spec.status.is_some() || spec.reset || spec.retry_after.is_some() {
+                return Err(format!(
+                    "{service} rules duplicate or reorder deliveries; status, reset and retryAfter do not apply"
+                ));
+            }
+        } else if spec.duplicate || spec.reorder {
+            return Err(format!(
+                "duplicate and reorder apply to the services {DELIVERY_SERVICES:?} only"
+            ));
+        } else if spec.status.is_none() && spec.delay_ms.is_none() && !spec.reset {
             return Err("a rule needs a status, a delayMs, a reset, or a combination".into());
         }
         if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
@@ -177,6 +240,8 @@ impl FaultInjector {
             count: spec.count,
             probability: spec.probability,
             reset: spec.reset,
+            duplicate: spec.duplicate,
+            reorder: spec.reorder,
             hits: 0,
             spent: false,
         };
@@ -189,11 +254,60 @@ impl FaultInjector {
         self.lock().rules.clone()
     }
 
-    /// Removes every rule and re-seeds the RNG.
+    /// Removes every rule and re-seeds the RNGs with the current seed.
     pub fn clear(&self) {
+        let seed = self.lock().seed;
+        self.clear_with_seed(seed);
+    }
+
+    /// Removes every rule and re-seeds the RNGs with `seed` (kept for later
+    /// resets).
+    pub fn clear_with_seed(&self, seed: u64) {
         let mut faults = self.lock();
         faults.rules.clear();
-        faults.rng = StdRng::seed_from_u64(DEFAULT_SEED);
+        faults.seed = seed;
+        faults.rng = StdRng::seed_from_u64(seed);
+        faults.delivery_rng = delivery_rng(seed);
+    }
+
+    /// The delivery rules' verdict for an outbound `service` delivery
+    /// (`notifications` or `callouts`) at `path`; `may_hold` is false while
+    /// another delivery on the same endpoint is already held back.
+    pub fn disorder(&self, service: &str, path: &str, may_hold: bool) -> Disorder {
+        let mut guard = self.lock();
+        let Faults {
+            rules,
+            delivery_rng,
+            ..
+        } = &mut *guard;
+        let mut out = Disorder::default();
+        for rule in rules.iter_mut() {
+            let wanted = (rule.duplicate && out.duplicate.is_none())
+                || (rule.reorder && may_hold && out.hold.is_none());
+            if !wanted
+                || rule.spent
+                || !rule.service.eq_ignore_ascii_case(service)
+                || !path_matches(&rule.path, path)
+            {
+                continue;
+            }
+            if let Some(p) = rule.probability
+                && delivery_rng.r#gen::<f64>() >= p
+            {
+                continue;
+            }
+            rule.hits += 1;
+            if rule.count.is_some_and(|c| rule.hits >= c) {
+                rule.spent = true;
+            }
+            let ms = |default| Duration::from_millis(rule.delay_ms.unwrap_or(default));
+            if rule.duplicate {
+                out.duplicate = Some((rule.id, ms(DEFAULT_REDELIVERY_MS)));
+            } else {
+                out.hold = Some((rule.id, ms(DEFAULT_HOLD_MS)));
+            }
+        }
+        out
     }
 
     /// The fault for a request, if a live rule matches and fires.
@@ -202,6 +316,8 @@ impl FaultInjector {
         let Faults { rules, rng, .. } = &mut *guard;
         for rule in rules.iter_mut() {
             if rule.spent
+                || rule.duplicate
+                || rule.reorder
                 || !rule.service.eq_ignore_ascii_case(service)
                 || rule
                     .method
@@ -230,6 +346,11 @@ impl FaultInjector {
         }
         None
     }
+}
+
+/// The delivery RNG's own stream, so HTTP fault draws do not shift it.
+fn delivery_rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ 0xD15C_0DE5)
 }
 
 /// Case-insensitive prefix, or glob with `*` when the pattern has one.
@@ -348,9 +469,18 @@ async fn add(State(state): State<SimState>, body: axum::body::Bytes) -> Response
     }
 }
 
-/// Anyone on loopback: removes every rule.
-async fn clear(State(state): State<SimState>) -> StatusCode {
-    state.faults.clear();
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearQuery {
+    seed: Option<u64>,
+}
+
+/// Anyone on loopback: removes every rule; `?seed=N` re-seeds the RNGs.
+async fn clear(State(state): State<SimState>, Query(query): Query<ClearQuery>) -> StatusCode {
+    match query.seed {
+        Some(seed) => state.faults.clear_with_seed(seed),
+        None => state.faults.clear(),
+    }
     StatusCode::NO_CONTENT
 }
 
@@ -369,6 +499,8 @@ mod tests {
             count: None,
             probability: None,
             reset: false,
+            duplicate: false,
+            reorder: false,
         }
     }
 
@@ -409,6 +541,41 @@ mod tests {
         let first = run(&faults);
         assert_eq!(first, run(&faults));
         assert!(first.iter().any(|b| *b) && first.iter().any(|b| !*b));
+    }
+
+    #[test]
+    fn delivery_rules_are_checked_and_reproducible_per_seed() {
+        let faults = FaultInjector::default();
+        let mut s = spec("/");
+        s.service = "callouts".into();
+        assert!(faults.add(s.clone()).is_err(), "status on a callouts rule");
+        s.status = None;
+        assert!(
+            faults.add(s.clone()).is_err(),
+            "neither duplicate nor reorder"
+        );
+        let mut g = spec("/");
+        g.duplicate = true;
+        assert!(faults.add(g).is_err(), "duplicate on graph");
+        s.duplicate = true;
+        s.probability = Some(0.5);
+        let draws = |f: &FaultInjector, seed: u64| -> Vec<bool> {
+            f.clear_with_seed(seed);
+            f.add(s.clone()).unwrap();
+            (0..32)
+                .map(|_| {
+                    // HTTP fault checks in between do not shift the draws.
+                    f.check("graph", "GET", "/users");
+                    f.disorder("callouts", "/assignmentRequestCreated", true)
+                        .duplicate
+                        .is_some()
+                })
+                .collect()
+        };
+        let first = draws(&faults, 7);
+        assert_eq!(first, draws(&faults, 7));
+        assert_ne!(first, draws(&faults, 8));
+        assert!(faults.check("callouts", "POST", "/x").is_none());
     }
 
     #[test]
