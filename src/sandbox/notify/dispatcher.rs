@@ -152,7 +152,8 @@ fn change_notifications(
 }
 
 /// A group-membership `changeNotification`, in the shape Graph delivers for
-/// `/groups/{id}/members`: `resource` `Groups/{id}`, `resourceData` of type
+/// `/groups/{id}/members`: an opaque `id` (as in Graph's documented example;
+/// a redelivery repeats the notification, id included), `resource` `Groups/{id}`, `resourceData` of type
 /// `#Microsoft.Graph.Group` whose `members@delta` lists the changed member —
 /// `{"id"}` when added, `{"id", "@removed": "deleted"}` when removed. Graph's
 /// docs show only the generic shape; the members form is as captured from
@@ -169,6 +170,7 @@ fn member_notification(
         json!({ "id": member_id })
     };
     json!({
+        "id": uuid::Uuid::new_v4().simple().to_string(),
         "changeType": "updated",
         "clientState": sub.client_state,
         "resource": format!("Groups/{}", sub.group_id),
