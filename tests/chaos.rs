@@ -57,7 +57,9 @@ async fn fault_storm_then_drain_completes_everything_once() {
         duration: std::time::Duration::from_secs(5),
         rate: 0.1,
         graph_timeout_seconds: 2,
-        ..Default::default()
+        // High, so the few callouts of a 5 s storm surely include both.
+        duplicate_rate: 0.6,
+        reorder_rate: 0.6,
     });
     let report = stagegate::chaos::run(options).await.unwrap();
     assert!(
