@@ -49,6 +49,10 @@ use serde_json::{Value, json};
 use super::SimState;
 use super::graph::error::GraphError;
 
+mod delivery;
+use delivery::delivery_rng;
+pub use delivery::{DEFAULT_HOLD_MS, DEFAULT_REDELIVERY_MS, DELIVERY_SERVICES, Disorder};
+
 /// Seed of the probability RNG after start and after every reset.
 pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
 /// `Retry-After` of an injected 429 when the rule names none (Graph's
@@ -56,14 +60,6 @@ pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
 pub const DEFAULT_RETRY_AFTER: u64 = 10;
 /// Longest injectable delay; longer would only trip the server's timeout.
 pub const MAX_DELAY_MS: u64 = 55_000;
-/// A duplicated delivery follows the first attempt after this long (emulated
-/// time) unless the rule says `delayMs`: Graph resends a notification it got
-/// no 2xx for within 3 s, so a redelivery is seen no sooner than that.
-pub const DEFAULT_REDELIVERY_MS: u64 = 3_000;
-/// Longest a reordered delivery waits for a later one (emulated time).
-pub const DEFAULT_HOLD_MS: u64 = 5_000;
-/// The services whose outbound deliveries can be duplicated or reordered.
-pub const DELIVERY_SERVICES: [&str; 2] = ["notifications", "callouts"];
 
 /// A rule as posted to `/sim/faults`.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,16 +124,6 @@ pub struct Fault {
     pub delay: Duration,
 }
 
-/// What the delivery rules decided for one outbound delivery: each part is
-/// the rule that fired and its delay.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Disorder {
-    /// Deliver again this long after the first attempt.
-    pub duplicate: Option<(u64, Duration)>,
-    /// Hold back behind the next delivery, at most this long.
-    pub hold: Option<(u64, Duration)>,
-}
-
 struct Faults {
     rules: Vec<Rule>,
     rng: StdRng,
@@ -196,23 +182,11 @@ impl FaultInjector {
                 ));
             }
         }
-        let service = spec.service.to_ascii_lowercase();
-        if DELIVERY_SERVICES.contains(&service.as_str()) {
-            if spec.duplicate == spec.reorder {
-                return Err(format!(
-                    "a {service} rule needs exactly one of \"duplicate\": true or \"reorder\": true"
-                ));
-            }
-            if spec.status.is_some() || spec.reset || spec.retry_after.is_some() {
-                return Err(format!(
-                    "{service} rules duplicate or reorder deliveries; status, reset and retryAfter do not apply"
-                ));
-            }
-        } else if spec.duplicate || spec.reorder {
-            return Err(format!(
-                "duplicate and reorder apply to the services {DELIVERY_SERVICES:?} only"
-            ));
-        } else if spec.status.is_none() && spec.delay_ms.is_none() && !spec.reset {
+        if !delivery::check_rule(&spec)?
+            && spec.status.is_none()
+            && spec.delay_ms.is_none()
+            && !spec.reset
+        {
             return Err("a rule needs a status, a delayMs, a reset, or a combination".into());
         }
         if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
@@ -270,46 +244,6 @@ impl FaultInjector {
         faults.delivery_rng = delivery_rng(seed);
     }
 
-    /// The delivery rules' verdict for an outbound `service` delivery
-    /// (`notifications` or `callouts`) at `path`; `may_hold` is false while
-    /// another delivery on the same endpoint is already held back.
-    pub fn disorder(&self, service: &str, path: &str, may_hold: bool) -> Disorder {
-        let mut guard = self.lock();
-        let Faults {
-            rules,
-            delivery_rng,
-            ..
-        } = &mut *guard;
-        let mut out = Disorder::default();
-        for rule in rules.iter_mut() {
-            let wanted = (rule.duplicate && out.duplicate.is_none())
-                || (rule.reorder && may_hold && out.hold.is_none());
-            if !wanted
-                || rule.spent
-                || !rule.service.eq_ignore_ascii_case(service)
-                || !path_matches(&rule.path, path)
-            {
-                continue;
-            }
-            if let Some(p) = rule.probability
-                && delivery_rng.r#gen::<f64>() >= p
-            {
-                continue;
-            }
-            rule.hits += 1;
-            if rule.count.is_some_and(|c| rule.hits >= c) {
-                rule.spent = true;
-            }
-            let ms = |default| Duration::from_millis(rule.delay_ms.unwrap_or(default));
-            if rule.duplicate {
-                out.duplicate = Some((rule.id, ms(DEFAULT_REDELIVERY_MS)));
-            } else {
-                out.hold = Some((rule.id, ms(DEFAULT_HOLD_MS)));
-            }
-        }
-        out
-    }
-
     /// The fault for a request, if a live rule matches and fires.
     pub fn check(&self, service: &str, method: &str, path: &str) -> Option<Fault> {
         let mut guard = self.lock();
@@ -346,11 +280,6 @@ impl FaultInjector {
         }
         None
     }
-}
-
-/// The delivery RNG's own stream, so HTTP fault draws do not shift it.
-fn delivery_rng(seed: u64) -> StdRng {
-    StdRng::seed_from_u64(seed ^ 0xD15C_0DE5)
 }
 
 /// Case-insensitive prefix, or glob with `*` when the pattern has one.
@@ -541,41 +470,6 @@ mod tests {
         let first = run(&faults);
         assert_eq!(first, run(&faults));
         assert!(first.iter().any(|b| *b) && first.iter().any(|b| !*b));
-    }
-
-    #[test]
-    fn delivery_rules_are_checked_and_reproducible_per_seed() {
-        let faults = FaultInjector::default();
-        let mut s = spec("/");
-        s.service = "callouts".into();
-        assert!(faults.add(s.clone()).is_err(), "status on a callouts rule");
-        s.status = None;
-        assert!(
-            faults.add(s.clone()).is_err(),
-            "neither duplicate nor reorder"
-        );
-        let mut g = spec("/");
-        g.duplicate = true;
-        assert!(faults.add(g).is_err(), "duplicate on graph");
-        s.duplicate = true;
-        s.probability = Some(0.5);
-        let draws = |f: &FaultInjector, seed: u64| -> Vec<bool> {
-            f.clear_with_seed(seed);
-            f.add(s.clone()).unwrap();
-            (0..32)
-                .map(|_| {
-                    // HTTP fault checks in between do not shift the draws.
-                    f.check("graph", "GET", "/users");
-                    f.disorder("callouts", "/assignmentRequestCreated", true)
-                        .duplicate
-                        .is_some()
-                })
-                .collect()
-        };
-        let first = draws(&faults, 7);
-        assert_eq!(first, draws(&faults, 7));
-        assert_ne!(first, draws(&faults, 8));
-        assert!(faults.check("callouts", "POST", "/x").is_none());
     }
 
     #[test]
