@@ -57,6 +57,9 @@ async fn fault_storm_then_drain_completes_everything_once() {
         duration: std::time::Duration::from_secs(5),
         rate: 0.1,
         graph_timeout_seconds: 2,
+        // High, so the few callouts of a 5 s storm surely include both.
+        duplicate_rate: 0.6,
+        reorder_rate: 0.6,
     });
     let report = stagegate::chaos::run(options).await.unwrap();
     assert!(
@@ -67,6 +70,15 @@ async fn fault_storm_then_drain_completes_everything_once() {
     );
     let storm = report.storm.as_ref().unwrap();
     assert!(storm.injected.values().sum::<u64>() > 0, "{report:#?}");
+    for kind in ["duplicate", "reorder"] {
+        let n: u64 = storm
+            .disordered
+            .iter()
+            .filter(|(k, _)| k.ends_with(kind))
+            .map(|(_, n)| n)
+            .sum();
+        assert!(n > 0, "no {kind} injected: {report:#?}");
+    }
     assert_eq!(report.completion_percent, 100.0);
 }
 

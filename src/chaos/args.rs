@@ -31,8 +31,9 @@ pub struct ChaosArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     pub deadline_seconds: u64,
-    /// Also inject faults (Graph 429/503/slow, Bot Connector 429/412/502,
-    /// Slack ratelimited/internal_error) for `--storm-seconds`.
+    /// Also inject faults (Graph 429/503/slow/reset, Bot Connector
+    /// 429/412/502, Slack ratelimited/internal_error, duplicated and
+    /// reordered notifications and callouts) for `--storm-seconds`.
     #[arg(long)]
     pub storm: bool,
     #[arg(long, default_value_t = 60)]
@@ -40,6 +41,14 @@ pub struct ChaosArgs {
     /// Share of calls each storm rule fails.
     #[arg(long, default_value_t = 0.05)]
     pub storm_rate: f64,
+    /// Share of Graph change notifications and custom-extension callouts
+    /// the storm delivers twice (a redelivery, 1 s after the first attempt).
+    #[arg(long, default_value_t = super::storm::DEFAULT_DISORDER_RATE)]
+    pub storm_duplicate_rate: f64,
+    /// Share of Graph change notifications and custom-extension callouts
+    /// the storm holds back behind the next one (at most 3 s).
+    #[arg(long, default_value_t = super::storm::DEFAULT_DISORDER_RATE)]
+    pub storm_reorder_rate: f64,
     /// The bot's outbox lease (how soon a job the killed process held is retried).
     #[arg(long, default_value_t = 5)]
     pub outbox_lease_seconds: i64,
@@ -69,6 +78,8 @@ pub async fn run_cli(args: ChaosArgs) -> anyhow::Result<()> {
     options.storm = args.storm.then(|| StormOptions {
         duration: Duration::from_secs(args.storm_seconds),
         rate: args.storm_rate,
+        duplicate_rate: args.storm_duplicate_rate,
+        reorder_rate: args.storm_reorder_rate,
         ..StormOptions::default()
     });
     let report = run(options).await?;

@@ -130,6 +130,15 @@ impl ChaosReport {
                     storm.injected
                 ),
             ));
+            rows.push((
+                "storm disorder".into(),
+                format!(
+                    "duplicates at {:.0} %, reorders at {:.0} %: {:?}",
+                    storm.duplicate_rate * 100.0,
+                    storm.reorder_rate * 100.0,
+                    storm.disordered
+                ),
+            ));
             rows.push(("drain after storm".into(), format!("{drain:.1} s")));
         }
         rows.push((

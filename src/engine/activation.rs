@@ -102,6 +102,23 @@ impl Engine {
             ticket_number: t,
             ticket_system: snapshot.package.ticket_system.clone(),
         });
+        // Recorded before the call: PIM adds the member at once, and the
+        // group's change notification can reach intake before PIM's answer
+        // reaches us; a join seen meanwhile must read as this activation.
+        let r = request.to_string();
+        let previous = self.store.activation(&r).await?;
+        self.store
+            .upsert_activation(
+                &r,
+                &me.to_string(),
+                &group.to_string(),
+                duration,
+                "requesting",
+                None,
+                None,
+                Utc::now(),
+            )
+            .await?;
         let created = pim::self_activate(
             &self.graph,
             &token,
@@ -112,6 +129,25 @@ impl Engine {
             ticket.as_ref(),
         )
         .await;
+        if created.is_err() {
+            // Not activated (or not known to be): what was recorded before.
+            let (state, duration, until) = previous
+                .map_or(("refused".to_owned(), String::new(), None), |p| {
+                    (p.state, p.duration, p.active_until)
+                });
+            self.store
+                .upsert_activation(
+                    &r,
+                    &me.to_string(),
+                    &group.to_string(),
+                    &duration,
+                    &state,
+                    None,
+                    until,
+                    Utc::now(),
+                )
+                .await?;
+        }
         let step_up = |claims: String| async move {
             self.sign_in_prompt(
                 who,
@@ -145,7 +181,6 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        let r = request.to_string();
         let now = Utc::now();
         self.store
             .upsert_activation(
@@ -306,12 +341,15 @@ impl Engine {
     }
 
     /// A member joined or left a watched group. Joins that no activation
-    /// through the bot explains are reported to the security channel.
+    /// through the bot explains are reported to the security channel, once
+    /// per change: keyed by the notification's id when Graph gave one (a
+    /// redelivery has the same id), else by the second it was seen.
     pub(super) async fn on_membership(
         &self,
         group: &ObjectId,
         member: &ObjectId,
         added: bool,
+        notification: Option<&str>,
     ) -> Result<(), EngineError> {
         if !added || !self.packages.iter().any(|p| p.group == *group) {
             return Ok(());
@@ -320,13 +358,16 @@ impl Engine {
             .store
             .activation_of(&member.to_string(), &group.to_string())
             .await?
-            .is_some_and(|a| a.state == "active" || a.state == "requested");
+            .is_some_and(|a| matches!(a.state.as_str(), "active" | "requested" | "requesting"));
         if explained {
             return Ok(());
         }
         let name = self.display_name(member).await;
         let at = self.clock.now();
-        let key = format!("membership:{group}:{member}:{}", at.timestamp());
+        let key = match notification {
+            Some(id) => format!("membership:{group}:{member}:notification:{id}"),
+            None => format!("membership:{group}:{member}:{}", at.timestamp()),
+        };
         let seen = format!("Seen at: {}", at.format("%Y-%m-%d %H:%M UTC"));
         // Activated elsewhere (the PIM portal, PowerShell) by someone whose
         // request was approved: an activation alert naming that approval.

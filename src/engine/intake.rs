@@ -63,6 +63,22 @@ pub trait IntakeSink: Send + Sync {
     /// A member was added to or removed from a watched (privileged) group.
     async fn membership_changed(&self, group: ObjectId, member: ObjectId, added: bool);
 
+    /// [`Self::membership_changed`], told by a Graph change notification
+    /// that carried an id (`{subscriptionId}/{id}`): Graph redelivers a
+    /// notification with the same id, so the id names the change and a
+    /// redelivery — even hours later, even after a restart — is the same
+    /// change, not a new one.
+    async fn membership_notified(
+        &self,
+        group: ObjectId,
+        member: ObjectId,
+        added: bool,
+        notification: Option<String>,
+    ) {
+        let _ = notification;
+        self.membership_changed(group, member, added).await;
+    }
+
     /// Reconcile every open request of the configured packages (the poller's
     /// safety net and start-up catch-up).
     async fn reconcile_open(&self);

@@ -148,7 +148,20 @@ impl IntakeSink for Engine {
     }
 
     async fn membership_changed(&self, group: ObjectId, member: ObjectId, added: bool) {
-        if let Err(e) = self.on_membership(&group, &member, added).await {
+        self.membership_notified(group, member, added, None).await;
+    }
+
+    async fn membership_notified(
+        &self,
+        group: ObjectId,
+        member: ObjectId,
+        added: bool,
+        notification: Option<String>,
+    ) {
+        if let Err(e) = self
+            .on_membership(&group, &member, added, notification.as_deref())
+            .await
+        {
             tracing::warn!(%group, error = %e, "membership change not handled");
         }
     }

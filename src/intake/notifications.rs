@@ -307,6 +307,7 @@ fn plan(intake: &Intake, collection: &Collection) -> Result<Planned, String> {
                 group,
                 member,
                 added: delta.removed.is_none(),
+                notification: key.clone(),
             });
         }
         out.push((key, work));

@@ -43,6 +43,8 @@ pub enum Work {
         group: ObjectId,
         member: ObjectId,
         added: bool,
+        /// `{subscriptionId}/{id}` of the notification, when it had an id.
+        notification: Option<String>,
     },
     Lifecycle(LifecycleNotice),
     Callout {
@@ -106,7 +108,11 @@ async fn handle(intake: &Intake, work: Work) {
             group,
             member,
             added,
-        } => sink.membership_changed(group, member, added).await,
+            notification,
+        } => {
+            sink.membership_notified(group, member, added, notification)
+                .await;
+        }
         Work::Callout { request, stage } => {
             sink.reconcile(request, Cause::Callout { stage }).await;
         }

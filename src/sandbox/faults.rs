@@ -17,12 +17,26 @@
 //! The matching ([`FaultInjector::check`]) is service-agnostic: the Teams and
 //! Slack emulators call it with their own service name and render the fault
 //! in their own error shape; [`graph_layer`] renders Graph's.
+//!
+//! Two more services disorder what the emulated Microsoft cloud *sends*
+//! rather than what it answers ([`FaultInjector::disorder`], applied by
+//! `notify::disorder`): `"notifications"` (Graph change notifications; `path`
+//! matches the subscription's resource, `/groups/{id}/members`) and
+//! `"callouts"` (custom-extension callouts from the relay; `path` is
+//! `/{stage}`, e.g. `/assignmentRequestCreated`). Their rules carry
+//! `"duplicate": true` (the same body is delivered again `delayMs` after the
+//! first attempt; default [`DEFAULT_REDELIVERY_MS`]) or `"reorder": true` (the
+//! delivery is held back until the next one to the same endpoint has been
+//! sent, or at most `delayMs`; default [`DEFAULT_HOLD_MS`]). Their
+//! probabilities come from a second RNG, so HTTP faults do not shift them.
+//! `DELETE /sim/faults?seed=N` clears the rules and re-seeds both RNGs with
+//! `N` (a chaos run passes its `--seed`).
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
@@ -34,6 +48,10 @@ use serde_json::{Value, json};
 
 use super::SimState;
 use super::graph::error::GraphError;
+
+mod delivery;
+use delivery::delivery_rng;
+pub use delivery::{DEFAULT_HOLD_MS, DEFAULT_REDELIVERY_MS, DELIVERY_SERVICES, Disorder};
 
 /// Seed of the probability RNG after start and after every reset.
 pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
@@ -60,6 +78,14 @@ pub struct RuleSpec {
     /// is not processed and the client sees the connection break.
     #[serde(default)]
     pub reset: bool,
+    /// Deliver the same notification or callout twice (`notifications` and
+    /// `callouts` only).
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Hold a notification or callout back behind the next one
+    /// (`notifications` and `callouts` only).
+    #[serde(default)]
+    pub reorder: bool,
 }
 
 fn graph_service() -> String {
@@ -80,6 +106,8 @@ pub struct Rule {
     pub count: Option<u64>,
     pub probability: Option<f64>,
     pub reset: bool,
+    pub duplicate: bool,
+    pub reorder: bool,
     pub hits: u64,
     /// `count` reached: the rule no longer fires.
     pub spent: bool,
@@ -99,6 +127,9 @@ pub struct Fault {
 struct Faults {
     rules: Vec<Rule>,
     rng: StdRng,
+    /// Draws of the delivery rules only.
+    delivery_rng: StdRng,
+    seed: u64,
     next_id: u64,
 }
 
@@ -119,6 +150,8 @@ impl Default for FaultInjector {
             inner: Mutex::new(Faults {
                 rules: Vec::new(),
                 rng: StdRng::seed_from_u64(DEFAULT_SEED),
+                delivery_rng: delivery_rng(DEFAULT_SEED),
+                seed: DEFAULT_SEED,
                 next_id: 1,
             }),
         }
@@ -149,7 +182,11 @@ impl FaultInjector {
                 ));
             }
         }
-        if spec.status.is_none() && spec.delay_ms.is_none() && !spec.reset {
+        if !delivery::check_rule(&spec)?
+            && spec.status.is_none()
+            && spec.delay_ms.is_none()
+            && !spec.reset
+        {
             return Err("a rule needs a status, a delayMs, a reset, or a combination".into());
         }
         if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
@@ -177,6 +214,8 @@ impl FaultInjector {
             count: spec.count,
             probability: spec.probability,
             reset: spec.reset,
+            duplicate: spec.duplicate,
+            reorder: spec.reorder,
             hits: 0,
             spent: false,
         };
@@ -189,11 +228,20 @@ impl FaultInjector {
         self.lock().rules.clone()
     }
 
-    /// Removes every rule and re-seeds the RNG.
+    /// Removes every rule and re-seeds the RNGs with the current seed.
     pub fn clear(&self) {
+        let seed = self.lock().seed;
+        self.clear_with_seed(seed);
+    }
+
+    /// Removes every rule and re-seeds the RNGs with `seed` (kept for later
+    /// resets).
+    pub fn clear_with_seed(&self, seed: u64) {
         let mut faults = self.lock();
         faults.rules.clear();
-        faults.rng = StdRng::seed_from_u64(DEFAULT_SEED);
+        faults.seed = seed;
+        faults.rng = StdRng::seed_from_u64(seed);
+        faults.delivery_rng = delivery_rng(seed);
     }
 
     /// The fault for a request, if a live rule matches and fires.
@@ -202,6 +250,8 @@ impl FaultInjector {
         let Faults { rules, rng, .. } = &mut *guard;
         for rule in rules.iter_mut() {
             if rule.spent
+                || rule.duplicate
+                || rule.reorder
                 || !rule.service.eq_ignore_ascii_case(service)
                 || rule
                     .method
@@ -348,9 +398,18 @@ async fn add(State(state): State<SimState>, body: axum::body::Bytes) -> Response
     }
 }
 
-/// Anyone on loopback: removes every rule.
-async fn clear(State(state): State<SimState>) -> StatusCode {
-    state.faults.clear();
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearQuery {
+    seed: Option<u64>,
+}
+
+/// Anyone on loopback: removes every rule; `?seed=N` re-seeds the RNGs.
+async fn clear(State(state): State<SimState>, Query(query): Query<ClearQuery>) -> StatusCode {
+    match query.seed {
+        Some(seed) => state.faults.clear_with_seed(seed),
+        None => state.faults.clear(),
+    }
     StatusCode::NO_CONTENT
 }
 
@@ -369,6 +428,8 @@ mod tests {
             count: None,
             probability: None,
             reset: false,
+            duplicate: false,
+            reorder: false,
         }
     }
 

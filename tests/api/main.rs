@@ -42,6 +42,7 @@ mod health;
 mod helpers;
 mod intake_app;
 mod intake_callouts;
+mod intake_disorder;
 mod intake_notifications;
 mod intake_poller;
 mod intake_relay;

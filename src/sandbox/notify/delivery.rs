@@ -157,6 +157,10 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub attempts: Vec<Attempt>,
     pub body: Value,
+    /// Set when fault injection made this delivery a duplicate or held it
+    /// back (see [`super::disorder`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub injected: Option<super::disorder::Injected>,
 }
 
 impl Delivery {
@@ -177,6 +181,7 @@ impl Delivery {
             next_attempt_at: Some(now),
             attempts: Vec::new(),
             body,
+            injected: None,
         }
     }
 

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::callouts::{self, RELAY_SECRET_HEADER};
 use super::delivery::{Attempt, Delivery, DeliveryKind, DeliveryStatus, Outcome, RetryPolicy};
+use super::disorder;
 use super::{Notifications, Subscription};
 use crate::sandbox::SimState;
 use crate::sandbox::clock::graph_time;
@@ -90,8 +91,9 @@ fn pass(state: &SimState, cursor: &mut usize) -> Option<DateTime<Utc>> {
 
     let (jobs, next_due) = {
         let mut n = state.notify.lock();
-        n.deliveries.extend(callout_deliveries);
-        queue_change_notifications(&mut n, &events, &tenant_id, now);
+        let notifications = change_notifications(&n, &events, &tenant_id, now);
+        disorder::queue(&state.faults, &mut n, callout_deliveries, now);
+        disorder::queue(&state.faults, &mut n, notifications, now);
         run_subscription_lifecycle(&mut n, &tenant_id, now);
         start_due(&mut n, now)
     };
@@ -103,12 +105,12 @@ fn pass(state: &SimState, cursor: &mut usize) -> Option<DateTime<Utc>> {
 
 /// One `changeNotificationCollection` per notification URL for the
 /// membership changes in `events`.
-fn queue_change_notifications(
-    n: &mut Notifications,
+fn change_notifications(
+    n: &Notifications,
     events: &[(usize, SimEvent)],
     tenant_id: &str,
     now: DateTime<Utc>,
-) {
+) -> Vec<Delivery> {
     let mut by_url: BTreeMap<String, (Vec<String>, Vec<Value>)> = BTreeMap::new();
     for (index, event) in events {
         let (group_id, member_id, removed) = match event {
@@ -135,19 +137,23 @@ fn queue_change_notifications(
                 .push(member_notification(sub, tenant_id, member_id, removed));
         }
     }
-    for (url, (subscription_ids, value)) in by_url {
-        n.deliveries.push(Delivery::new(
-            DeliveryKind::ChangeNotification { subscription_ids },
-            url,
-            json!({ "value": value }),
-            RetryPolicy::Graph,
-            now,
-        ));
-    }
+    by_url
+        .into_iter()
+        .map(|(url, (subscription_ids, value))| {
+            Delivery::new(
+                DeliveryKind::ChangeNotification { subscription_ids },
+                url,
+                json!({ "value": value }),
+                RetryPolicy::Graph,
+                now,
+            )
+        })
+        .collect()
 }
 
 /// A group-membership `changeNotification`, in the shape Graph delivers for
-/// `/groups/{id}/members`: `resource` `Groups/{id}`, `resourceData` of type
+/// `/groups/{id}/members`: an opaque `id` (as in Graph's documented example;
+/// a redelivery repeats the notification, id included), `resource` `Groups/{id}`, `resourceData` of type
 /// `#Microsoft.Graph.Group` whose `members@delta` lists the changed member —
 /// `{"id"}` when added, `{"id", "@removed": "deleted"}` when removed. Graph's
 /// docs show only the generic shape; the members form is as captured from
@@ -164,6 +170,7 @@ fn member_notification(
         json!({ "id": member_id })
     };
     json!({
+        "id": uuid::Uuid::new_v4().simple().to_string(),
         "changeType": "updated",
         "clientState": sub.client_state,
         "resource": format!("Groups/{}", sub.group_id),
@@ -332,10 +339,12 @@ async fn attempt(state: SimState, job: Job) {
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     {
+        let now = state.clock.now();
         let mut n = state.notify.lock();
         if let Some(d) = n.deliveries.iter_mut().find(|d| d.id == job.delivery_id) {
             d.record(record);
         }
+        disorder::after_attempt(&mut n, &job.delivery_id, now);
     }
     state.notify.wake.notify_one();
 }

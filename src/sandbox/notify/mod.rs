@@ -13,6 +13,7 @@
 pub mod callouts;
 pub mod control;
 pub mod delivery;
+pub mod disorder;
 pub mod dispatcher;
 
 use std::collections::BTreeMap;
