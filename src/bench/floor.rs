@@ -161,7 +161,10 @@ pub fn slack(counts: &Counts) -> Floor {
     let by_posts = post_message_bound(most);
     let by_updates = update_bound(updates);
     let (seconds, binding) = if by_updates >= by_posts {
-        (by_updates, format!("{updates} chat.update at 50/min, burst 50"))
+        (
+            by_updates,
+            format!("{updates} chat.update at 50/min, burst 50"),
+        )
     } else {
         (
             by_posts,
