@@ -246,6 +246,25 @@ impl Engine {
         }
     }
 
+    /// Resolves when no job of `request` is pending or in flight (other
+    /// requests' jobs may be: under load the whole outbox is never idle).
+    pub async fn outbox_idle_for(&self, request: &RequestId) {
+        loop {
+            let progress = self.outbox_progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            match self.store.outbox_unfinished_for(&request.to_string()).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox backlog unreadable");
+                    return;
+                }
+            }
+            progress.await;
+        }
+    }
+
     fn backoff(attempts: i64) -> Duration {
         let exp = attempts.clamp(1, 8) as u32;
         Duration::milliseconds(100 * 2_i64.pow(exp)).min(Duration::seconds(60))

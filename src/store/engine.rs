@@ -408,6 +408,17 @@ impl Store {
         Ok((row.get("n"), row.get("due")))
     }
 
+    /// Unfinished jobs of one request.
+    pub async fn outbox_unfinished_for(&self, request_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE request_id = ? AND status IN ('pending', 'sending')",
+        )
+        .bind(request_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.get("n"))
+    }
+
     /// Extends the lease of a job still being delivered, so no other
     /// claim takes it while it waits for a rate-limit slot.
     pub async fn renew_outbox_lease(

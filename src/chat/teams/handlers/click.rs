@@ -137,13 +137,19 @@ fn dispatch(
         }),
         _ => None,
     };
+    let request = match &action {
+        CardAction::Approve { request, .. }
+        | CardAction::Deny { request, .. }
+        | CardAction::Activate { request, .. }
+        | CardAction::Extend { request } => *request,
+    };
     let me = bot.clone();
     bot.spawn(async move {
         let result = me
             .engine
             .action(&who, &action, justification.as_deref())
             .await;
-        me.finish_click(&who, card_at, result).await;
+        me.finish_click(&who, card_at, request, result).await;
     });
 }
 
@@ -184,11 +190,20 @@ pub(super) async fn on_submit(
     }
 }
 
+/// How long a click's card waits for the updates the click caused.
+const CLICK_SETTLES_WITHIN: Duration = Duration::from_secs(60);
+
 impl TeamsBot {
     /// After a click: the clicked card shows its current state with the
     /// outcome on top. A decision's own retire updates come through the
     /// outbox first, so no live button is put back over a decided card.
-    async fn finish_click(&self, who: &ChatIdentity, at: Option<PostedRef>, result: Message) {
+    async fn finish_click(
+        &self,
+        who: &ChatIdentity,
+        at: Option<PostedRef>,
+        request: RequestId,
+        result: Message,
+    ) {
         let note = if let Message::SignInPrompt { .. } = &result {
             let to = Recipient::Person {
                 identity: who.clone(),
@@ -200,8 +215,24 @@ impl TeamsBot {
         } else {
             result.text()
         };
-        let _ = tokio::time::timeout(Duration::from_secs(20), self.engine.outbox_idle()).await;
         let Some(at) = at else { return };
+        // The card is rewritten from what was last sent to it, so every
+        // update the click caused (a decided stage's retirement) must have
+        // gone out first: rewriting it from an older version would put
+        // live buttons back over a decided card.
+        let settled =
+            tokio::time::timeout(CLICK_SETTLES_WITHIN, self.engine.outbox_idle_for(&request)).await;
+        if settled.is_err() {
+            // Still queued behind the platform's limits: leave the card to
+            // those updates and say the outcome in the chat instead.
+            let to = Recipient::Person {
+                identity: who.clone(),
+            };
+            if let Err(e) = self.port.post(&to, &Message::Text { text: note }).await {
+                tracing::warn!(error = %e, "cannot send a click's outcome");
+            }
+            return;
+        }
         let current = self
             .port
             .sent_message(&at.conversation.conversation_id, &at.activity_id);
