@@ -413,25 +413,27 @@ async fn clear(State(state): State<SimState>, Query(query): Query<ClearQuery>) -
     StatusCode::NO_CONTENT
 }
 
+/// A Graph 503 rule on `path`, for tests.
+#[cfg(test)]
+pub(crate) fn spec(path: &str) -> RuleSpec {
+    RuleSpec {
+        service: "graph".into(),
+        path: path.into(),
+        method: None,
+        status: Some(503),
+        retry_after: None,
+        delay_ms: None,
+        count: None,
+        probability: None,
+        reset: false,
+        duplicate: false,
+        reorder: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(path: &str) -> RuleSpec {
-        RuleSpec {
-            service: "graph".into(),
-            path: path.into(),
-            method: None,
-            status: Some(503),
-            retry_after: None,
-            delay_ms: None,
-            count: None,
-            probability: None,
-            reset: false,
-            duplicate: false,
-            reorder: false,
-        }
-    }
 
     #[test]
     fn globs_and_prefixes() {

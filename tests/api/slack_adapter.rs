@@ -22,8 +22,9 @@ fn stage_decided(
     })
 }
 
-#[tokio::test]
-async fn blank_justification_keeps_the_modal_open_with_an_error_on_its_block() {
+/// A request waiting for Miriam, whose decision form she has opened by
+/// clicking Approve on its card.
+async fn miriam_opened_the_decision_form() -> (crate::slack_app_support::SlackApp, String) {
     let app = spawn_slack_app().await;
     let request = app
         .requested(
@@ -36,6 +37,12 @@ async fn blank_justification_keeps_the_modal_open_with_an_error_on_its_block() {
         .click("miriam", card["ts"].as_str().unwrap(), "approve")
         .await;
     assert_eq!(click.status(), 200);
+    (app, request)
+}
+
+#[tokio::test]
+async fn blank_justification_keeps_the_modal_open_with_an_error_on_its_block() {
+    let (app, request) = miriam_opened_the_decision_form().await;
     // Whitespace passes Slack's client-side min_length; the bot refuses it.
     let answer = app.submit("miriam", "   ", false).await;
     assert_eq!(answer["responseAction"], "errors", "{answer}");
@@ -298,18 +305,7 @@ async fn unknown_commands_actions_and_forms_get_a_clear_answer() {
 /// tell them it was done while a crash could still lose it.)
 #[tokio::test]
 async fn a_slow_decision_is_not_confirmed_before_graph_has_it() {
-    let app = spawn_slack_app().await;
-    let request = app
-        .requested(
-            &["miriam"],
-            "global-admin TICKET-123 rotate the certificate",
-        )
-        .await;
-    let card = app.live_card("miriam").await;
-    let click = app
-        .click("miriam", card["ts"].as_str().unwrap(), "approve")
-        .await;
-    assert_eq!(click.status(), 200);
+    let (app, request) = miriam_opened_the_decision_form().await;
     let fault = app
         .sandbox
         .http

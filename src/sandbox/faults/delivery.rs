@@ -104,22 +104,7 @@ pub(super) fn delivery_rng(seed: u64) -> StdRng {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(path: &str) -> RuleSpec {
-        RuleSpec {
-            service: "graph".into(),
-            path: path.into(),
-            method: None,
-            status: Some(503),
-            retry_after: None,
-            delay_ms: None,
-            count: None,
-            probability: None,
-            reset: false,
-            duplicate: false,
-            reorder: false,
-        }
-    }
+    use crate::sandbox::faults::spec;
 
     #[test]
     fn delivery_rules_are_checked_and_reproducible_per_seed() {
