@@ -261,3 +261,55 @@ async fn unknown_text_gets_help_and_unauthenticated_posts_get_401() {
         .unwrap();
     assert_eq!(refused.status(), 401);
 }
+
+/// Clicks on one card while its updates are still on their way cost one
+/// rewrite of the card, not one each: every rewrite spends a Teams
+/// operation of the conversation's budget (a chaos run's re-clicks once
+/// used up an approver's hourly budget that way).
+#[tokio::test]
+async fn a_burst_of_clicks_on_one_card_costs_one_rewrite() {
+    let (app, request, id, card) = stage_one().await;
+    // Teams throttles the decision's next two operations for 2 s each (the
+    // retire update among them), so the clicks below come while it waits.
+    let (status, body) = app
+        .drive(
+            "/faults",
+            json!({ "status": 429, "retryAfter": 2, "count": 2 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let mut data = card["actions"][0]["data"].as_object().unwrap().clone();
+    data.insert("justification".into(), json!("fine"));
+    let value = execute("approve", Value::Object(data));
+    for i in 0..5 {
+        let (status, _) = app
+            .raw_invoke("miriam", &format!("f:burst-{i}"), &id, value.clone())
+            .await;
+        assert_eq!(status, 200);
+    }
+    app.settle().await;
+    let miriam = app.sandbox.persona_id("miriam");
+    assert_eq!(
+        stage_result(&app, &request, 0),
+        ("Approved".into(), Some(miriam))
+    );
+    let versions = {
+        let store = app.sandbox.state.teams.store();
+        store
+            .conversations
+            .values()
+            .flat_map(|c| c.activities.iter())
+            .find(|a| a.id == id)
+            .map(|a| a.versions.len())
+            .expect("the card")
+    };
+    // Posted, retired, rewritten once with the outcome.
+    assert_eq!(versions, 3, "one rewrite for five clicks");
+    let (_, card) = app
+        .cards("miriam")
+        .await
+        .into_iter()
+        .find(|(i, _)| *i == id)
+        .unwrap();
+    assert!(verbs(&card).is_empty(), "{card}");
+}

@@ -143,13 +143,21 @@ fn dispatch(
         | CardAction::Activate { request, .. }
         | CardAction::Extend { request } => *request,
     };
+    // The first click on a card leads its rewrite; clicks while that is
+    // pending only change the outcome it will show.
+    let leads = card_at.as_ref().is_some_and(|at| {
+        mark_rewrite_pending(
+            &mut bot.click_outcomes.lock().unwrap_or_else(|p| p.into_inner()),
+            rewrite_key(at),
+        )
+    });
     let me = bot.clone();
     bot.spawn(async move {
         let result = me
             .engine
             .action(&who, &action, justification.as_deref())
             .await;
-        me.finish_click(&who, card_at, request, result).await;
+        me.finish_click(&who, card_at, request, result, leads).await;
     });
 }
 
@@ -190,19 +198,43 @@ pub(super) async fn on_submit(
     }
 }
 
+/// Which card a click's rewrite is for.
+fn rewrite_key(at: &PostedRef) -> String {
+    format!("{}\n{}", at.conversation.conversation_id, at.activity_id)
+}
+
+/// Marks a rewrite of `key` pending (its outcome not known yet); `false`
+/// if one already was.
+fn mark_rewrite_pending(
+    pending: &mut std::collections::HashMap<String, Option<String>>,
+    key: String,
+) -> bool {
+    match pending.entry(key) {
+        std::collections::hash_map::Entry::Occupied(_) => false,
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(None);
+            true
+        }
+    }
+}
+
 /// How long a click's card waits for the updates the click caused.
 const CLICK_SETTLES_WITHIN: Duration = Duration::from_secs(60);
 
 impl TeamsBot {
     /// After a click: the clicked card shows its current state with the
-    /// outcome on top. A decision's own retire updates come through the
-    /// outbox first, so no live button is put back over a decided card.
+    /// outcome on top, rewritten once the updates the click caused have
+    /// gone out. Clicks on a card whose rewrite is already waiting only
+    /// replace the outcome it will show: every rewrite costs one of the
+    /// conversation's Teams budget, and a person clicking a card again and
+    /// again while its updates queue must not spend that budget.
     async fn finish_click(
         &self,
         who: &ChatIdentity,
         at: Option<PostedRef>,
         request: RequestId,
         result: Message,
+        leads: bool,
     ) {
         let note = if let Message::SignInPrompt { .. } = &result {
             let to = Recipient::Person {
@@ -216,12 +248,33 @@ impl TeamsBot {
             result.text()
         };
         let Some(at) = at else { return };
+        let key = rewrite_key(&at);
+        {
+            let mut outcomes = self
+                .click_outcomes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let pending = outcomes.contains_key(&key);
+            outcomes.insert(key.clone(), Some(note));
+            // A follower whose leader is still waiting is done; one whose
+            // leader has already rewritten the card leads a rewrite itself.
+            if pending && !leads {
+                return;
+            }
+        }
         // The card is rewritten from what was last sent to it, so every
         // update the click caused (a decided stage's retirement) must have
         // gone out first: rewriting it from an older version would put
         // live buttons back over a decided card.
         let settled =
             tokio::time::timeout(CLICK_SETTLES_WITHIN, self.engine.outbox_idle_for(&request)).await;
+        let note = self
+            .click_outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key)
+            .flatten()
+            .unwrap_or_default();
         if settled.is_err() {
             // Still queued behind the platform's limits: leave the card to
             // those updates and say the outcome in the chat instead.
@@ -233,6 +286,10 @@ impl TeamsBot {
             }
             return;
         }
+        self.rewrite_clicked_card(&at, note).await;
+    }
+
+    async fn rewrite_clicked_card(&self, at: &PostedRef, note: String) {
         let current = self
             .port
             .sent_message(&at.conversation.conversation_id, &at.activity_id);

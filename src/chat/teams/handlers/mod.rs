@@ -45,6 +45,10 @@ pub struct TeamsBot {
     pub port: Arc<TeamsPort>,
     pub dev_no_auth: bool,
     seen: Mutex<SeenIds>,
+    /// The latest outcome of clicks on each card whose rewrite is still
+    /// waiting (by conversation and activity id): a burst of clicks on one
+    /// card costs one update, not one per click.
+    pub(super) click_outcomes: Mutex<std::collections::HashMap<String, Option<String>>>,
     busy: AtomicUsize,
     done: Notify,
 }
@@ -70,6 +74,7 @@ impl TeamsBot {
             port,
             dev_no_auth,
             seen: Mutex::new(SeenIds::default()),
+            click_outcomes: Mutex::default(),
             busy: AtomicUsize::new(0),
             done: Notify::new(),
         })
