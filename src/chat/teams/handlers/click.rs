@@ -143,21 +143,16 @@ fn dispatch(
         | CardAction::Activate { request, .. }
         | CardAction::Extend { request } => *request,
     };
-    // The first click on a card leads its rewrite; clicks while that is
-    // pending only change the outcome it will show.
-    let leads = card_at.as_ref().is_some_and(|at| {
-        mark_rewrite_pending(
-            &mut bot.click_outcomes.lock().unwrap_or_else(|p| p.into_inner()),
-            rewrite_key(at),
-        )
-    });
+    if let Some(at) = &card_at {
+        bot.with_clicks_on(&rewrite_key(at), |clicks| clicks.in_progress += 1);
+    }
     let me = bot.clone();
     bot.spawn(async move {
         let result = me
             .engine
             .action(&who, &action, justification.as_deref())
             .await;
-        me.finish_click(&who, card_at, request, result, leads).await;
+        me.finish_click(&who, card_at, request, result).await;
     });
 }
 
@@ -203,18 +198,24 @@ fn rewrite_key(at: &PostedRef) -> String {
     format!("{}\n{}", at.conversation.conversation_id, at.activity_id)
 }
 
-/// Marks a rewrite of `key` pending (its outcome not known yet); `false`
-/// if one already was.
-fn mark_rewrite_pending(
-    pending: &mut std::collections::HashMap<String, Option<String>>,
-    key: String,
-) -> bool {
-    match pending.entry(key) {
-        std::collections::hash_map::Entry::Occupied(_) => false,
-        std::collections::hash_map::Entry::Vacant(v) => {
-            v.insert(None);
-            true
-        }
+/// Clicks on one card whose rewrite has not been made yet.
+#[derive(Debug, Default)]
+pub(super) struct CardClicks {
+    /// Clicks whose outcome is not known yet.
+    in_progress: usize,
+    /// The latest known outcome.
+    note: Option<String>,
+    /// A click is waiting to rewrite the card.
+    rewriting: bool,
+}
+
+impl TeamsBot {
+    fn with_clicks_on<R>(&self, key: &str, f: impl FnOnce(&mut CardClicks) -> R) -> R {
+        let mut all = self
+            .click_outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(all.entry(key.to_owned()).or_default())
     }
 }
 
@@ -234,7 +235,6 @@ impl TeamsBot {
         at: Option<PostedRef>,
         request: RequestId,
         result: Message,
-        leads: bool,
     ) {
         let note = if let Message::SignInPrompt { .. } = &result {
             let to = Recipient::Person {
@@ -249,18 +249,17 @@ impl TeamsBot {
         };
         let Some(at) = at else { return };
         let key = rewrite_key(&at);
-        {
-            let mut outcomes = self
-                .click_outcomes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let pending = outcomes.contains_key(&key);
-            outcomes.insert(key.clone(), Some(note));
-            // A follower whose leader is still waiting is done; one whose
-            // leader has already rewritten the card leads a rewrite itself.
-            if pending && !leads {
-                return;
-            }
+        // The last of the clicks in progress on a card rewrites it, so the
+        // rewrite follows every decision they made.
+        let leads = self.with_clicks_on(&key, |clicks| {
+            clicks.in_progress = clicks.in_progress.saturating_sub(1);
+            clicks.note = Some(note);
+            let leads = clicks.in_progress == 0 && !clicks.rewriting;
+            clicks.rewriting |= leads;
+            leads
+        });
+        if !leads {
+            return;
         }
         // The card is rewritten from what was last sent to it, so every
         // update the click caused (a decided stage's retirement) must have
@@ -268,13 +267,25 @@ impl TeamsBot {
         // live buttons back over a decided card.
         let settled =
             tokio::time::timeout(CLICK_SETTLES_WITHIN, self.engine.outbox_idle_for(&request)).await;
-        let note = self
-            .click_outcomes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key)
-            .flatten()
-            .unwrap_or_default();
+        let note = {
+            let mut all = self
+                .click_outcomes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let clicks = all.remove(&key).unwrap_or_default();
+            if clicks.in_progress > 0 {
+                // Clicks that came while this one waited rewrite it again
+                // when the last of them is done.
+                all.insert(
+                    key.clone(),
+                    CardClicks {
+                        in_progress: clicks.in_progress,
+                        ..CardClicks::default()
+                    },
+                );
+            }
+            clicks.note.unwrap_or_default()
+        };
         if settled.is_err() {
             // Still queued behind the platform's limits: leave the card to
             // those updates and say the outcome in the chat instead.

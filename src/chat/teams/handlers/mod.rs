@@ -48,7 +48,7 @@ pub struct TeamsBot {
     /// The latest outcome of clicks on each card whose rewrite is still
     /// waiting (by conversation and activity id): a burst of clicks on one
     /// card costs one update, not one per click.
-    pub(super) click_outcomes: Mutex<std::collections::HashMap<String, Option<String>>>,
+    click_outcomes: Mutex<std::collections::HashMap<String, click::CardClicks>>,
     busy: AtomicUsize,
     done: Notify,
 }
