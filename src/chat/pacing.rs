@@ -35,7 +35,7 @@ pub enum Limit {
 }
 
 /// The limits of one budget (at most one `Bucket`).
-pub type Windows = &'static [Limit];
+pub type Limits = &'static [Limit];
 
 /// Added to every window: timer granularity only.
 const MARGIN: Duration = Duration::from_millis(5);
@@ -56,7 +56,7 @@ struct Budget {
 impl Budget {
     /// How long until one more request fits every window: `Some(zero)`
     /// now, `None` not before a request in flight is answered.
-    fn wait(&mut self, limits: Windows, now: Instant) -> Option<Duration> {
+    fn wait(&mut self, limits: Limits, now: Instant) -> Option<Duration> {
         let longest = limits
             .iter()
             .filter_map(|l| match l {
@@ -189,7 +189,7 @@ impl Pacer {
 
     /// Waits (sleeping until the next slot or answer, never polling) until
     /// one more request fits every window of every budget named.
-    pub async fn slot(&self, budgets: &[(&str, Windows)]) -> Slot {
+    pub async fn slot(&self, budgets: &[(&str, Limits)]) -> Slot {
         loop {
             let answered = self.shared.answered.notified();
             tokio::pin!(answered);
@@ -246,7 +246,7 @@ mod tests {
         }
     }
 
-    const TEAMS_THREAD: Windows = &[
+    const TEAMS_THREAD: Limits = &[
         window(7, 1),
         window(8, 2),
         window(60, 30),
@@ -254,7 +254,7 @@ mod tests {
     ];
 
     /// Departures of `n` requests answered at once, as `limits` admit them.
-    fn schedule(n: usize, limits: Windows) -> (Instant, Vec<Instant>) {
+    fn schedule(n: usize, limits: Limits) -> (Instant, Vec<Instant>) {
         let start = Instant::now();
         let mut budget = Budget::default();
         let mut times = Vec::new();
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn requests_in_flight_hold_their_slots_until_answered() {
-        const PER_SECOND: Windows = &[window(50, 1)];
+        const PER_SECOND: Limits = &[window(50, 1)];
         let now = Instant::now();
         let mut budget = Budget {
             in_flight: 50,
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_its_rate_as_gcra_does() {
-        const TIER_3: Windows = &[Limit::Bucket {
+        const TIER_3: Limits = &[Limit::Bucket {
             burst: 50,
             every: Duration::from_millis(1200),
         }];
@@ -331,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_budget_waits_for_an_answer_and_others_do_not() {
-        const ONE: Windows = &[window(1, 3600)];
+        const ONE: Limits = &[window(1, 3600)];
         let pacer = Pacer::new();
         let first = pacer.slot(&[("a", ONE)]).await;
         let second = pacer.slot(&[("a", ONE)]);

@@ -229,31 +229,25 @@ impl Engine {
 
     /// Resolves when no job is pending or in flight.
     pub async fn outbox_idle(&self) {
-        loop {
-            let progress = self.outbox_progress.notified();
-            tokio::pin!(progress);
-            progress.as_mut().enable();
-            match self.store.outbox_backlog().await {
-                Ok((0, _)) => return,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox backlog unreadable");
-                    return;
-                }
-            }
-            self.outbox_wake.notify_one();
-            progress.await;
-        }
+        self.outbox_drained(None).await;
     }
 
     /// Resolves when no job of `request` is pending or in flight (other
     /// requests' jobs may be: under load the whole outbox is never idle).
     pub async fn outbox_idle_for(&self, request: &RequestId) {
+        self.outbox_drained(Some(request)).await;
+    }
+
+    async fn outbox_drained(&self, request: Option<&RequestId>) {
         loop {
             let progress = self.outbox_progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
-            match self.store.outbox_unfinished_for(&request.to_string()).await {
+            let unfinished = match request {
+                Some(request) => self.store.outbox_unfinished_for(&request.to_string()).await,
+                None => self.store.outbox_backlog().await.map(|(n, _)| n),
+            };
+            match unfinished {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => {
@@ -261,6 +255,7 @@ impl Engine {
                     return;
                 }
             }
+            self.outbox_wake.notify_one();
             progress.await;
         }
     }

@@ -24,6 +24,16 @@ async fn stage_one() -> (TeamsApp, String, String, Value) {
     (app, request, id, card)
 }
 
+/// The card of activity `id` as `key` sees it now.
+async fn card_of(app: &TeamsApp, key: &str, id: &str) -> Value {
+    let cards = app.cards(key).await;
+    cards
+        .into_iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, card)| card)
+        .unwrap_or_else(|| panic!("no card {id} for {key}"))
+}
+
 fn stage_result(app: &TeamsApp, request: &str, stage: usize) -> (String, Option<String>) {
     let world = app.sandbox.state.world();
     let s = &world.requests[request].stages[stage];
@@ -54,12 +64,7 @@ async fn approve_click_answers_with_a_card_then_every_card_shows_the_decision() 
         ("Approved".into(), Some(miriam))
     );
     // The base card was updated for everyone: decided, no buttons.
-    let (_, card) = app
-        .cards("miriam")
-        .await
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap();
+    let card = card_of(&app, "miriam", &id).await;
     assert!(verbs(&card).is_empty(), "{card}");
     assert!(
         card_text(&card).contains("Approved by Miriam Graham"),
@@ -148,12 +153,7 @@ async fn a_double_click_and_a_replayed_activity_decide_once() {
     );
     let decisions = app.engine.store().count_decisions(&request).await.unwrap();
     assert_eq!(decisions, 1, "one decision recorded and relayed");
-    let (_, card) = app
-        .cards("miriam")
-        .await
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap();
+    let card = card_of(&app, "miriam", &id).await;
     assert!(verbs(&card).is_empty(), "{card}");
 }
 
@@ -308,11 +308,6 @@ async fn a_burst_of_clicks_on_one_card_costs_one_rewrite() {
     };
     // Posted, retired, rewritten once with the outcome.
     assert_eq!(versions, 3, "one rewrite for five clicks");
-    let (_, card) = app
-        .cards("miriam")
-        .await
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .unwrap();
+    let card = card_of(&app, "miriam", &id).await;
     assert!(verbs(&card).is_empty(), "{card}");
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::chat::pacing::{Limit, Pacer, Slot, Windows};
+use crate::chat::pacing::{Limit, Limits, Pacer, Slot};
 
 /// Slack's rate-limit tiers (requests per minute, "+" meaning bursts are
 /// tolerated), and the special cases.
@@ -46,15 +46,15 @@ const fn per_minute(n: u32) -> Limit {
         every: Duration::from_millis(60_000 / n as u64),
     }
 }
-const TIER_2: Windows = &[per_minute(20)];
-const TIER_3: Windows = &[per_minute(50)];
-const TIER_4: Windows = &[per_minute(100)];
+const TIER_2: Limits = &[per_minute(20)];
+const TIER_3: Limits = &[per_minute(50)];
+const TIER_4: Limits = &[per_minute(100)];
 /// "About one message per second per channel", short bursts tolerated.
-const POST_PER_CHANNEL: Windows = &[Limit::Bucket {
+const POST_PER_CHANNEL: Limits = &[Limit::Bucket {
     burst: 2,
     every: Duration::from_secs(1),
 }];
-const AUTH_TEST: Windows = &[Limit::Bucket {
+const AUTH_TEST: Limits = &[Limit::Bucket {
     burst: 100,
     every: Duration::from_millis(10),
 }];
@@ -62,8 +62,8 @@ const AUTH_TEST: Windows = &[Limit::Bucket {
 /// The budgets the client keeps to; `Default` is Slack's published limits.
 #[derive(Debug, Clone)]
 pub struct ClientLimits {
-    pub post_message_per_channel: Windows,
-    pub tiers: HashMap<Tier, Windows>,
+    pub post_message_per_channel: Limits,
+    pub tiers: HashMap<Tier, Limits>,
 }
 
 impl Default for ClientLimits {
@@ -84,7 +84,7 @@ impl ClientLimits {
     /// Limits loose enough never to wait; for exercising Slack's own 429s.
     #[must_use]
     pub fn unthrottled() -> Self {
-        const MANY: Windows = &[Limit::Window {
+        const MANY: Limits = &[Limit::Window {
             requests: 10_000,
             per: Duration::from_secs(1),
         }];

@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::chat::pacing::{Limit, Pacer, Slot, Windows};
+use crate::chat::pacing::{Limit, Limits, Pacer, Slot};
 
 /// One thread's budget: sends, replies, updates, creates.
-const THREAD_WINDOWS: Windows = &[
+const THREAD_WINDOWS: Limits = &[
     window(7, 1),
     window(8, 2),
     window(60, 30),
     window(1800, 3600),
 ];
 /// "The global limit per app per tenant is 50 Requests Per Second."
-const APP_WINDOWS: Windows = &[window(50, 1)];
+const APP_WINDOWS: Limits = &[window(50, 1)];
 
 const fn window(requests: usize, seconds: u64) -> Limit {
     Limit::Window {
