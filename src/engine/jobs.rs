@@ -28,6 +28,11 @@ pub enum Job {
         request: RequestId,
         stage: u8,
         outcome: String,
+        /// The stage's approvers when it was planned (whose chats the
+        /// retirement waits on; the cards themselves are read when it is
+        /// delivered).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<ObjectId>,
     },
     /// A message to every chat identity of a person.
     ToPerson { person: ObjectId, message: Message },
@@ -62,6 +67,33 @@ impl Job {
                 channel: Some(c), ..
             } => format!("security:{}:{}", c.platform, c.channel),
             Self::Security { channel: None, .. } => "security".into(),
+        }
+    }
+
+    /// The chats the job waits on. The worker delivers only a few jobs of
+    /// one lane at once, so the jobs of a person whose chat is throttled
+    /// (hundreds of cards for a security approver) wait their turn without
+    /// holding up messages to everyone else.
+    #[must_use]
+    pub fn lane(&self) -> String {
+        match self {
+            Self::RetireCards {
+                approvers,
+                request,
+                stage,
+                ..
+            } => {
+                if approvers.is_empty() {
+                    format!("retire:{request}:{stage}")
+                } else {
+                    let mut ids: Vec<String> = approvers.iter().map(ToString::to_string).collect();
+                    ids.sort();
+                    ids.dedup();
+                    format!("people:{}", ids.join(","))
+                }
+            }
+            Self::UpdateOf { key, .. } => format!("update:{key}"),
+            other => other.destination(),
         }
     }
 }
@@ -128,6 +160,12 @@ pub fn job_for(snapshot: &Snapshot, effect: &Effect) -> Option<Job> {
             request: *request,
             stage: *stage,
             outcome: render::outcome(snapshot, outcome),
+            approvers: snapshot
+                .view
+                .numbered_stages()
+                .find(|(n, _)| n == stage)
+                .map(|(_, s)| s.approvers.clone())
+                .unwrap_or_default(),
         },
         Effect::NotifyRequester {
             request,

@@ -38,12 +38,17 @@ struct State {
     unreachable: BTreeSet<ChatIdentity>,
     rate_limit_next: u32,
     fail_next: u32,
+    /// Posts to these people wait (as if their chats were throttled).
+    held: BTreeSet<ChatIdentity>,
 }
 
 pub struct MemoryChat {
     platform: Platform,
     state: Mutex<State>,
     engine: Mutex<Weak<Engine>>,
+    /// Bumped on every post and release, so tests and held posts can wait
+    /// for a change instead of polling.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for MemoryChat {
@@ -61,6 +66,7 @@ impl MemoryChat {
             platform,
             state: Mutex::new(State::default()),
             engine: Mutex::new(Weak::new()),
+            changed: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -109,6 +115,28 @@ impl MemoryChat {
         self.state().rate_limit_next = n;
     }
 
+    /// Posts to `who` wait until [`Self::release`] (a chat the platform is
+    /// throttling).
+    pub fn hold(&self, who: &ChatIdentity) {
+        self.state().held.insert(who.clone());
+    }
+
+    /// Lets the posts held for `who` through.
+    pub fn release(&self, who: &ChatIdentity) {
+        self.state().held.remove(who);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Resolves once something has been posted to `to`.
+    pub async fn posted_to(&self, to: &Recipient) {
+        let mut changes = self.changed.subscribe();
+        while self.messages_to(to).is_empty() {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The next `n` posts fail transiently.
     pub fn fail_next(&self, n: u32) {
         self.state().fail_next = n;
@@ -151,6 +179,14 @@ impl ChatPort for MemoryChat {
     }
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
+        if let Recipient::Person { identity } = to {
+            let mut changes = self.changed.subscribe();
+            while self.state().held.contains(identity) {
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
         let mut state = self.state();
         if state.rate_limit_next > 0 {
             state.rate_limit_next -= 1;
@@ -176,6 +212,8 @@ impl ChatPort for MemoryChat {
             to: to.clone(),
             versions: vec![message.clone()],
         });
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
         Ok(reference)
     }
 

@@ -18,8 +18,8 @@ use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
 
 mod cards;
-use crate::store::engine::OutboxRow;
 use crate::store::links::ChatIdentity;
+use crate::store::outbox::{LaneLoad, NewJob, OutboxRow};
 
 /// What became of one attempt.
 pub(super) enum Outcome {
@@ -50,6 +50,11 @@ fn refs_of(row: &OutboxRow) -> Refs {
 /// for other conversations are not held up behind it. A waiting job keeps
 /// renewing its lease, so however long it waits it is never claimed again.
 const IN_FLIGHT: usize = 32;
+/// Jobs of one lane (one person's chats, one channel) delivered at once.
+/// The chat clients send one request per conversation at a time anyway;
+/// a few queued keep that conversation busy while leaving the other
+/// delivery slots to everyone else.
+const PER_LANE: usize = 4;
 /// How long shutdown waits for deliveries in flight before cutting them
 /// off (a job cut off is retried when its lease ends).
 const DRAIN_ON_SHUTDOWN: StdDuration = StdDuration::from_secs(5);
@@ -69,6 +74,15 @@ impl<'a> Delivering<'a> {
     }
 }
 
+fn leave_lane(lanes: &mut LaneLoad, lane: &str) {
+    if let Some(n) = lanes.get_mut(lane) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            lanes.remove(lane);
+        }
+    }
+}
+
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
         self.ids
@@ -80,28 +94,39 @@ impl Drop for Delivering<'_> {
 
 impl Engine {
     /// Runs the worker until `shutdown` resolves: claims as many due jobs
-    /// as there are free delivery slots and delivers each in its own task.
+    /// as there are free delivery slots (at most [`PER_LANE`] of a lane at
+    /// once) and delivers each in its own task.
     pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tasks = tokio::task::JoinSet::new();
+        let mut lanes = LaneLoad::new();
+        let finished = |lanes: &mut LaneLoad, done: Result<String, tokio::task::JoinError>| {
+            match done {
+                Ok(lane) => leave_lane(lanes, &lane),
+                // A task only fails by panicking; its lane is then counted
+                // until the worker restarts, which only slows that lane.
+                Err(e) => tracing::error!(error = %e, "outbox delivery task failed"),
+            }
+        };
         loop {
             while let Some(done) = tasks.try_join_next() {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "outbox delivery task failed");
-                }
+                finished(&mut lanes, done);
             }
             let free = IN_FLIGHT.saturating_sub(tasks.len());
             let mut claimed = 0;
             if free > 0 {
-                match self.claim(free).await {
+                match self.claim(free, &lanes).await {
                     Ok(rows) => {
                         claimed = rows.len();
                         for row in rows {
+                            *lanes.entry(row.lane.clone()).or_default() += 1;
                             let engine = Arc::clone(&self);
                             tasks.spawn(async move {
+                                let lane = row.lane.clone();
                                 if let Err(e) = engine.handle(row).await {
                                     tracing::error!(error = %e, "outbox job not recorded");
                                 }
+                                lane
                             });
                         }
                     }
@@ -114,12 +139,12 @@ impl Engine {
             let wait = if free == 0 {
                 StdDuration::from_secs(1)
             } else {
-                self.next_due_in().await
+                self.next_due_in(&lanes).await
             };
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.outbox_wake.notified() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => finished(&mut lanes, done),
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -135,9 +160,15 @@ impl Engine {
         }
     }
 
-    async fn next_due_in(&self) -> StdDuration {
+    /// How long until a job of a lane with room falls due.
+    async fn next_due_in(&self, lanes: &LaneLoad) -> StdDuration {
         let fallback = StdDuration::from_secs(1);
-        match self.store.outbox_next_due().await {
+        let full: Vec<&str> = lanes
+            .iter()
+            .filter(|(_, n)| **n >= PER_LANE)
+            .map(|(lane, _)| lane.as_str())
+            .collect();
+        match self.store.outbox_next_due(&full).await {
             Ok(Some(due)) => {
                 let ms = (due - Utc::now().timestamp_millis()).clamp(5, 1000);
                 StdDuration::from_millis(ms as u64)
@@ -146,19 +177,25 @@ impl Engine {
         }
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, EngineError> {
+    async fn claim(&self, limit: usize, lanes: &LaneLoad) -> Result<Vec<OutboxRow>, EngineError> {
         let now = Utc::now();
         let lease = now + Duration::seconds(self.settings.outbox_lease_seconds.max(1));
         Ok(self
             .store
-            .claim_due(now, lease, i64::try_from(limit).unwrap_or(16))
+            .claim_due_in_lanes(
+                now,
+                lease,
+                i64::try_from(limit).unwrap_or(16),
+                i64::try_from(PER_LANE).unwrap_or(4),
+                lanes,
+            )
             .await?)
     }
 
     /// Claims and delivers what is due, concurrently; returns how many jobs
     /// it handled.
     pub async fn outbox_pass(self: &Arc<Self>) -> Result<usize, EngineError> {
-        let rows = self.claim(IN_FLIGHT).await?;
+        let rows = self.claim(IN_FLIGHT, &LaneLoad::new()).await?;
         let n = rows.len();
         let mut tasks = tokio::task::JoinSet::new();
         for row in rows {
@@ -227,6 +264,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Tells the worker jobs were queued straight into the store.
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
     /// Resolves when no job is pending or in flight.
     pub async fn outbox_idle(&self) {
         self.outbox_drained(None).await;
@@ -286,6 +328,7 @@ impl Engine {
                 request,
                 stage,
                 outcome,
+                ..
             } => self.retire_cards(request, *stage, outcome).await,
             Job::ToPerson { person, message } => self.to_person(row, person, message).await,
             Job::ToIdentity { identity, message } => {
@@ -440,10 +483,10 @@ impl Engine {
             identity: who.clone(),
             message,
         };
-        let Ok(json) = serde_json::to_string(&job) else {
+        let Some(row) = new_job(&key, &job) else {
             return;
         };
-        match self.store.enqueue("-", &[(key, json)], Utc::now()).await {
+        match self.store.enqueue("-", &[row], Utc::now()).await {
             Ok(_) => self.outbox_wake.notify_one(),
             Err(e) => tracing::error!(error = %e, "cannot queue a reply"),
         }
@@ -451,10 +494,10 @@ impl Engine {
 
     /// The outbox rows for `jobs`: security alerts fanned out to every
     /// security channel, each job serialized.
-    pub(super) fn rows(&self, jobs: &[(String, Job)]) -> Vec<(String, String)> {
+    pub(super) fn rows(&self, jobs: &[(String, Job)]) -> Vec<NewJob> {
         super::jobs::fan_out(&self.settings.all_security_channels(), jobs)
             .iter()
-            .filter_map(|(k, j)| Some((k.clone(), serde_json::to_string(j).ok()?)))
+            .filter_map(|(key, job)| new_job(key, job))
             .collect()
     }
 
@@ -475,6 +518,15 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The outbox row for `job` under `key`.
+fn new_job(key: &str, job: &Job) -> Option<NewJob> {
+    Some(NewJob {
+        key: key.to_owned(),
+        lane: job.lane(),
+        job: serde_json::to_string(job).ok()?,
+    })
 }
 
 pub(super) enum Failure {

@@ -6,6 +6,7 @@ pub mod decisions;
 pub mod engine;
 pub mod intake;
 pub mod links;
+pub mod outbox;
 pub mod teams;
 
 use std::path::Path;

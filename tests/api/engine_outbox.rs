@@ -116,6 +116,51 @@ async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
 }
 
 #[tokio::test]
+async fn a_chat_the_platform_holds_up_does_not_hold_up_anyone_else() {
+    use stagegate::engine::jobs::Job;
+    use stagegate::engine::port::Message;
+    use stagegate::store::outbox::NewJob;
+
+    let app = spawn_engine_app().await;
+    let (miriam, bianca) = (app.persona("miriam"), app.persona("bianca"));
+    // Miriam's chat is throttled and 40 messages queue for her (more than
+    // the worker delivers at once), then one for Bianca.
+    app.chat.hold(&miriam);
+    let job = |i: usize, who: &stagegate::store::links::ChatIdentity| {
+        let job = Job::ToIdentity {
+            identity: who.clone(),
+            message: Message::Text {
+                text: format!("message {i}"),
+            },
+        };
+        NewJob {
+            key: format!("test:{i}"),
+            lane: job.lane(),
+            job: serde_json::to_string(&job).unwrap(),
+        }
+    };
+    let mut jobs: Vec<NewJob> = (0..40).map(|i| job(i, &miriam)).collect();
+    jobs.push(job(40, &bianca));
+    let store = app.engine.store();
+    store.enqueue("-", &jobs, chrono::Utc::now()).await.unwrap();
+    app.engine.wake_outbox();
+
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        app.chat.posted_to(&app.dm("bianca")),
+    )
+    .await
+    .expect("Bianca's message went out while Miriam's chat was held up");
+    assert!(app.inbox("miriam").is_empty());
+
+    app.chat.release(&miriam);
+    app.settle().await;
+    let got = texts(&app.inbox("miriam"));
+    assert_eq!(got.len(), 40, "every message once: {got:?}");
+    assert_eq!(texts(&app.inbox("bianca")), ["message 40"]);
+}
+
+#[tokio::test]
 async fn platform_rate_limits_are_absorbed() {
     let app = spawn_engine_app().await;
     app.link("alex").await;
