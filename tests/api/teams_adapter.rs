@@ -58,6 +58,8 @@ async fn approve_click_answers_with_a_card_then_every_card_shows_the_decision() 
     assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(body["value"]["type"], "AdaptiveCard");
     assert_eq!(body["value"]["version"], "1.5");
+    // The answer waited for the decision: Graph has it already.
+    assert!(!body.to_string().contains("Still recording"), "{body}");
     let miriam = app.sandbox.persona_id("miriam");
     assert_eq!(
         stage_result(&app, &request, 0),
@@ -69,6 +71,51 @@ async fn approve_click_answers_with_a_card_then_every_card_shows_the_decision() 
     assert!(
         card_text(&card).contains("Approved by Miriam Graham"),
         "{card}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_decision_is_not_shown_as_taken() {
+    let (app, request, id, _) = stage_one().await;
+    let fault = app
+        .sandbox
+        .http
+        .post(app.sandbox.url("/sim/faults"))
+        .json(&json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": 8000 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+    let (status, clicked) = app
+        .drive(
+            "/personas/miriam/invoke",
+            json!({ "activityId": id, "verb": "approve",
+                    "inputs": { "justification": "ok for TICKET-7" } }),
+        )
+        .await;
+    // Answered inside Teams' 15 s, saying it is not recorded yet, with the
+    // buttons still there (deciding again stays possible).
+    assert_eq!(status, 200, "{clicked}");
+    assert_eq!(clicked["bot"]["status"], 200, "{clicked}");
+    let card = &clicked["bot"]["body"]["value"];
+    assert!(card.to_string().contains("Still recording"), "{card}");
+    assert!(verbs(card).contains(&"approve".to_owned()), "{card}");
+    assert_eq!(stage_result(&app, &request, 0).0, "NotReviewed");
+    // Graph records it once the slow answer completes.
+    let decided = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let result = stage_result(&app, &request, 0);
+            if result.0 != "NotReviewed" {
+                return result;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("Graph records the decision");
+    assert_eq!(
+        decided,
+        ("Approved".into(), Some(app.sandbox.persona_id("miriam")))
     );
 }
 

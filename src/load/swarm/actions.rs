@@ -111,8 +111,8 @@ impl Swarm {
     }
 
     /// The holder approves `card` with a justification. `Ok` once the bot
-    /// acknowledged the decision (Teams: the invoke's card answer; Slack:
-    /// the modal submission).
+    /// acknowledged the decision (Teams: the invoke's answer, unless it says
+    /// the decision is still being recorded; Slack: the modal closing).
     pub(super) async fn approve(
         &self,
         platform: Platform,
@@ -131,10 +131,13 @@ impl Swarm {
                     )
                     .await?;
                 bot_ok(&answer["bot"])?;
-                // A 200 that only says "slow down" or "something went wrong"
-                // recorded nothing: not an acknowledged decision.
+                // A 200 that only says "slow down", "something went wrong"
+                // or "still recording" is not an acknowledged decision.
                 let said = answer["bot"]["body"].to_string();
-                if said.contains("Slow down") || said.contains("Something went wrong") {
+                if ["Slow down", "Something went wrong", "Still recording"]
+                    .iter()
+                    .any(|s| said.contains(s))
+                {
                     bail!("the bot refused the click: {said:.200}");
                 }
                 Ok(())

@@ -97,8 +97,33 @@ pub(super) async fn on_invoke(
             "the click names no Entra user",
         );
     };
-    dispatch(bot, who, action, justification, here, &activity);
-    invoke_reply(StatusCode::OK, ADAPTIVE_CARD, cards::recording())
+    let here_too = here.clone();
+    let done = dispatch(bot, who, action, justification, here, &activity);
+    // The answer waits for the engine to record the decision, so a click
+    // the bot then loses (a crash, a restart) is never shown as taken.
+    let card = match tokio::time::timeout(DECISION_ANSWER_WAIT, done).await {
+        Ok(Ok(note)) => cards::render(&Message::Text { text: note }),
+        _ => still_recording(bot, here_too.as_ref(), activity.reply_to_id.as_deref()),
+    };
+    invoke_reply(StatusCode::OK, ADAPTIVE_CARD, card)
+}
+
+/// How long a click's answer waits for the decision to be recorded (Teams
+/// gives an invoke 15 s; Graph is slow under load).
+const DECISION_ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The answer to a click not recorded in time: the card as last sent
+/// (buttons and all, so deciding again stays possible if the bot never
+/// records it) under a notice saying so.
+fn still_recording(bot: &TeamsBot, here: Option<&ConversationRef>, card: Option<&str>) -> Value {
+    let sent = here
+        .zip(card)
+        .and_then(|(c, id)| bot.port.sent_message(&c.conversation_id, id));
+    let notice = "Still recording your decision… If this card has not changed within a minute, decide again.";
+    match sent {
+        Some(message) => cards::with_notice(cards::render(&message), notice),
+        None => cards::recording(),
+    }
 }
 
 /// The action and trimmed justification a click names. Clients accept
@@ -121,7 +146,8 @@ pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<Strin
 }
 
 /// Hands a click to the engine in the background; the clicked card (the
-/// activity the click replies to) is updated when it is done.
+/// activity the click replies to) is updated when it is done. The receiver
+/// gets the click's outcome once the engine has acted on it.
 fn dispatch(
     bot: &Arc<TeamsBot>,
     who: ChatIdentity,
@@ -129,7 +155,7 @@ fn dispatch(
     justification: Option<String>,
     here: Option<ConversationRef>,
     activity: &Activity,
-) {
+) -> tokio::sync::oneshot::Receiver<String> {
     let card_at = match (here, activity.reply_to_id.clone()) {
         (Some(conversation), Some(activity_id)) => Some(PostedRef {
             conversation,
@@ -147,13 +173,25 @@ fn dispatch(
         bot.with_clicks_on(&rewrite_key(at), |clicks| clicks.in_progress += 1);
     }
     let me = bot.clone();
+    let (acted, done) = tokio::sync::oneshot::channel();
     bot.spawn(async move {
         let result = me
             .engine
             .action(&who, &action, justification.as_deref())
             .await;
+        let _ = acted.send(click_note(&result));
         me.finish_click(&who, card_at, request, result).await;
     });
+    done
+}
+
+/// What a click's card says about its outcome.
+fn click_note(result: &Message) -> String {
+    if let Message::SignInPrompt { .. } = result {
+        "Sign in with the link I just sent you; your click completes then.".to_owned()
+    } else {
+        result.text()
+    }
 }
 
 /// The data of an `Action.Submit` click, if this message is one: older
@@ -180,7 +218,9 @@ pub(super) async fn on_submit(
         .and_then(Value::as_str)
         .unwrap_or_default();
     match parse_click(verb, value) {
-        Ok((action, justification)) => dispatch(bot, who, action, justification, here, activity),
+        Ok((action, justification)) => {
+            dispatch(bot, who, action, justification, here, activity);
+        }
         Err(why) => {
             let to = Recipient::Person { identity: who };
             let reply = Message::Text {
@@ -236,17 +276,15 @@ impl TeamsBot {
         request: RequestId,
         result: Message,
     ) {
-        let note = if let Message::SignInPrompt { .. } = &result {
+        if let Message::SignInPrompt { .. } = &result {
             let to = Recipient::Person {
                 identity: who.clone(),
             };
             if let Err(e) = self.port.post(&to, &result).await {
                 tracing::warn!(error = %e, "cannot send a sign-in prompt");
             }
-            "Sign in with the link I just sent you; your click completes then.".to_owned()
-        } else {
-            result.text()
-        };
+        }
+        let note = click_note(&result);
         let Some(at) = at else { return };
         let key = rewrite_key(&at);
         // The last of the clicks in progress on a card rewrites it, so the
