@@ -28,8 +28,9 @@ pub struct ChaosArgs {
     /// Personas acting at once, per platform.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 1800)]
+    /// Give up after this many seconds (the default run needs ~40 minutes
+    /// of Slack's `chat.update` limit alone).
+    #[arg(long, default_value_t = super::DEFAULT_DEADLINE_SECONDS)]
     pub deadline_seconds: u64,
     /// Also inject faults (Graph 429/503/slow/reset, Bot Connector
     /// 429/412/502, Slack ratelimited/internal_error, duplicated and

@@ -16,11 +16,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::bench::floor::{self, Counts};
 use crate::load::swarm::{Platform, Swarm, SwarmOptions, check};
 use crate::load::tenant_gen::{TenantSize, tenant_file};
 use crate::sandbox::bot_process::{BotProcess, BotProcessSpec};
 use crate::sandbox::{Sandbox, SandboxOptions};
 pub use report::ChaosReport;
+
+/// The default run's Slack floor alone is about 40 minutes: every approver
+/// is linked on both platforms, so each of ~2,000 cards is retired with a
+/// `chat.update`, 50 a minute per workspace (the run prints its floors).
+pub const DEFAULT_DEADLINE_SECONDS: u64 = 3600;
 
 /// What a chaos run does.
 #[derive(Debug, Clone)]
@@ -65,7 +71,7 @@ impl ChaosOptions {
             kills: 10,
             seed: 42,
             concurrency: 16,
-            deadline: Duration::from_secs(1800),
+            deadline: Duration::from_secs(DEFAULT_DEADLINE_SECONDS),
             storm: None,
             dir: None,
             outbox_lease_seconds: 5,
@@ -110,6 +116,11 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     })?;
     let log = dir.join("bot.log");
     let bot = BotProcess::start(&spec, Some(&log)).await?;
+    // As an admin would have: the bot is a member of the Teams security
+    // channel's team (it is of Slack's security channel from the start).
+    crate::sandbox::client::SimClient::new(&state.base_url)
+        .teams_install_security_channel()
+        .await?;
 
     let started = Instant::now();
     let (stop_killer, killer_rx) = watch::channel(false);
@@ -151,11 +162,15 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     };
     let wall = started.elapsed();
     let platforms = outcomes.iter().map(|o| check(&state, o)).collect();
+    let floors = report::Floors {
+        teams: floor::teams(&Counts::teams(&state)),
+        slack: floor::slack(&Counts::slack(&state)),
+    };
     let usage = bot.usage().ok();
     let _ = bot.kill();
     let _ = stop_sim.send(true);
     let _ = sim.await;
-    Ok(ChaosReport::new(
+    let mut report = ChaosReport::new(
         options.requests,
         platforms,
         kills,
@@ -163,7 +178,9 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         wall,
         usage,
         &outcomes,
-    ))
+    );
+    report.floors = Some(floors);
+    Ok(report)
 }
 
 fn platform_plans(options: &ChaosOptions, size: TenantSize) -> Vec<SwarmOptions> {

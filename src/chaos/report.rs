@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::killer::{self, Kill, KillMoment};
 use super::storm::StormFigures;
+use crate::bench::floor::Floor;
 use crate::load::swarm::{SwarmOutcome, SwarmReport};
 use crate::sandbox::bot_process::ProcessUsage;
 
@@ -32,7 +33,17 @@ pub struct ChaosReport {
     pub kill_log: Vec<Kill>,
     pub platforms: Vec<SwarmReport>,
     pub bot_cpu_seconds_last_process: Option<f64>,
+    /// The least time the chat platforms' limits allow for the messages
+    /// the run made: a run cannot drain sooner.
+    pub floors: Option<Floors>,
     pub failures: Vec<String>,
+}
+
+/// Each platform's rate-limit floor for what the bot sent it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Floors {
+    pub teams: Floor,
+    pub slack: Floor,
 }
 
 impl ChaosReport {
@@ -82,6 +93,7 @@ impl ChaosReport {
             kill_log,
             platforms,
             bot_cpu_seconds_last_process: usage.map(|u| u.cpu_seconds),
+            floors: None,
             failures,
         }
     }
@@ -119,6 +131,15 @@ impl ChaosReport {
             ("swarm retries".into(), self.retries.to_string()),
             ("wall time".into(), format!("{:.1} s", self.wall_seconds)),
         ]);
+        if let Some(Floors { teams, slack }) = &self.floors {
+            rows.push((
+                "rate-limit floor".into(),
+                format!(
+                    "Teams {:.1} s ({}), Slack {:.1} s ({})",
+                    teams.seconds, teams.binding, slack.seconds, slack.binding
+                ),
+            ));
+        }
         if let (Some(storm), Some(drain)) = (&self.storm, self.drain_seconds) {
             let injected: u64 = storm.injected.values().sum();
             rows.push((

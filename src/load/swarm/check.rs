@@ -30,6 +30,14 @@ pub struct SwarmReport {
     pub lost_decisions: usize,
     /// Decisions `PATCH`ed again after Graph had recorded them.
     pub double_relays: usize,
+    /// Activations some security channel never heard of.
+    pub missing_alerts: usize,
+    /// Extra "activated through stagegate" alerts for one activation.
+    pub repeated_alerts: usize,
+    /// Alerts about something the run did through the bot, raised as if it
+    /// had not been (activated outside chat, membership not made through
+    /// stagegate, approver unreachable).
+    pub false_alarms: usize,
     pub clicks: u64,
     pub retries: u64,
     pub wall_seconds: f64,
@@ -49,6 +57,9 @@ impl SwarmReport {
             && self.duplicate_cards == 0
             && self.lost_decisions == 0
             && self.double_relays == 0
+            && self.missing_alerts == 0
+            && self.repeated_alerts == 0
+            && self.false_alarms == 0
     }
 
     /// The failed invariants, named.
@@ -93,9 +104,31 @@ impl SwarmReport {
             self.double_relays > 0,
             format!("{} double relays", self.double_relays),
         );
+        fail(
+            self.missing_alerts > 0,
+            format!(
+                "{} activations missing from a security channel",
+                self.missing_alerts
+            ),
+        );
+        fail(
+            self.repeated_alerts > 0,
+            format!("{} repeated activation alerts", self.repeated_alerts),
+        );
+        fail(
+            self.false_alarms > 0,
+            format!("{} false security alarms", self.false_alarms),
+        );
         out
     }
 }
+
+/// Alerts a run made entirely through the bot must never raise.
+const FALSE_ALARMS: [&str; 3] = [
+    "Privileged role activated outside chat",
+    "Privileged group membership not made through stagegate",
+    "Approver unreachable in chat",
+];
 
 /// Checks the invariants for the requests of `outcome`'s requesters.
 pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
@@ -116,6 +149,9 @@ pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
         ..SwarmReport::default()
     };
     let mut ours: HashSet<String> = HashSet::new();
+    // Requester key → their request, for the activation alerts.
+    let mut request_of: HashMap<String, String> = HashMap::new();
+    let activated: Vec<String>;
     {
         let world = state.world();
         let mut submitted: HashSet<&String> = HashSet::new();
@@ -127,6 +163,7 @@ pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
                 continue;
             }
             ours.insert(r.id.clone());
+            request_of.insert(key.clone(), r.id.clone());
             submitted.insert(key);
             let stages_right = r.stages.iter().all(|s| {
                 s.review_result == "Approved"
@@ -151,7 +188,7 @@ pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
             .filter(|g| g.key == crate::load::tenant_gen::PIM_GROUP_KEY)
             .flat_map(|g| g.members.iter())
             .collect();
-        report.activated = outcome
+        activated = outcome
             .activators
             .iter()
             .filter(|k| {
@@ -159,8 +196,35 @@ pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
                     .get(*k)
                     .is_some_and(|id| members.contains(id))
             })
-            .count();
+            .cloned()
+            .collect();
+        report.activated = activated.len();
     }
+    let alerts = records::security_alerts(state);
+    for key in &activated {
+        let Some(request) = request_of.get(key) else {
+            continue;
+        };
+        for n in records::activation_alerts(&alerts, request) {
+            if n == 0 {
+                report.missing_alerts += 1;
+            }
+            report.repeated_alerts += n.saturating_sub(1);
+        }
+    }
+    let people: Vec<&String> = outcome
+        .requesters
+        .iter()
+        .filter_map(|k| dir.aad_of_key.get(k))
+        .collect();
+    report.false_alarms = alerts
+        .iter()
+        .filter(|(_, text)| FALSE_ALARMS.iter().any(|t| text.contains(t)))
+        .filter(|(_, text)| {
+            ours.iter().any(|r| text.contains(r.as_str()))
+                || people.iter().any(|id| text.contains(id.as_str()))
+        })
+        .count();
     report.live_cards_left = records::live_cards(state, &dir, platform)
         .iter()
         .filter(|c| ours.contains(&c.request))

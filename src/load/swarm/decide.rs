@@ -120,7 +120,18 @@ impl Swarm {
             let live = records::live_cards(&self.state, &self.dir, platform);
             let ours: HashSet<&String> = progress.requests.values().map(|(id, _)| id).collect();
             let settled = !live.iter().any(|c| ours.contains(&c.request));
-            if all_delivered && all_active && settled && tasks.is_empty() {
+            // ... and both security channels have heard of every activation.
+            let alerted = || {
+                let alerts = records::security_alerts(&self.state);
+                options.activators.iter().all(|k| {
+                    progress.requests.get(k).is_some_and(|(id, _)| {
+                        records::activation_alerts(&alerts, id)
+                            .iter()
+                            .all(|n| *n > 0)
+                    })
+                })
+            };
+            if all_delivered && all_active && settled && tasks.is_empty() && alerted() {
                 break;
             }
             if Instant::now() > deadline {

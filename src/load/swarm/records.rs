@@ -353,3 +353,59 @@ pub fn approve_data_of_blocks(blocks: &[Value]) -> Option<(String, String)> {
 pub fn approve_data_of_activity(activity: &Value) -> Option<(String, String)> {
     teams_card(activity).and_then(teams_approve)
 }
+
+/// The alert every activation through the bot raises.
+pub const ACTIVATED: &str = "Privileged role activated through stagegate";
+
+/// How many activation alerts name `request` in the Teams and in the Slack
+/// security channel.
+pub fn activation_alerts(alerts: &[(Platform, String)], request: &str) -> [usize; 2] {
+    let mut counts = [0, 0];
+    for (platform, text) in alerts {
+        if text.contains(ACTIVATED) && text.contains(request) {
+            counts[usize::from(*platform == Platform::Slack)] += 1;
+        }
+    }
+    counts
+}
+
+/// Every message the bot posted to a security channel, as `(platform,
+/// text)`: the Teams alerts channel (its threads included) and the Slack
+/// security channel, latest versions.
+pub fn security_alerts(state: &SimState) -> Vec<(Platform, String)> {
+    use crate::sandbox::slack::SECURITY_CHANNEL;
+    use crate::sandbox::teams::store::ALERTS_CHANNEL_ID;
+    let mut out = Vec::new();
+    {
+        let store = state.teams.store();
+        for c in store.conversations.values() {
+            let alerts = match &c.kind {
+                ConversationKind::Channel { channel_id }
+                | ConversationKind::Thread { channel_id, .. } => channel_id == ALERTS_CHANNEL_ID,
+                ConversationKind::Personal { .. } => false,
+            };
+            if alerts {
+                out.extend(
+                    c.activities
+                        .iter()
+                        .filter(|a| a.from_bot)
+                        .map(|a| (Platform::Teams, a.latest().to_string())),
+                );
+            }
+        }
+    }
+    let slack = state.slack.lock();
+    for c in slack
+        .channels
+        .values()
+        .filter(|c| c.name == SECURITY_CHANNEL)
+    {
+        out.extend(
+            c.messages
+                .iter()
+                .filter(|m| m.user.is_none())
+                .map(|m| (Platform::Slack, format!("{} {:?}", m.text, m.blocks))),
+        );
+    }
+    out
+}
