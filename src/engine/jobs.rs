@@ -256,6 +256,38 @@ mod tests {
     }
 
     #[test]
+    fn a_retirement_waits_in_the_lane_of_its_approvers_in_any_order() {
+        let id = |n: u8| {
+            format!("a1e0a1e0-0000-4000-8000-0000000000{n:02}")
+                .parse::<ObjectId>()
+                .unwrap()
+        };
+        let request: RequestId = "2b7f0c1e-5d4a-4c3b-9e8f-0a1b2c3d4e5f".parse().unwrap();
+        let retire = |approvers: Vec<ObjectId>| Job::RetireCards {
+            request,
+            stage: 2,
+            outcome: "Approved".into(),
+            approvers,
+        };
+        let a = retire(vec![id(2), id(1)]).lane();
+        assert_eq!(a, retire(vec![id(1), id(2), id(1)]).lane());
+        assert!(a.starts_with("people:"), "{a}");
+        assert_ne!(a, retire(vec![id(1)]).lane());
+        // Queued before lanes named approvers: a lane of its own.
+        let old: Job = serde_json::from_str(&format!(
+            r#"{{"job":"retireCards","request":"{request}","stage":2,"outcome":"x"}}"#
+        ))
+        .unwrap();
+        assert_eq!(old.lane(), format!("retire:{request}:2"));
+        // A message to a person waits in that person's lane.
+        let card_to = Job::ToPerson {
+            person: id(1),
+            message: Message::Text { text: "x".into() },
+        };
+        assert_eq!(card_to.lane(), format!("person:{}", id(1)));
+    }
+
+    #[test]
     fn one_job_per_channel_first_keeps_the_key() {
         let channels = [channel("teams", "19:t"), channel("slack", "C1")];
         let out = fan_out(&channels, &[("alert:r:denied".into(), alert())]);
