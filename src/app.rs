@@ -121,7 +121,7 @@ impl Application {
                 let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s);
                 let verifier = crate::chat::slack::SlackVerifier::new(s.signing_secret.clone());
                 (
-                    Arc::new(crate::chat::slack::SlackPort::new(client)),
+                    Arc::new(crate::chat::slack::SlackPort::new(client).with_store(store.clone())),
                     verifier,
                 )
             });

@@ -174,3 +174,83 @@ async fn a_429_is_waited_out_or_handed_back_as_rate_limited() {
     assert!(posts.iter().any(|c| c["status"] == 429), "{posts:?}");
     assert_eq!(posts.last().unwrap()["ok"], true);
 }
+
+async fn store_in(dir: &tempfile::TempDir) -> stagegate::store::Store {
+    stagegate::store::Store::open(&dir.path().join("bot.db"), 1)
+        .await
+        .unwrap()
+}
+
+fn opens(log: &Value) -> usize {
+    log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "conversations.open")
+        .count()
+}
+
+#[tokio::test]
+async fn a_restarted_bot_finds_the_dms_it_opened_in_its_database() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir).await;
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()))
+        .with_store(store.clone());
+    port.post(&person(&slack, "miriam"), &text("before"))
+        .await
+        .unwrap();
+    assert_eq!(opens(&driver_get(&sandbox, "/calls").await), 1);
+    // A new process on the same database: no conversations.open.
+    drop(port);
+    let restarted =
+        SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled())).with_store(store);
+    let at = restarted
+        .post(&person(&slack, "miriam"), &text("after"))
+        .await
+        .unwrap();
+    assert_eq!(opens(&driver_get(&sandbox, "/calls").await), 1);
+    let (channel, _) = parse_ref(&at).unwrap();
+    assert_eq!(
+        channel,
+        slack["users"]["miriam"]["dmChannelId"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_kept_dm_slack_no_longer_knows_is_opened_again() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir).await;
+    let Recipient::Person { identity } = person(&slack, "miriam") else {
+        unreachable!()
+    };
+    store
+        .upsert_slack_dm(
+            &identity.workspace,
+            &identity.user,
+            "D000GONE",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()))
+        .with_store(store.clone());
+    port.post(&person(&slack, "miriam"), &text("hello"))
+        .await
+        .unwrap();
+    let real = slack["users"]["miriam"]["dmChannelId"].as_str().unwrap();
+    assert_eq!(
+        store
+            .slack_dm(&identity.workspace, &identity.user)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(real)
+    );
+    assert_eq!(opens(&driver_get(&sandbox, "/calls").await), 1);
+}

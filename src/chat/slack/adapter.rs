@@ -1,6 +1,7 @@
 //! The Slack [`ChatPort`]: a person's DM is found with `conversations.open`
-//! (its `D…` id cached per user, since `chat.update` needs that id, never
-//! the user id), the security channel is the configured channel id, and a
+//! (its `D…` id cached per user, and kept in the database so a restarted bot
+//! does not open every DM again; `chat.update` needs that id, never the
+//! user id), the security channel is the configured channel id, and a
 //! posted message is referred to by its channel and `ts`.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use super::error::SlackError;
 use super::render::render;
 use crate::domain::chat_ids::Platform;
 use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::store::Store;
 
 /// `MessageRef`s this adapter issues: `slack:{channel}:{ts}`.
 const PREFIX: &str = "slack:";
@@ -57,8 +59,10 @@ pub fn chat_error(e: &SlackError) -> ChatError {
 
 pub struct SlackPort {
     client: SlackClient,
-    /// User id (`U…`) → the bot's DM with them (`D…`).
-    dms: Mutex<HashMap<String, String>>,
+    /// `(team, user)` → the bot's DM with them (`D…`).
+    dms: Mutex<HashMap<(String, String), String>>,
+    /// Where the DMs are kept across restarts (none in some tests).
+    store: Option<Store>,
 }
 
 impl std::fmt::Debug for SlackPort {
@@ -73,7 +77,15 @@ impl SlackPort {
         Self {
             client,
             dms: Mutex::new(HashMap::new()),
+            store: None,
         }
+    }
+
+    /// Keeps the DM channels it opens in `store` (and finds them there).
+    #[must_use]
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
     }
 
     #[must_use]
@@ -81,17 +93,53 @@ impl SlackPort {
         &self.client
     }
 
-    /// The bot's DM channel with `user`, opened once and then cached.
-    pub async fn dm_channel(&self, user: &str) -> Result<String, SlackError> {
-        if let Some(id) = self.dms.lock().unwrap_or_else(|p| p.into_inner()).get(user) {
-            return Ok(id.clone());
+    /// The bot's DM channel with `user` of `team`, opened once and then
+    /// kept. `Ok((channel, kept))`: `kept` when it was not opened just now.
+    pub async fn dm_channel(&self, team: &str, user: &str) -> Result<(String, bool), SlackError> {
+        let key = (team.to_owned(), user.to_owned());
+        if let Some(id) = self.dms.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok((id.clone(), true));
+        }
+        if let Some(store) = &self.store {
+            match store.slack_dm(team, user).await {
+                Ok(Some(id)) => {
+                    self.remember(key, &id);
+                    return Ok((id, true));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a kept Slack DM"),
+            }
         }
         let id = self.client.open_dm(user).await?;
+        if let Some(store) = &self.store
+            && let Err(e) = store
+                .upsert_slack_dm(team, user, &id, chrono::Utc::now())
+                .await
+        {
+            tracing::warn!(error = %e, "cannot keep a Slack DM");
+        }
+        self.remember(key, &id);
+        Ok((id, false))
+    }
+
+    fn remember(&self, key: (String, String), channel: &str) {
         self.dms
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_owned(), id.clone());
-        Ok(id)
+            .insert(key, channel.to_owned());
+    }
+
+    /// Drops a kept DM Slack no longer knows (the app was reinstalled).
+    async fn forget(&self, team: &str, user: &str) {
+        self.dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(team.to_owned(), user.to_owned()));
+        if let Some(store) = &self.store
+            && let Err(e) = store.forget_slack_dm(team, user).await
+        {
+            tracing::warn!(error = %e, "cannot forget a Slack DM");
+        }
     }
 
     /// Posts `message` to `channel` (a `D…` or channel id).
@@ -121,16 +169,34 @@ impl ChatPort for SlackPort {
     }
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
-        let channel = match to {
-            Recipient::Person { identity } => self
-                .dm_channel(&identity.user)
-                .await
-                .map_err(|e| chat_error(&e))?,
-            Recipient::SecurityChannel { channel } => channel.clone(),
+        let identity = match to {
+            Recipient::Person { identity } => identity,
+            Recipient::SecurityChannel { channel } => {
+                return self
+                    .post_to(channel, message)
+                    .await
+                    .map_err(|e| chat_error(&e));
+            }
         };
-        self.post_to(&channel, message)
+        let (team, user) = (&identity.workspace, &identity.user);
+        let (channel, kept) = self
+            .dm_channel(team, user)
             .await
-            .map_err(|e| chat_error(&e))
+            .map_err(|e| chat_error(&e))?;
+        match self.post_to(&channel, message).await {
+            // A kept DM Slack no longer knows: open it again, once.
+            Err(e) if kept && e.api_error() == Some("channel_not_found") => {
+                self.forget(team, user).await;
+                let (channel, _) = self
+                    .dm_channel(team, user)
+                    .await
+                    .map_err(|e| chat_error(&e))?;
+                self.post_to(&channel, message)
+                    .await
+                    .map_err(|e| chat_error(&e))
+            }
+            other => other.map_err(|e| chat_error(&e)),
+        }
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
