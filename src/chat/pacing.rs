@@ -47,6 +47,8 @@ const MAX_BUDGETS: usize = 10_000;
 #[derive(Debug, Default)]
 struct Budget {
     in_flight: usize,
+    /// Callers of [`Pacer::slot_within`] waiting for a slot.
+    waiting: usize,
     answered: VecDeque<Instant>,
     /// The bucket's theoretical arrival time from the answered requests,
     /// and its period.
@@ -131,6 +133,7 @@ impl Budget {
 
     fn idle(&self, now: Instant) -> bool {
         self.in_flight == 0
+            && self.waiting == 0
             && self.bucket.is_none_or(|(tat, _)| tat <= now)
             && self
                 .answered
@@ -225,6 +228,44 @@ impl Pacer {
         }
     }
 
+    /// As [`Self::slot`], unless the slot looks further away than
+    /// `patience` — the next one's wait plus one spacing of the limits for
+    /// every caller already waiting here. Then `Err` with that estimate,
+    /// and nothing is taken: a caller with other work (the outbox) does it
+    /// and comes back, instead of idling in a long line.
+    pub async fn slot_within(
+        &self,
+        budgets: &[(&str, Limits)],
+        patience: Duration,
+    ) -> Result<Slot, Duration> {
+        let estimate = {
+            let now = Instant::now();
+            let mut all = self.shared.budgets();
+            let mut estimate = Duration::ZERO;
+            for (key, limits) in budgets {
+                let budget = all.entry((*key).to_owned()).or_default();
+                let step = spacing(limits);
+                let next = budget.wait(limits, now).unwrap_or(step);
+                let waiting = u32::try_from(budget.waiting).unwrap_or(u32::MAX);
+                estimate = estimate.max(next + step * waiting);
+            }
+            if estimate <= patience {
+                for (key, _) in budgets {
+                    all.entry((*key).to_owned()).or_default().waiting += 1;
+                }
+            }
+            estimate
+        };
+        if estimate > patience {
+            return Err(estimate);
+        }
+        let _waiting = Waiting {
+            shared: &self.shared,
+            keys: budgets,
+        };
+        Ok(self.slot(budgets).await)
+    }
+
     /// Counts, as answered now, a request the platform billed to `key` too.
     pub fn also_counted(&self, key: &str) {
         self.shared
@@ -232,6 +273,35 @@ impl Pacer {
             .entry(key.to_owned())
             .or_default()
             .count(Instant::now());
+    }
+}
+
+/// The average time between requests the tightest of `limits` allows.
+fn spacing(limits: Limits) -> Duration {
+    limits
+        .iter()
+        .map(|l| match *l {
+            Limit::Window { requests, per } => per / u32::try_from(requests.max(1)).unwrap_or(1),
+            Limit::Bucket { every, .. } => every,
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+/// A caller of [`Pacer::slot_within`] in line, until dropped.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    keys: &'a [(&'a str, Limits)],
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut all = self.shared.budgets();
+        for (key, _) in self.keys {
+            if let Some(b) = all.get_mut(*key) {
+                b.waiting = b.waiting.saturating_sub(1);
+            }
+        }
     }
 }
 
@@ -349,5 +419,34 @@ mod tests {
             _ = second.as_mut() => panic!("the answered request still counts"),
             () = std::future::ready(()) => {}
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_with_other_work_is_not_kept_in_a_long_line() {
+        const SECOND: Limits = &[Limit::Bucket {
+            burst: 1,
+            every: Duration::from_secs(1),
+        }];
+        let patience = Duration::from_millis(2500);
+        let pacer = Pacer::new();
+        drop(pacer.slot_within(&[("m", SECOND)], patience).await.unwrap());
+        // Next slot in ~1 s: two callers get in line (~1 s and ~2 s away).
+        let (a, b) = (pacer.clone(), pacer.clone());
+        let first =
+            tokio::spawn(async move { a.slot_within(&[("m", SECOND)], patience).await.is_ok() });
+        tokio::task::yield_now().await;
+        let second =
+            tokio::spawn(async move { b.slot_within(&[("m", SECOND)], patience).await.is_ok() });
+        tokio::task::yield_now().await;
+        // A third would wait ~3 s: told so, at once, holding nothing.
+        let third = pacer.slot_within(&[("m", SECOND)], patience).await;
+        let waited = third.expect_err("a line longer than the patience");
+        assert!(
+            waited > patience && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
+        assert!(first.await.unwrap() && second.await.unwrap());
+        // Without patience a caller waits its turn, however long.
+        drop(pacer.slot(&[("m", SECOND)]).await);
     }
 }

@@ -55,6 +55,9 @@ const IN_FLIGHT: usize = 32;
 /// a few queued keep that conversation busy while leaving the other
 /// delivery slots to everyone else.
 const PER_LANE: usize = 4;
+/// How long a job waits in line for a platform-wide limit (a Slack
+/// method's workspace budget) before it goes back to the queue until then.
+const QUEUE_PATIENCE: StdDuration = StdDuration::from_secs(3);
 /// How long shutdown waits for deliveries in flight before cutting them
 /// off (a job cut off is retried when its lease ends).
 const DRAIN_ON_SHUTDOWN: StdDuration = StdDuration::from_secs(5);
@@ -217,12 +220,12 @@ impl Engine {
             return Ok(());
         };
         let lease = Duration::seconds(self.settings.outbox_lease_seconds.max(1));
-        let delivery = async {
+        let delivery = super::port::QUEUE_PATIENCE.scope(QUEUE_PATIENCE, async {
             match serde_json::from_str::<Job>(&row.job) {
                 Ok(job) => self.deliver(&row, &job).await,
                 Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
             }
-        };
+        });
         tokio::pin!(delivery);
         let every = lease.to_std().unwrap_or(StdDuration::from_secs(1)) / 3;
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

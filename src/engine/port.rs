@@ -27,6 +27,15 @@ pub enum Recipient {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRef(pub String);
 
+tokio::task_local! {
+    /// Set by the outbox around a delivery: how long a chat client may keep
+    /// the job waiting in line for a platform-wide limit (one Slack method
+    /// for the whole workspace) before answering `RateLimited` with the
+    /// expected wait instead, so the job gives its delivery slot to others
+    /// and is retried then. Unset (interactive answers), clients wait.
+    pub static QUEUE_PATIENCE: std::time::Duration;
+}
+
 /// Why a post or update failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChatError {

@@ -254,3 +254,41 @@ async fn a_kept_dm_slack_no_longer_knows_is_opened_again() {
     );
     assert_eq!(opens(&driver_get(&sandbox, "/calls").await), 1);
 }
+
+#[tokio::test]
+async fn a_delivery_is_not_kept_in_a_long_line_for_a_slack_limit() {
+    use stagegate::engine::port::QUEUE_PATIENCE;
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::default()));
+    let miriam = person(&slack, "miriam");
+    // chat.postMessage allows a burst of 2 per channel, then 1 a second.
+    for i in 0..2 {
+        port.post(&miriam, &text(&format!("burst {i}")))
+            .await
+            .unwrap();
+    }
+    // The outbox's patience is shorter than the wait: told, not kept.
+    let patient = std::time::Duration::from_millis(300);
+    let third = QUEUE_PATIENCE
+        .scope(patient, port.post(&miriam, &text("third")))
+        .await;
+    match third {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert!(retry_after > patient, "{retry_after:?}");
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    // Outside a delivery (an answer to a person) it waits its turn.
+    port.post(&miriam, &text("waited")).await.unwrap();
+    let dm = driver_get(&sandbox, "/personas/miriam/conversations/dm").await;
+    let texts: Vec<&str> = dm["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(!texts.contains(&"third"), "{texts:?}");
+    assert!(texts.contains(&"waited"), "{texts:?}");
+}

@@ -237,8 +237,26 @@ impl SlackClient {
         T: DeserializeOwned,
     {
         let max_wait = self.options.max_inline_wait;
+        // A delivery with other work to do does not wait in a long line.
+        let first = match crate::engine::port::QUEUE_PATIENCE.try_with(|p| *p) {
+            Ok(patience) => Some(
+                self.limits
+                    .acquire_within(method, channel, patience)
+                    .await
+                    .map_err(|retry_after| SlackError::RateLimited {
+                        method,
+                        retry_after,
+                    })?,
+            ),
+            Err(_) => None,
+        };
+        let first = std::sync::Mutex::new(first);
         let attempt = || async {
-            let _answered = self.limits.acquire(method, channel).await;
+            let held = first.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let _answered = match held {
+                Some(slot) => slot,
+                None => self.limits.acquire(method, channel).await,
+            };
             self.send_once(method, body, encoding).await
         };
         let value = attempt

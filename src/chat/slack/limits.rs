@@ -117,16 +117,34 @@ impl RateLimits {
     /// Waits until `method` (to `channel`, for chat.postMessage) may be
     /// sent; hold the slot until Slack has answered.
     pub async fn acquire(&self, method: &str, channel: Option<&str>) -> Slot {
+        let (key, limits) = self.budget(method, channel);
+        self.pacer.slot(&[(&key, limits)]).await
+    }
+
+    /// As [`Self::acquire`], or `Err(estimated wait)` without waiting when
+    /// the line for `method` is longer than `patience`.
+    pub async fn acquire_within(
+        &self,
+        method: &str,
+        channel: Option<&str>,
+        patience: Duration,
+    ) -> Result<Slot, Duration> {
+        let (key, limits) = self.budget(method, channel);
+        self.pacer.slot_within(&[(&key, limits)], patience).await
+    }
+
+    /// The budget `method` counts against: per channel for
+    /// chat.postMessage, per method (the workspace's) for the tiers.
+    fn budget(&self, method: &str, channel: Option<&str>) -> (String, Limits) {
         match tier_of(method) {
-            Tier::PostMessage => {
-                let key = format!("{method}:{}", channel.unwrap_or_default());
-                let windows = self.limits.post_message_per_channel;
-                self.pacer.slot(&[(&key, windows)]).await
-            }
-            tier => {
-                let windows = self.limits.tiers.get(&tier).copied().unwrap_or(&[]);
-                self.pacer.slot(&[(method, windows)]).await
-            }
+            Tier::PostMessage => (
+                format!("{method}:{}", channel.unwrap_or_default()),
+                self.limits.post_message_per_channel,
+            ),
+            tier => (
+                method.to_owned(),
+                self.limits.tiers.get(&tier).copied().unwrap_or(&[]),
+            ),
         }
     }
 }
