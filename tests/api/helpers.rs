@@ -617,3 +617,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut stagegate::config::Setti
         shutdown: Some(tx),
     }
 }
+
+/// Every approval `PATCH` the emulated Graph gets from now on answers
+/// `ms` late (it is applied only then): a slow Graph under load.
+pub async fn delay_graph_patches(sandbox: &TestSandbox, ms: u64) {
+    let fault = sandbox
+        .http
+        .post(sandbox.url("/sim/faults"))
+        .json(&serde_json::json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": ms }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+}

@@ -306,15 +306,7 @@ async fn unknown_commands_actions_and_forms_get_a_clear_answer() {
 #[tokio::test]
 async fn a_slow_decision_is_not_confirmed_before_graph_has_it() {
     let (app, request) = miriam_opened_the_decision_form().await;
-    let fault = app
-        .sandbox
-        .http
-        .post(app.sandbox.url("/sim/faults"))
-        .json(&json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": 4000 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+    crate::helpers::delay_graph_patches(&app.sandbox, 4000).await;
     let answer = app.submit("miriam", "Known incident", false).await;
     assert_eq!(answer["ack"]["status"], 200, "{answer}");
     assert_ne!(answer["ack"]["timedOut"], true, "{answer}");

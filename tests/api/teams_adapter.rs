@@ -77,15 +77,7 @@ async fn approve_click_answers_with_a_card_then_every_card_shows_the_decision() 
 #[tokio::test]
 async fn a_slow_decision_is_not_shown_as_taken() {
     let (app, request, id, _) = stage_one().await;
-    let fault = app
-        .sandbox
-        .http
-        .post(app.sandbox.url("/sim/faults"))
-        .json(&json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": 8000 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+    crate::helpers::delay_graph_patches(&app.sandbox, 8000).await;
     let (status, clicked) = app
         .drive(
             "/personas/miriam/invoke",
