@@ -53,6 +53,13 @@ pub struct Kill {
     pub fell_back: bool,
 }
 
+/// How long a planned moment may take to come before the kill falls back
+/// to a random one. Long: in a large run decisions and activations begin
+/// minutes in (after linking and the first cards), and a kill that should
+/// land mid-relay or mid-activation must not land elsewhere for want of
+/// patience.
+const TRIPWIRE_PATIENCE: Duration = Duration::from_secs(600);
+
 /// The plan: `kills` moments, seeded, tripwire moments first in shuffled
 /// order and activations last (activations happen late in a run).
 pub fn plan(kills: usize, seed: u64) -> Vec<KillMoment> {
@@ -118,7 +125,7 @@ pub async fn run(
                 state.chaos.arm(wire, nth);
                 tokio::select! {
                     Some(f) = fired.recv() => (f.moment.into(), Some(f.release), false),
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => {
+                    _ = tokio::time::sleep(TRIPWIRE_PATIENCE) => {
                         state.chaos.disarm();
                         (KillMoment::Random, None, true)
                     }
