@@ -4,7 +4,6 @@
 //! leased, so a crashed worker's jobs are re-claimed when the lease ends;
 //! refs recorded per identity keep a retry from posting twice.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -18,8 +17,10 @@ use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
 
 mod cards;
+mod in_flight;
 use crate::store::links::ChatIdentity;
 use crate::store::outbox::{LaneLoad, NewJob, OutboxRow};
+use in_flight::{Delivering, InFlight};
 
 /// What became of one attempt.
 pub(super) enum Outcome {
@@ -62,39 +63,6 @@ const QUEUE_PATIENCE: StdDuration = StdDuration::from_secs(3);
 /// off (a job cut off is retried when its lease ends).
 const DRAIN_ON_SHUTDOWN: StdDuration = StdDuration::from_secs(5);
 
-/// Marks a job as being delivered by this process until dropped.
-struct Delivering<'a> {
-    ids: &'a std::sync::Mutex<HashSet<i64>>,
-    id: i64,
-}
-
-impl<'a> Delivering<'a> {
-    /// `None` if this process is already delivering the job (its lease ran
-    /// out while the renewal was late, and the claim picked it up again).
-    fn enter(ids: &'a std::sync::Mutex<HashSet<i64>>, id: i64) -> Option<Self> {
-        let fresh = ids.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-        fresh.then_some(Self { ids, id })
-    }
-}
-
-fn leave_lane(lanes: &mut LaneLoad, lane: &str) {
-    if let Some(n) = lanes.get_mut(lane) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            lanes.remove(lane);
-        }
-    }
-}
-
-impl Drop for Delivering<'_> {
-    fn drop(&mut self) {
-        self.ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
-    }
-}
-
 impl Engine {
     /// Runs the worker until `shutdown` resolves: claims as many due jobs
     /// as there are free delivery slots (at most [`PER_LANE`] of a lane at
@@ -102,35 +70,26 @@ impl Engine {
     pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tasks = tokio::task::JoinSet::new();
-        let mut lanes = LaneLoad::new();
-        let finished = |lanes: &mut LaneLoad, done: Result<String, tokio::task::JoinError>| {
-            match done {
-                Ok(lane) => leave_lane(lanes, &lane),
-                // A task only fails by panicking; its lane is then counted
-                // until the worker restarts, which only slows that lane.
-                Err(e) => tracing::error!(error = %e, "outbox delivery task failed"),
-            }
-        };
+        let mut in_flight = InFlight::default();
         loop {
-            while let Some(done) = tasks.try_join_next() {
-                finished(&mut lanes, done);
+            while let Some(done) = tasks.try_join_next_with_id() {
+                in_flight.finished(done);
             }
             let free = IN_FLIGHT.saturating_sub(tasks.len());
             let mut claimed = 0;
             if free > 0 {
-                match self.claim(free, &lanes).await {
+                match self.claim(free, &in_flight.lanes).await {
                     Ok(rows) => {
                         claimed = rows.len();
                         for row in rows {
-                            *lanes.entry(row.lane.clone()).or_default() += 1;
+                            let lane = row.lane.clone();
                             let engine = Arc::clone(&self);
-                            tasks.spawn(async move {
-                                let lane = row.lane.clone();
+                            let task = tasks.spawn(async move {
                                 if let Err(e) = engine.handle(row).await {
                                     tracing::error!(error = %e, "outbox job not recorded");
                                 }
-                                lane
                             });
+                            in_flight.started(task.id(), lane);
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "outbox claim failed"),
@@ -142,12 +101,12 @@ impl Engine {
             let wait = if free == 0 {
                 StdDuration::from_secs(1)
             } else {
-                self.next_due_in(&lanes).await
+                self.next_due_in(&in_flight.lanes).await
             };
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.outbox_wake.notified() => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => finished(&mut lanes, done),
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => in_flight.finished(done),
                 () = tokio::time::sleep(wait) => {}
             }
         }

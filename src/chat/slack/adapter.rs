@@ -142,6 +142,25 @@ impl SlackPort {
         }
     }
 
+    /// Posts to the person's DM; a kept DM Slack no longer knows is opened
+    /// again, once.
+    async fn post_to_person(
+        &self,
+        who: &crate::store::links::ChatIdentity,
+        message: &Message,
+    ) -> Result<MessageRef, SlackError> {
+        let (team, user) = (&who.workspace, &who.user);
+        let (channel, kept) = self.dm_channel(team, user).await?;
+        match self.post_to(&channel, message).await {
+            Err(e) if kept && e.api_error() == Some("channel_not_found") => {
+                self.forget(team, user).await;
+                let (channel, _) = self.dm_channel(team, user).await?;
+                self.post_to(&channel, message).await
+            }
+            posted => posted,
+        }
+    }
+
     /// Posts `message` to `channel` (a `D…` or channel id).
     pub async fn post_to(
         &self,
@@ -169,34 +188,11 @@ impl ChatPort for SlackPort {
     }
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
-        let identity = match to {
-            Recipient::Person { identity } => identity,
-            Recipient::SecurityChannel { channel } => {
-                return self
-                    .post_to(channel, message)
-                    .await
-                    .map_err(|e| chat_error(&e));
-            }
+        let posted = match to {
+            Recipient::Person { identity } => self.post_to_person(identity, message).await,
+            Recipient::SecurityChannel { channel } => self.post_to(channel, message).await,
         };
-        let (team, user) = (&identity.workspace, &identity.user);
-        let (channel, kept) = self
-            .dm_channel(team, user)
-            .await
-            .map_err(|e| chat_error(&e))?;
-        match self.post_to(&channel, message).await {
-            // A kept DM Slack no longer knows: open it again, once.
-            Err(e) if kept && e.api_error() == Some("channel_not_found") => {
-                self.forget(team, user).await;
-                let (channel, _) = self
-                    .dm_channel(team, user)
-                    .await
-                    .map_err(|e| chat_error(&e))?;
-                self.post_to(&channel, message)
-                    .await
-                    .map_err(|e| chat_error(&e))
-            }
-            other => other.map_err(|e| chat_error(&e)),
-        }
+        posted.map_err(|e| chat_error(&e))
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
