@@ -62,6 +62,10 @@ pub struct EngineSettings {
     pub outbox_lease_seconds: i64,
     /// Attempts before an outbox job is given up (and logged).
     pub outbox_max_attempts: i64,
+    /// Seconds a post whose answer was lost (the bot killed, the connection
+    /// dropped) is given to land before the bot looks for it in the chat
+    /// instead of posting again.
+    pub outbox_settle_seconds: i64,
     /// Platform (`teams` or `slack`) and channel id of one security channel
     /// (the single-table form, kept for existing configs).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +106,7 @@ impl Default for EngineSettings {
             messages_per_second_per_destination: 0,
             outbox_lease_seconds: 60,
             outbox_max_attempts: 10,
+            outbox_settle_seconds: 15,
             security_channel: None,
             security_channels: Vec::new(),
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Engine;
-use super::port::{CardAction, ChatError, ChatPort, Message, MessageRef, Recipient};
+use super::port::{CardAction, ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
 use crate::domain::chat_ids::Platform;
 use crate::store::links::ChatIdentity;
 
@@ -20,6 +20,8 @@ pub struct Posted {
     pub reference: MessageRef,
     pub to: Recipient,
     pub versions: Vec<Message>,
+    /// The outbox key it was posted for, if tagged.
+    pub tag: Option<String>,
 }
 
 impl Posted {
@@ -38,6 +40,9 @@ struct State {
     unreachable: BTreeSet<ChatIdentity>,
     rate_limit_next: u32,
     fail_next: u32,
+    /// The next post to each of these lands, but its answer is lost (a
+    /// connection reset).
+    lose_answer: BTreeSet<ChatIdentity>,
     /// Posts to these people wait (as if their chats were throttled).
     held: BTreeSet<ChatIdentity>,
 }
@@ -142,6 +147,12 @@ impl MemoryChat {
         self.state().fail_next = n;
     }
 
+    /// The next post to `who` lands, but the bot never hears so (as when
+    /// it is killed, or the connection drops, after the platform took it).
+    pub fn lose_answer_to(&self, who: &ChatIdentity) {
+        self.state().lose_answer.insert(who.clone());
+    }
+
     /// `who` types `text` in a direct chat with the bot; returns the reply.
     pub async fn type_text(&self, who: &ChatIdentity, text: &str) -> Message {
         self.engine().command(who, text).await
@@ -157,28 +168,12 @@ impl MemoryChat {
         self.engine().action(who, action, justification).await
     }
 
-    /// Counts of posts per recipient (each message once, however updated).
-    #[must_use]
-    pub fn post_counts(&self) -> BTreeMap<String, usize> {
-        let mut out = BTreeMap::new();
-        for p in &self.state().posted {
-            let key = match &p.to {
-                Recipient::Person { identity } => identity.to_string(),
-                Recipient::SecurityChannel { channel } => format!("channel:{channel}"),
-            };
-            *out.entry(key).or_insert(0) += 1;
-        }
-        out
-    }
-}
-
-#[async_trait]
-impl ChatPort for MemoryChat {
-    fn platform(&self) -> Platform {
-        self.platform
-    }
-
-    async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
+    async fn deliver(
+        &self,
+        to: &Recipient,
+        message: &Message,
+        tag: Option<&str>,
+    ) -> Result<MessageRef, ChatError> {
         if let Recipient::Person { identity } = to {
             let mut changes = self.changed.subscribe();
             while self.state().held.contains(identity) {
@@ -211,10 +206,70 @@ impl ChatPort for MemoryChat {
             reference: reference.clone(),
             to: to.clone(),
             versions: vec![message.clone()],
+            tag: tag.map(str::to_owned),
         });
+        let lost = match to {
+            Recipient::Person { identity } => state.lose_answer.remove(identity),
+            Recipient::SecurityChannel { .. } => false,
+        };
         drop(state);
         self.changed.send_modify(|n| *n += 1);
+        if lost {
+            return Err(ChatError::Unanswered(
+                "connection reset before the answer".into(),
+            ));
+        }
         Ok(reference)
+    }
+
+    /// Counts of posts per recipient (each message once, however updated).
+    #[must_use]
+    pub fn post_counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for p in &self.state().posted {
+            let key = match &p.to {
+                Recipient::Person { identity } => identity.to_string(),
+                Recipient::SecurityChannel { channel } => format!("channel:{channel}"),
+            };
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl ChatPort for MemoryChat {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
+        self.deliver(to, message, None).await
+    }
+
+    async fn post_tagged(
+        &self,
+        to: &Recipient,
+        message: &Message,
+        tag: &str,
+    ) -> Result<MessageRef, ChatError> {
+        self.deliver(to, message, Some(tag)).await
+    }
+
+    async fn find_tagged(
+        &self,
+        to: &Recipient,
+        tag: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EarlierPost, ChatError> {
+        Ok(self
+            .state()
+            .posted
+            .iter()
+            .find(|p| p.to == *to && p.tag.as_deref() == Some(tag))
+            .map_or(EarlierPost::NotFound, |p| {
+                EarlierPost::Found(p.reference.clone())
+            }))
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {

@@ -16,6 +16,7 @@ use crate::config::SecurityChannelSettings;
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
 
+mod attempts;
 mod cards;
 mod in_flight;
 use crate::store::links::ChatIdentity;
@@ -306,10 +307,12 @@ impl Engine {
                 after: Duration::from_std(retry_after).unwrap_or(Duration::seconds(1)),
                 why: "rate limited by the platform".into(),
             },
-            Err(Failure::Chat(ChatError::Transient(e))) => Outcome::Retry {
-                after: Self::backoff(row.attempts),
-                error: e,
-            },
+            Err(Failure::Chat(ChatError::Transient(e) | ChatError::Unanswered(e))) => {
+                Outcome::Retry {
+                    after: Self::backoff(row.attempts),
+                    error: e,
+                }
+            }
             Err(Failure::Chat(e)) => Outcome::Failed(e.to_string()),
             Err(Failure::Store(e)) => Outcome::Retry {
                 after: Self::backoff(row.attempts),
@@ -320,6 +323,10 @@ impl Engine {
             Err(Failure::NotYet(why)) => Outcome::Defer {
                 after: Duration::milliseconds(100),
                 why,
+            },
+            Err(Failure::Settling(after)) => Outcome::Defer {
+                after,
+                why: "an earlier post's answer was lost; waiting before looking for it".into(),
             },
         }
     }
@@ -340,23 +347,22 @@ impl Engine {
         message: &Message,
     ) -> Result<Outcome, Failure> {
         let mut refs = refs_of(row);
+        let mut attempts = attempts::PostAttempts::of(row);
         let mut unreachable = Vec::new();
         for who in identities {
             if refs.iter().any(|(i, _)| i == who) {
                 continue;
             }
-            let port = self.port_for(&who.platform)?;
-            let to = Recipient::Person {
-                identity: who.clone(),
-            };
-            match port.post(&to, message).await {
+            match self.post_once(row, &mut attempts, who, message).await {
                 Ok(r) => {
                     refs.push((who.clone(), r));
                     let json = serde_json::to_string(&refs).unwrap_or_default();
                     self.store.set_outbox_refs(row.id, &json).await?;
                 }
-                Err(ChatError::Unreachable { reason, .. }) => unreachable.push(reason),
-                Err(e) => return Err(Failure::Chat(e)),
+                Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
+                    unreachable.push(reason);
+                }
+                Err(e) => return Err(e),
             }
         }
         if refs.is_empty() {
@@ -495,6 +501,8 @@ pub(super) enum Failure {
     Chat(ChatError),
     Store(StoreError),
     NotYet(String),
+    /// A post whose answer was lost may still land for this long.
+    Settling(Duration),
 }
 
 impl From<StoreError> for Failure {

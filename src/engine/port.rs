@@ -47,6 +47,10 @@ pub enum ChatError {
     RateLimited { retry_after: StdDuration },
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// The request went out and no answer came back (timeout, connection
+    /// reset): a post may have landed.
+    #[error("no answer: {0}")]
+    Unanswered(String),
     #[error("permanent failure: {0}")]
     Permanent(String),
 }
@@ -232,10 +236,47 @@ impl Message {
     }
 }
 
+/// What a platform can tell about a post the bot may have made without
+/// learning its reference (killed, or the answer lost, after the platform
+/// took it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EarlierPost {
+    /// It landed: this is it.
+    Found(MessageRef),
+    /// It did not land.
+    NotFound,
+    /// The platform gives the bot no way to look (Teams has no API to read
+    /// a bot's own messages in a personal chat).
+    CannotTell,
+}
+
 /// One chat platform.
 #[async_trait]
 pub trait ChatPort: Send + Sync {
     fn platform(&self) -> Platform;
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError>;
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError>;
+
+    /// Posts `message` marked with `tag` (an outbox job's key) where the
+    /// platform can carry a mark, so [`ChatPort::find_tagged`] can find it.
+    async fn post_tagged(
+        &self,
+        to: &Recipient,
+        message: &Message,
+        tag: &str,
+    ) -> Result<MessageRef, ChatError> {
+        let _ = tag;
+        self.post(to, message).await
+    }
+
+    /// Looks for a post to `to` marked `tag`, made at or after `since`.
+    async fn find_tagged(
+        &self,
+        to: &Recipient,
+        tag: &str,
+        since: DateTime<Utc>,
+    ) -> Result<EarlierPost, ChatError> {
+        let _ = (to, tag, since);
+        Ok(EarlierPost::CannotTell)
+    }
 }

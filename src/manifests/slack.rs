@@ -11,8 +11,11 @@ pub const SLACK_TEMPLATE: &str = include_str!("../../manifests/slack/manifest.te
 /// interactivity at `/api/slack/interactions`, both under `public_url`.
 ///
 /// Bot scopes are only what the bot calls: `chat:write` (`chat.postMessage`,
-/// `chat.update`, `chat.postEphemeral`), `commands`, `im:write`
-/// (`conversations.open` for DMs) and `users:read` (`users.info`). Not
+/// `chat.update`, `chat.postEphemeral`), `commands`, `im:history`
+/// (`conversations.history` in the bot's own DMs, to find a card it may have
+/// posted just before a crash, by the message metadata carrying the
+/// delivery's key), `im:write` (`conversations.open` for DMs) and
+/// `users:read` (`users.info`). Not
 /// `chat:write.public`: it only reaches *public* channels the bot has not
 /// joined, while a security-alert channel should be private, where Slack
 /// requires membership anyway, so the bot is invited to that channel instead.

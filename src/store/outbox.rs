@@ -19,6 +19,9 @@ pub struct OutboxRow {
     pub message_ref: Option<String>,
     /// The chats the job waits on (see [`NewJob::lane`]).
     pub lane: String,
+    /// Posts sent without a reference learned yet (JSON, see
+    /// `engine::outbox::attempts`).
+    pub post_attempts: Option<String>,
 }
 
 /// A job to queue.
@@ -102,7 +105,7 @@ impl Store {
                ) AS due
                WHERE due.nth <= ? - COALESCE((SELECT value FROM json_each(?) WHERE key = due.lane), 0)
                ORDER BY id LIMIT ?)
-             RETURNING id, key, request_id, job, attempts, message_ref, lane",
+             RETURNING id, key, request_id, job, attempts, message_ref, lane, post_attempts",
         )
         .bind(lease_until.timestamp_millis())
         .bind(now)
@@ -123,6 +126,7 @@ impl Store {
                 attempts: r.get("attempts"),
                 message_ref: r.get("message_ref"),
                 lane: r.get("lane"),
+                post_attempts: r.get("post_attempts"),
             })
             .collect();
         out.sort_by_key(|r| r.id);
@@ -131,6 +135,21 @@ impl Store {
 
     /// Records progress (message refs) without finishing the job, so a
     /// retry after a crash does not post twice.
+    /// Records the posts a job has sent whose reference it has not learned
+    /// yet; written before each post.
+    pub async fn set_outbox_post_attempts(
+        &self,
+        id: i64,
+        attempts: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET post_attempts = ? WHERE id = ?")
+            .bind(attempts)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_outbox_refs(&self, id: i64, refs: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET message_ref = ? WHERE id = ?")
             .bind(refs)

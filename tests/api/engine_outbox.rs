@@ -4,7 +4,9 @@
 
 use stagegate::engine::intake::{Cause, CustomExtensionStage, IntakeSink};
 
-use crate::engine_support::{EngineApp, live_cards, spawn_engine_app, texts};
+use crate::engine_support::{
+    EngineApp, live_cards, spawn_engine_app, spawn_engine_app_with, texts,
+};
 
 const GLOBAL: &str = "request global-admin INC-42 rotate the break-glass certificate";
 
@@ -111,6 +113,80 @@ async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
     assert!(
         live_cards(&app.inbox("miriam")).is_empty(),
         "no live button remains"
+    );
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+}
+
+/// The request id in the bot's reply to a request.
+fn request_id(reply: &stagegate::engine::port::Message) -> stagegate::domain::ids::RequestId {
+    reply
+        .text()
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("request id")
+}
+
+/// Cards (live or decided) `key` holds for a request's stage.
+fn cards_held(app: &EngineApp, key: &str, id: &stagegate::domain::ids::RequestId, k: u8) -> usize {
+    use stagegate::engine::port::Message;
+    app.inbox(key)
+        .iter()
+        .filter(|m| match m {
+            Message::ApprovalRequest { card } | Message::ApprovalDecided { card, .. } => {
+                card.request == *id && card.stage == k
+            }
+            _ => false,
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_card_whose_answer_was_lost_is_found_not_posted_again() {
+    let app = spawn_engine_app_with(|s| s.engine.outbox_settle_seconds = 0).await;
+    app.link("alex").await;
+    // Miriam's card lands, but the bot never hears so (killed, or the
+    // connection dropped, after the platform took the post).
+    app.chat.lose_answer_to(&app.persona("miriam"));
+    let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
+    let id = request_id(&reply);
+    app.settle().await;
+    assert_eq!(
+        cards_held(&app, "miriam", &id, 1),
+        1,
+        "one card, not a second"
+    );
+    // It is the one the bot knows: the stage's end retires it.
+    let (status, _) = app
+        .sandbox
+        .decide("miriam", &id.to_string(), "Approve", "decided in My Access")
+        .await;
+    assert_eq!(status, 204);
+    app.reconcile(&id).await;
+    assert!(live_cards(&app.inbox("miriam")).is_empty());
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+}
+
+#[tokio::test]
+async fn a_card_whose_answer_was_lost_is_retired_when_the_stage_ends_first() {
+    let app = spawn_engine_app_with(|s| s.engine.outbox_settle_seconds = 2).await;
+    app.link("alex").await;
+    let miriam = app.dm("miriam");
+    app.chat.lose_answer_to(&app.persona("miriam"));
+    let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
+    let id = request_id(&reply);
+    // The card is in Miriam's chat, unrecorded; the stage is decided (in
+    // My Access) before the bot looks for it.
+    app.chat.posted_to(&miriam).await;
+    let (status, _) = app
+        .sandbox
+        .decide("miriam", &id.to_string(), "Approve", "decided in My Access")
+        .await;
+    assert_eq!(status, 204);
+    app.reconcile(&id).await;
+    assert_eq!(cards_held(&app, "miriam", &id, 1), 1);
+    assert!(
+        live_cards(&app.inbox("miriam")).is_empty(),
+        "the card nobody recorded was found and retired"
     );
     assert_eq!(app.card_holders(&id, 2), ["bianca"]);
 }

@@ -11,7 +11,7 @@ use stagegate::chat::slack::adapter::parse_ref;
 use stagegate::chat::slack::client::ClientOptions;
 use stagegate::chat::slack::limits::ClientLimits;
 use stagegate::domain::chat_ids::Platform;
-use stagegate::engine::port::{ChatError, ChatPort, Message, Recipient};
+use stagegate::engine::port::{ChatError, ChatPort, EarlierPost, Message, Recipient};
 use stagegate::store::links::ChatIdentity;
 
 use crate::helpers::spawn_sandbox;
@@ -291,4 +291,68 @@ async fn a_delivery_is_not_kept_in_a_long_line_for_a_slack_limit() {
         .collect();
     assert!(!texts.contains(&"third"), "{texts:?}");
     assert!(texts.contains(&"waited"), "{texts:?}");
+}
+
+#[tokio::test]
+async fn a_delivery_is_found_again_by_the_key_it_was_marked_with() {
+    let sandbox = spawn_sandbox().await;
+    let slack = slack_of(&sandbox).await;
+    let token = slack["botToken"].as_str().unwrap();
+    let port = SlackPort::new(client_with(&sandbox, token, ClientLimits::unthrottled()));
+    let (miriam, bianca) = (person(&slack, "miriam"), person(&slack, "bianca"));
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    port.post(&miriam, &text("an unmarked message"))
+        .await
+        .unwrap();
+    let card = port
+        .post_tagged(&miriam, &text("the card"), "card:r1:1:miriam")
+        .await
+        .unwrap();
+    port.post_tagged(&miriam, &text("a later card"), "card:r2:1:miriam")
+        .await
+        .unwrap();
+    // Only through its mark, in the right DM, and not before `since`.
+    let found = port
+        .find_tagged(&miriam, "card:r1:1:miriam", before)
+        .await
+        .unwrap();
+    assert_eq!(found, EarlierPost::Found(card));
+    assert_eq!(
+        port.find_tagged(&miriam, "card:r3:1:miriam", before)
+            .await
+            .unwrap(),
+        EarlierPost::NotFound
+    );
+    assert_eq!(
+        port.find_tagged(&bianca, "card:r1:1:miriam", before)
+            .await
+            .unwrap(),
+        EarlierPost::NotFound
+    );
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(
+        port.find_tagged(&miriam, "card:r1:1:miriam", later)
+            .await
+            .unwrap(),
+        EarlierPost::NotFound
+    );
+    // The security channel's history is not the bot's to read.
+    let security = Recipient::SecurityChannel {
+        channel: channel_id(&slack, "stagegate-security"),
+    };
+    assert_eq!(
+        port.find_tagged(&security, "alert:x", before)
+            .await
+            .unwrap(),
+        EarlierPost::CannotTell
+    );
+    let calls = driver_get(&sandbox, "/calls").await;
+    let history: Vec<&Value> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "conversations.history")
+        .collect();
+    assert_eq!(history.len(), 4, "one page each: {history:?}");
+    assert!(history.iter().all(|c| c["ok"] == true), "{history:?}");
 }

@@ -14,7 +14,14 @@ use super::client::{PostMessage, SlackClient, UpdateMessage};
 use super::error::SlackError;
 use super::render::render;
 use crate::domain::chat_ids::Platform;
-use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::engine::port::{ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
+
+/// The metadata event type of a message the outbox posted; its payload's
+/// `key` is the outbox job's key.
+const DELIVERY_EVENT: &str = "stagegate_delivery";
+/// Pages of 200 messages read looking for one post (a DM gets a few
+/// messages a minute at most).
+const MAX_HISTORY_PAGES: usize = 5;
 use crate::store::Store;
 
 /// `MessageRef`s this adapter issues: `slack:{channel}:{ts}`.
@@ -52,6 +59,7 @@ pub fn chat_error(e: &SlackError) -> ChatError {
             platform: Platform::Slack,
             reason: error.to_owned(),
         },
+        _ if matches!(e, SlackError::Transport(_)) => ChatError::Unanswered(e.to_string()),
         _ if e.is_transient() => ChatError::Transient(e.to_string()),
         _ => ChatError::Permanent(e.to_string()),
     }
@@ -148,14 +156,15 @@ impl SlackPort {
         &self,
         who: &crate::store::links::ChatIdentity,
         message: &Message,
+        tag: Option<&str>,
     ) -> Result<MessageRef, SlackError> {
         let (team, user) = (&who.workspace, &who.user);
         let (channel, kept) = self.dm_channel(team, user).await?;
-        match self.post_to(&channel, message).await {
+        match self.post_marked(&channel, message, tag).await {
             Err(e) if kept && e.api_error() == Some("channel_not_found") => {
                 self.forget(team, user).await;
                 let (channel, _) = self.dm_channel(team, user).await?;
-                self.post_to(&channel, message).await
+                self.post_marked(&channel, message, tag).await
             }
             posted => posted,
         }
@@ -167,6 +176,15 @@ impl SlackPort {
         channel: &str,
         message: &Message,
     ) -> Result<MessageRef, SlackError> {
+        self.post_marked(channel, message, None).await
+    }
+
+    async fn post_marked(
+        &self,
+        channel: &str,
+        message: &Message,
+        tag: Option<&str>,
+    ) -> Result<MessageRef, SlackError> {
         let rendered = render(message);
         let posted = self
             .client
@@ -175,9 +193,56 @@ impl SlackPort {
                 text: rendered.text,
                 blocks: Some(rendered.blocks),
                 thread_ts: None,
+                metadata: tag.map(|key| {
+                    serde_json::json!({
+                        "event_type": DELIVERY_EVENT,
+                        "event_payload": { "key": key },
+                    })
+                }),
             })
             .await?;
         Ok(message_ref(&posted.channel, &posted.ts))
+    }
+
+    /// The bot's message in its DM with `who`, marked `tag`, since `since`.
+    async fn find_in_dm(
+        &self,
+        who: &crate::store::links::ChatIdentity,
+        tag: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EarlierPost, SlackError> {
+        let (channel, _) = self.dm_channel(&who.workspace, &who.user).await?;
+        let oldest = format!(
+            "{}.{:06}",
+            since.timestamp().max(0),
+            since.timestamp_subsec_micros()
+        );
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_HISTORY_PAGES {
+            let page = self
+                .client
+                .history(&channel, &oldest, cursor.as_deref())
+                .await?;
+            let found = page.messages.iter().find(|m| {
+                m.bot_id.is_some()
+                    && m.metadata.as_ref().is_some_and(|md| {
+                        md["event_type"] == DELIVERY_EVENT && md["event_payload"]["key"] == tag
+                    })
+            });
+            if let Some(m) = found {
+                return Ok(EarlierPost::Found(message_ref(&channel, &m.ts)));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|r| r.next_cursor)
+                .filter(|c| page.has_more && !c.is_empty());
+            if cursor.is_none() {
+                return Ok(EarlierPost::NotFound);
+            }
+        }
+        // Too many messages since to read them all: say so, rather than
+        // claim it is not there.
+        Ok(EarlierPost::CannotTell)
     }
 }
 
@@ -189,10 +254,45 @@ impl ChatPort for SlackPort {
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
         let posted = match to {
-            Recipient::Person { identity } => self.post_to_person(identity, message).await,
+            Recipient::Person { identity } => self.post_to_person(identity, message, None).await,
             Recipient::SecurityChannel { channel } => self.post_to(channel, message).await,
         };
         posted.map_err(|e| chat_error(&e))
+    }
+
+    async fn post_tagged(
+        &self,
+        to: &Recipient,
+        message: &Message,
+        tag: &str,
+    ) -> Result<MessageRef, ChatError> {
+        let posted = match to {
+            Recipient::Person { identity } => {
+                self.post_to_person(identity, message, Some(tag)).await
+            }
+            Recipient::SecurityChannel { channel } => {
+                self.post_marked(channel, message, Some(tag)).await
+            }
+        };
+        posted.map_err(|e| chat_error(&e))
+    }
+
+    /// Only in DMs: reading a channel's history would need
+    /// `channels:history`/`groups:history`, the messages people write in
+    /// the security channel, which the bot has no business reading.
+    async fn find_tagged(
+        &self,
+        to: &Recipient,
+        tag: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<EarlierPost, ChatError> {
+        match to {
+            Recipient::Person { identity } => self
+                .find_in_dm(identity, tag, since)
+                .await
+                .map_err(|e| chat_error(&e)),
+            Recipient::SecurityChannel { .. } => Ok(EarlierPost::CannotTell),
+        }
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {

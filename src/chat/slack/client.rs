@@ -163,6 +163,27 @@ impl SlackClient {
         Ok(opened.channel.id)
     }
 
+    /// One page of `channel`'s history from `oldest` (a Slack `ts`), newest
+    /// first, with the messages' metadata.
+    pub async fn history(
+        &self,
+        channel: &str,
+        oldest: &str,
+        cursor: Option<&str>,
+    ) -> Result<HistoryPage, SlackError> {
+        let mut body = json!({
+            "channel": channel,
+            "oldest": oldest,
+            "limit": 200,
+            "include_all_metadata": true,
+        });
+        if let Some(cursor) = cursor {
+            body["cursor"] = json!(cursor);
+        }
+        self.call("conversations.history", None, &body, Encoding::Json)
+            .await
+    }
+
     /// Opens a modal; `trigger_id` is only good for 3 s after the click.
     pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<ViewInfo, SlackError> {
         let mut view = view.clone();
@@ -268,7 +289,13 @@ impl SlackClient {
                     .with_jitter(),
             )
             .sleep(tokio::time::sleep)
-            .when(|e| e.is_transient() && e.retry_after().is_none_or(|w| w <= max_wait))
+            // A post whose answer never came may have landed: the outbox,
+            // which marks its posts, looks before posting again.
+            .when(|e| {
+                e.is_transient()
+                    && e.retry_after().is_none_or(|w| w <= max_wait)
+                    && !(method == "chat.postMessage" && matches!(e, SlackError::Transport(_)))
+            })
             .adjust(|e, backoff| e.retry_after().or(backoff))
             .notify(|e, wait| {
                 tracing::debug!(method, wait_ms = wait.as_millis() as u64, error = %e, "retrying Slack call");

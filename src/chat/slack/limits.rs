@@ -26,7 +26,10 @@ pub enum Tier {
 
 /// The tier of each method the bot calls. Tiers for chat.update,
 /// chat.postEphemeral, conversations.open, users.info and auth.test are from
-/// slack-morphism's table (facts §10: not read from Slack's pages).
+/// slack-morphism's table (facts §10: not read from Slack's pages);
+/// conversations.history is Tier 3 for internal apps (its docs.slack.dev
+/// page; the 1-per-minute limit is for commercially distributed
+/// non-Marketplace apps).
 pub fn tier_of(method: &str) -> Tier {
     match method {
         "chat.postMessage" => Tier::PostMessage,
@@ -34,7 +37,9 @@ pub fn tier_of(method: &str) -> Tier {
             Tier::Tier4
         }
         "auth.test" => Tier::AuthTest,
-        "chat.update" | "conversations.open" | "users.lookupByEmail" => Tier::Tier3,
+        "chat.update" | "conversations.open" | "conversations.history" | "users.lookupByEmail" => {
+            Tier::Tier3
+        }
         _ => Tier::Tier2,
     }
 }

@@ -14,6 +14,35 @@ pub struct PostMessage {
     pub blocks: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
+    /// `{"event_type", "event_payload"}`: what the bot marks a delivery
+    /// with, to find it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
+/// A page of `conversations.history`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryPage {
+    pub messages: Vec<HistoryMessage>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default)]
+    pub response_metadata: Option<ResponseMetadata>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryMessage {
+    pub ts: String,
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResponseMetadata {
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 
+use super::attempts::PostAttempts;
 use super::{Failure, Outcome};
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
-use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef, Recipient};
+use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef};
 use crate::store::StoreError;
 use crate::store::engine::OutboxRow;
 
@@ -20,19 +21,19 @@ impl Engine {
         approver: &ObjectId,
         card: &ApprovalCard,
     ) -> Result<Outcome, Failure> {
-        // A stage already retired needs no new card.
-        if self
+        // A stage already retired needs no new card; but a card posted by
+        // an attempt that never heard back is found, so the retirement
+        // (which waits for this job) updates it.
+        let over = self
             .store
             .outbox_by_key(&format!("retire:{request}:{stage}"))
             .await?
-            .is_some()
-        {
-            return Ok(Outcome::Done(Some("stage already over".into())));
-        }
+            .is_some();
         let r = request.to_string();
         let a = approver.to_string();
         let identities = self.store.identities_of(&a).await?;
         let existing = self.store.cards_of(&r, stage).await?;
+        let mut attempts = PostAttempts::of(row);
         let mut posted = false;
         let mut unreachable = Vec::new();
         let message = Message::ApprovalRequest { card: card.clone() };
@@ -44,31 +45,38 @@ impl Engine {
                 posted = true;
                 continue;
             }
-            let port = self.port_for(&who.platform)?;
-            let to = Recipient::Person {
-                identity: who.clone(),
-            };
-            match port.post(&to, &message).await {
-                Ok(at) => {
-                    posted = true;
-                    let json = serde_json::to_string(card).unwrap_or_default();
-                    match self
-                        .store
-                        .insert_card(&r, stage, &a, who, &at.0, &json, Utc::now())
-                        .await
-                    {
-                        Ok(()) | Err(StoreError::Conflict(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+            let at = if over {
+                match self.landed_unrecorded(row, &attempts, who).await? {
+                    Some(at) => at,
+                    None => continue,
                 }
-                Err(ChatError::Unreachable { reason, .. }) => unreachable.push(reason),
-                Err(e) => return Err(Failure::Chat(e)),
+            } else {
+                match self.post_once(row, &mut attempts, who, &message).await {
+                    Ok(at) => at,
+                    Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
+                        unreachable.push(reason);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            posted = true;
+            let json = serde_json::to_string(card).unwrap_or_default();
+            match self
+                .store
+                .insert_card(&r, stage, &a, who, &at.0, &json, Utc::now())
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
             }
+        }
+        if over {
+            return Ok(Outcome::Done(Some("stage already over".into())));
         }
         if posted {
             return Ok(Outcome::Done(None));
         }
-        let _ = row;
         self.report_unreachable(card, approver, &unreachable.join("; "))
             .await?;
         Ok(Outcome::Done(Some("approver unreachable".into())))

@@ -75,6 +75,7 @@ pub(super) fn post_response(
             text,
             blocks,
             edited: None,
+            metadata: None,
             posted_card: None,
             moments: MessageMoments::posted_now(),
         });

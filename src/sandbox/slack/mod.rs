@@ -31,9 +31,10 @@ use super::world::World;
 use state::{BotEndpoints, Channel, ChannelKind, SlackUser, SlackWorld, random_hex, stable_id};
 
 /// The scopes of the sandbox app's bot token (the manifest in facts §6).
-pub const BOT_SCOPES: [&str; 5] = [
+pub const BOT_SCOPES: [&str; 6] = [
     "chat:write",
     "commands",
+    "im:history",
     "im:write",
     "users:read",
     "users:read.email",

@@ -16,12 +16,20 @@ fn nz(n: u32) -> NonZeroU32 {
 
 /// Requests per minute of each method's tier (Tier 2 = 20, Tier 3 = 50,
 /// Tier 4 = 100); `auth.test` is slack-morphism's "special" 100 per second.
+///
+/// `conversations.history` is Tier 3 for Marketplace apps and internal
+/// customer-built apps, which is what this bot is. The 2025 limit of 1 a
+/// minute (and `limit` at most 15) applies only to commercially distributed
+/// apps outside the Marketplace (docs.slack.dev conversations.history and
+/// rate-limits pages), so it is not emulated.
 fn quota_of(method: &str) -> Quota {
     match method {
         "chat.postEphemeral" | "users.info" | "views.open" | "views.update" => {
             Quota::per_minute(nz(100))
         }
-        "chat.update" | "conversations.open" | "users.lookupByEmail" => Quota::per_minute(nz(50)),
+        "chat.update" | "conversations.open" | "conversations.history" | "users.lookupByEmail" => {
+            Quota::per_minute(nz(50))
+        }
         "auth.test" => Quota::per_second(nz(100)),
         _ => Quota::per_minute(nz(20)),
     }
@@ -42,11 +50,12 @@ impl std::fmt::Debug for EmuLimits {
     }
 }
 
-pub const METHODS: [&str; 9] = [
+pub const METHODS: [&str; 10] = [
     "chat.postMessage",
     "chat.update",
     "chat.postEphemeral",
     "conversations.open",
+    "conversations.history",
     "users.info",
     "views.open",
     "views.update",

@@ -64,6 +64,11 @@ pub struct Message {
     pub blocks: Vec<Value>,
     /// ts of the last `chat.update`, as Slack's `edited.ts`.
     pub edited: Option<String>,
+    /// The message metadata it was posted (or last updated) with:
+    /// `{"event_type": "…", "event_payload": {…}}`. Returned by
+    /// `conversations.history` only with `include_all_metadata`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
     /// `(request, stage)` of the approve button it was posted with, if any
     /// (for the bench: the blocks change when the card is updated).
     #[serde(skip)]

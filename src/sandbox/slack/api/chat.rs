@@ -10,7 +10,47 @@ use crate::sandbox::slack::state::{ChannelKind, Ephemeral, Message};
 /// `chat.update` refuses longer text (facts §4: "cannot exceed 4,000").
 const MAX_UPDATE_TEXT: usize = 4000;
 
-fn message_json(sim: &crate::sandbox::slack::SlackSim, message: &Message) -> Value {
+/// What a `metadata` argument asks for.
+enum MetadataArg {
+    /// Not given: chat.update keeps the message's metadata.
+    Absent,
+    /// `{}`: chat.update removes it ("To remove previous metadata, include
+    /// an empty object for this field"); chat.postMessage posts none.
+    Empty,
+    /// `{"event_type": "…", "event_payload": {…}}`.
+    Set(Value),
+}
+
+/// The `metadata` argument of chat.postMessage and chat.update: a JSON
+/// string in forms, the object itself in JSON bodies. Anything but an
+/// object with a string `event_type` and an object `event_payload` is
+/// `invalid_metadata_format`. Not emulated: `metadata_too_large` (Slack
+/// documents no size) and `invalid_metadata_schema` (declared event types).
+fn metadata_arg(args: &Args) -> Result<MetadataArg, ApiError> {
+    let invalid = || ApiError::new("invalid_metadata_format");
+    let Some(value) = args.json("metadata").map_err(|()| invalid())? else {
+        return Ok(MetadataArg::Absent);
+    };
+    let object = value.as_object().ok_or_else(invalid)?;
+    if object.is_empty() {
+        return Ok(MetadataArg::Empty);
+    }
+    let event_type = object
+        .get("event_type")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    let event_payload = object
+        .get("event_payload")
+        .filter(|p| p.is_object())
+        .ok_or_else(invalid)?;
+    Ok(MetadataArg::Set(
+        json!({ "event_type": event_type, "event_payload": event_payload }),
+    ))
+}
+
+/// A message as the Web API returns it (chat.* answers,
+/// conversations.history), without its metadata.
+pub(super) fn message_json(sim: &crate::sandbox::slack::SlackSim, message: &Message) -> Value {
     let mut value = json!({
         "type": "message",
         "text": message.text,
@@ -36,10 +76,15 @@ fn message_json(sim: &crate::sandbox::slack::SlackSim, message: &Message) -> Val
 
 /// Bot token with `chat:write`: posts a message as the bot. `channel` may be
 /// a channel id or name, a `D…` DM id, or a user id (Slack then posts to the
-/// bot's DM with that person and answers with the `D…` id).
+/// bot's DM with that person and answers with the `D…` id). A `metadata`
+/// argument is kept on the message (see [`metadata_arg`]).
 pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let (text, blocks) = message_content(args)?;
+    let metadata = match metadata_arg(args)? {
+        MetadataArg::Set(metadata) => Some(metadata),
+        MetadataArg::Absent | MetadataArg::Empty => None,
+    };
     let sim = &state.slack;
     let now = state.clock.now();
     let mut world = sim.lock();
@@ -71,6 +116,7 @@ pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResul
         posted_card: crate::load::swarm::records::approve_data_of_blocks(&blocks),
         blocks,
         edited: None,
+        metadata,
         moments: MessageMoments::posted_now(),
     };
     let rendered = message_json(sim, &message);
@@ -83,11 +129,13 @@ pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResul
 
 /// Bot token with `chat:write`: edits one of the bot's messages. `channel`
 /// must be the channel id (for a DM the `D…` id, not the person's user id:
-/// Slack answers `channel_not_found` then).
+/// Slack answers `channel_not_found` then). Without `metadata` the
+/// message keeps its metadata; `{}` removes it.
 pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let ts = args.required("ts")?;
     let (text, blocks) = message_content(args)?;
+    let metadata = metadata_arg(args)?;
     if text
         .as_deref()
         .is_some_and(|t| t.chars().count() > MAX_UPDATE_TEXT)
@@ -116,6 +164,12 @@ pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     // be retained."
     if let Some(blocks) = blocks {
         message.blocks = blocks;
+    }
+    // Likewise "the message's previous metadata will be retained".
+    match metadata {
+        MetadataArg::Absent => {}
+        MetadataArg::Empty => message.metadata = None,
+        MetadataArg::Set(metadata) => message.metadata = Some(metadata),
     }
     message.edited = Some(edited);
     message.moments.note_update();

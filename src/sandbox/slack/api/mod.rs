@@ -10,6 +10,7 @@
 //! slack.com in brekkylab/backlot#84).
 
 mod chat;
+mod conversations;
 mod users;
 pub(crate) mod views;
 
@@ -111,11 +112,13 @@ impl Caller {
 }
 
 /// The scope each method needs from a bot token (facts §6); `None` for
-/// views.* and auth.test, which need none.
-fn needed_scope(method: &str) -> Option<&'static str> {
+/// views.* and auth.test, which need none. conversations.history needs the
+/// one of the conversation it reads (`im:history` for a DM), so `args` too.
+fn needed_scope(state: &SimState, method: &str, args: &Args) -> Option<&'static str> {
     match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => Some("chat:write"),
         "conversations.open" => Some("im:write"),
+        "conversations.history" => conversations::history_scope(state, args.str("channel")),
         "users.info" => Some("users:read"),
         "users.lookupByEmail" => Some("users:read.email"),
         _ => None,
@@ -257,6 +260,7 @@ pub async fn api(
             "chat.update" => chat::update,
             "chat.postEphemeral" => chat::post_ephemeral,
             "conversations.open" => users::conversations_open,
+            "conversations.history" => conversations::history,
             "users.info" => users::info,
             "auth.test" => users::auth_test,
             "views.open" => views::open,
@@ -272,18 +276,18 @@ pub async fn api(
             .slack
             .scopes_of(&token)
             .ok_or((ApiError::new("invalid_auth"), None))?;
-        let needed = needed_scope(&method);
+        let needed = needed_scope(&state, &method, &args);
         if let Some(needed) = needed
             && !scopes.iter().any(|s| s == needed)
         {
             let error = ApiError::new("missing_scope")
                 .with("needed", json!(needed))
                 .with("provided", json!(scopes.join(",")));
-            return Err((error, Some(scopes)));
+            return Err((error, Some((scopes, Some(needed)))));
         }
-        Ok((run, args, scopes))
+        Ok((run, args, scopes, needed))
     })();
-    let (run, args, scopes) = match outcome {
+    let (run, args, scopes, needed) = match outcome {
         Ok(ok) => ok,
         Err((error, scopes)) => {
             state
@@ -295,7 +299,9 @@ pub async fn api(
             if let Some(b) = body.as_object_mut() {
                 b.extend(error.extra);
             }
-            let scopes = scopes.as_deref().map(|s| (s, needed_scope(&method)));
+            let scopes = scopes
+                .as_ref()
+                .map(|(provided, needed)| (provided.as_slice(), *needed));
             return reply(StatusCode::OK, body, scopes);
         }
     };
@@ -325,7 +331,7 @@ pub async fn api(
         .lock()
         .calls
         .push(record(200, &result.as_ref().map(Clone::clone), channel));
-    let scopes = Some((caller.scopes.as_slice(), needed_scope(&method)));
+    let scopes = Some((caller.scopes.as_slice(), needed));
     match result {
         Ok(mut body) => {
             body.as_object_mut()
