@@ -247,6 +247,10 @@ impl ChatPort for MemoryChat {
         self.deliver(to, message, None).await
     }
 
+    fn finds_tagged_posts(&self) -> bool {
+        true
+    }
+
     async fn post_tagged(
         &self,
         to: &Recipient,

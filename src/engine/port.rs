@@ -257,6 +257,12 @@ pub trait ChatPort: Send + Sync {
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError>;
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError>;
 
+    /// Whether [`ChatPort::find_tagged`] can look for a post (Slack can:
+    /// the bot reads its DMs; Teams cannot).
+    fn finds_tagged_posts(&self) -> bool {
+        false
+    }
+
     /// Posts `message` marked with `tag` (an outbox job's key) where the
     /// platform can carry a mark, so [`ChatPort::find_tagged`] can find it.
     async fn post_tagged(

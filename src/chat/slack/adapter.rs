@@ -260,6 +260,10 @@ impl ChatPort for SlackPort {
         posted.map_err(|e| chat_error(&e))
     }
 
+    fn finds_tagged_posts(&self) -> bool {
+        true
+    }
+
     async fn post_tagged(
         &self,
         to: &Recipient,

@@ -65,8 +65,9 @@ impl PostAttempts {
 impl Engine {
     /// Posts `message` to `who` for the job `row` — unless an earlier
     /// attempt of the job landed unrecorded, whose reference is returned.
-    /// Where the platform cannot tell (Teams), the message is posted again:
-    /// a possible second card rather than a possibly missing one.
+    /// Where the platform cannot look (Teams), nothing is noted and the
+    /// message is posted again: a possible second card rather than a
+    /// possibly missing one.
     pub(super) async fn post_once(
         &self,
         row: &OutboxRow,
@@ -74,6 +75,13 @@ impl Engine {
         who: &ChatIdentity,
         message: &Message,
     ) -> Result<MessageRef, Failure> {
+        let port = self.port_for(&who.platform)?;
+        let to = Recipient::Person {
+            identity: who.clone(),
+        };
+        if !port.finds_tagged_posts() {
+            return port.post(&to, message).await.map_err(Failure::Chat);
+        }
         if let EarlierPost::Found(at) = self.earlier_post(row, attempts, who).await? {
             return Ok(at);
         }
@@ -82,10 +90,6 @@ impl Engine {
         self.store
             .set_outbox_post_attempts(row.id, &attempts.json())
             .await?;
-        let to = Recipient::Person {
-            identity: who.clone(),
-        };
-        let port = self.port_for(&who.platform)?;
         match port.post_tagged(&to, message, &row.key).await {
             Ok(at) => Ok(at),
             Err(e @ ChatError::Unanswered(_)) => Err(Failure::Chat(e)),
@@ -141,11 +145,11 @@ impl Engine {
             .map_err(Failure::Chat)?;
         match &found {
             EarlierPost::Found(_) => {
-                tracing::info!(key = %row.key, to = %who, "found a post whose answer was lost; not posting again");
+                tracing::info!(key = %row.key, to = %who, "found a post sent without its answer reaching the bot; not posting again");
             }
             EarlierPost::NotFound => {}
             EarlierPost::CannotTell => {
-                tracing::warn!(key = %row.key, to = %who, "a post's answer was lost and the platform cannot say whether it landed; posting again");
+                tracing::warn!(key = %row.key, to = %who, "a post may have been sent without its answer reaching the bot, and the platform cannot say; posting again");
             }
         }
         Ok(found)
