@@ -212,11 +212,14 @@ impl Application {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|stop| *stop).await;
         }));
-        // Start-up: settle decisions a crash interrupted, then catch up on
+        // Start-up: settle decisions and activations a crash interrupted, then catch up on
         // every open request (the outbox worker delivers what is owed).
         let catch_up = tokio::spawn(async move {
             if let Err(e) = engine.recover_decisions().await {
                 tracing::warn!(error = %e, "decision recovery failed");
+            }
+            if let Err(e) = engine.recover_activations().await {
+                tracing::warn!(error = %e, "activation recovery failed");
             }
             if let Err(e) = engine.reconcile_all_open().await {
                 tracing::warn!(error = %e, "start-up reconcile failed");

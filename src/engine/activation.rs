@@ -17,6 +17,8 @@ use crate::graph::models::TicketInfo;
 use crate::graph::{GraphError, em, pim};
 
 /// The claims request that asks Entra for an MFA sign-in.
+mod recovery;
+
 pub const MFA_CLAIMS: &str = r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
 
 fn text(text: impl Into<String>) -> Message {

@@ -67,7 +67,7 @@ impl Engine {
 
     /// The activation prompt, once PIM shows the eligibility delivery
     /// granted (until then the planner will owe it again).
-    async fn activation_prompt(
+    pub(super) async fn activation_prompt(
         &self,
         snapshot: &Snapshot,
         request: &RequestId,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::engine::{ActivationRow, DecisionRow};
+use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
 use super::links::ChatIdentity;
 use super::{Store, StoreError};
 
@@ -154,6 +154,31 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Activations recorded as `requesting` (about to call PIM) before
+    /// `before`: a process that died before PIM's answer left them so.
+    pub async fn activations_requesting_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<InterruptedActivation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id, requester, group_id, duration, updated_at FROM activations
+             WHERE state = 'requesting' AND updated_at < ?",
+        )
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| InterruptedActivation {
+                request_id: r.get("request_id"),
+                requester: r.get("requester"),
+                group_id: r.get("group_id"),
+                duration: r.get("duration"),
+                since: r.get("updated_at"),
+            })
+            .collect())
     }
 
     pub async fn activation(&self, request_id: &str) -> Result<Option<ActivationRow>, StoreError> {

@@ -45,6 +45,16 @@ pub struct DecisionRow {
 }
 
 #[derive(Debug, Clone)]
+pub struct InterruptedActivation {
+    pub request_id: String,
+    pub requester: String,
+    pub group_id: String,
+    pub duration: String,
+    /// When the activation was about to call PIM.
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
 pub struct ActivationRow {
     pub request_id: String,
     pub state: String,

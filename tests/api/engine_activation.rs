@@ -140,3 +140,98 @@ async fn memberships_not_made_through_the_bot_are_reported() {
         "{alerts:?}"
     );
 }
+
+/// The bot recorded Alex's activation and died before PIM's answer; PIM
+/// never got the call.
+async fn interrupted_activation(app: &EngineApp, since: chrono::DateTime<chrono::Utc>) -> String {
+    let id = delivered(app, "helpdesk-admin", &["lee"]).await;
+    let group = group_id(&app.sandbox, "grp-elig-helpdeskadmin");
+    app.engine
+        .store()
+        .upsert_activation(
+            &id.to_string(),
+            &app.sandbox.persona_id("alex"),
+            &group,
+            "PT2H",
+            "requesting",
+            None,
+            None,
+            since,
+        )
+        .await
+        .unwrap();
+    group
+}
+
+#[tokio::test]
+async fn an_activation_a_restart_interrupted_is_made_after_it() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    let group = interrupted_activation(&app, chrono::Utc::now()).await;
+    let alex = app.sandbox.persona_id("alex");
+    assert!(
+        !app.sandbox.state.world().groups[&group]
+            .members
+            .contains(&alex)
+    );
+
+    assert_eq!(app.engine.recover_activations().await.unwrap(), 1);
+    app.settle().await;
+    assert!(
+        app.sandbox.state.world().groups[&group]
+            .members
+            .contains(&alex),
+        "activated as Alex"
+    );
+    assert!(
+        texts(&app.inbox("alex"))
+            .iter()
+            .any(|t| t.contains("Active until")),
+        "{:?}",
+        texts(&app.inbox("alex"))
+    );
+    let alerts = texts(&app.security());
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|t| t.contains("activated through stagegate"))
+            .count(),
+        1,
+        "{alerts:?}"
+    );
+    // Done once: nothing is left to recover.
+    assert_eq!(app.engine.recover_activations().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_activation_interrupted_long_ago_is_offered_again_not_made() {
+    let app = spawn_engine_app().await;
+    app.link("alex").await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let group = interrupted_activation(&app, long_ago).await;
+    let prompts = |app: &EngineApp| {
+        app.inbox("alex")
+            .iter()
+            .filter(|m| matches!(m, Message::ActivationPrompt { .. }))
+            .count()
+    };
+    let before = prompts(&app);
+
+    app.engine.recover_activations().await.unwrap();
+    app.settle().await;
+    let alex = app.sandbox.persona_id("alex");
+    assert!(
+        !app.sandbox.state.world().groups[&group]
+            .members
+            .contains(&alex)
+    );
+    assert!(
+        texts(&app.inbox("alex"))
+            .iter()
+            .any(|t| t.contains("was interrupted")),
+        "{:?}",
+        texts(&app.inbox("alex"))
+    );
+    assert_eq!(prompts(&app), before + 1, "a fresh prompt to activate with");
+    assert_eq!(app.engine.recover_activations().await.unwrap(), 0);
+}
