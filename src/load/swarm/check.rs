@@ -225,10 +225,19 @@ pub fn check(state: &SimState, outcome: &SwarmOutcome) -> SwarmReport {
                 || people.iter().any(|id| text.contains(id.as_str()))
         })
         .count();
-    report.live_cards_left = records::live_cards(state, &dir, platform)
-        .iter()
+    let live: Vec<_> = records::live_cards(state, &dir, platform)
+        .into_iter()
         .filter(|c| ours.contains(&c.request))
-        .count();
+        .collect();
+    report.live_cards_left = live.len();
+    // Which ones, first in the samples: a live card is a finding to chase.
+    let named = live.iter().take(5).map(|c| {
+        format!(
+            "live card left: {} holds request {} stage {} ({})",
+            c.holder, c.request, c.stage, c.handle
+        )
+    });
+    report.sample_errors = named.chain(report.sample_errors.drain(..)).collect();
     report.duplicate_cards = records::cards_posted(state, &dir, platform)
         .iter()
         .filter(|((r, _, _), _)| ours.contains(r))
