@@ -68,6 +68,17 @@ impl Engine {
         reply
     }
 
+    /// A click on a stage Graph already shows decided: the bot may not have
+    /// heard yet (a notification or callout late or lost). Reconciling now
+    /// queues the stage's retirement before the clicked card is rewritten
+    /// (after the request's updates), which would otherwise put its live
+    /// buttons back until the retirement came.
+    async fn catch_up_after_stale_click(&self, request: &RequestId) {
+        if let Err(e) = self.reconcile(request).await {
+            tracing::warn!(%request, error = %e, "reconcile after a click on a decided stage failed");
+        }
+    }
+
     async fn decide(
         &self,
         who: &ChatIdentity,
@@ -100,6 +111,7 @@ impl Engine {
         let k = match authorize_decision(&snapshot.view, &clicker, stage_id) {
             Ok(k) => k,
             Err(DecisionRefusal::AlreadyDecided { result, by }) => {
+                self.catch_up_after_stale_click(request).await;
                 let by = by.map(|b| snapshot.name(&b));
                 let verb = result.as_str().to_lowercase();
                 return Ok(text(match by {
@@ -201,6 +213,7 @@ impl Engine {
                 if review == Review::Approve { "approved" } else { "denied" }
             )),
             Relay::Conflict => {
+                self.catch_up_after_stale_click(request).await;
                 let by = self
                     .snapshot(request)
                     .await?

@@ -281,3 +281,39 @@ async fn a_notification_id_seen_again_hours_later_is_the_same_join() {
     app.settle().await;
     assert_eq!(unexplained(&app).len(), 2, "{:?}", texts(&app.security()));
 }
+
+#[tokio::test]
+async fn a_click_on_a_stage_decided_unheard_brings_the_cards_up_to_date() {
+    let app = spawn_engine_app().await;
+    // Nothing Graph sends reaches the bot for a while.
+    for service in ["callouts", "notifications"] {
+        fault(
+            &app,
+            json!({ "service": service, "path": "/", "reorder": true, "delayMs": 55_000 }),
+        )
+        .await;
+    }
+    app.link("alex").await;
+    app.link("miriam").await;
+    let id = app
+        .request(
+            "alex",
+            "request global-admin INC-42 rotate the break-glass certificate",
+        )
+        .await;
+    let card = app.card("miriam", &id, 1).expect("Miriam's card");
+    // Miriam decides in My Access; the bot does not hear of it.
+    let (status, _) = app
+        .sandbox
+        .decide("miriam", &id.to_string(), "Approve", "in My Access")
+        .await;
+    assert_eq!(status, 204);
+    // Then she clicks the card in chat: told, and the request caught up.
+    let reply = app
+        .click("miriam", &EngineApp::approve(&card), Some("ok"))
+        .await;
+    assert!(reply.text().contains("already approved"), "{reply:?}");
+    app.settle().await;
+    assert!(live_cards(&app.inbox("miriam")).is_empty(), "retired");
+    assert_eq!(app.card_holders(&id, 2), ["bianca"]);
+}

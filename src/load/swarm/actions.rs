@@ -143,10 +143,14 @@ impl Swarm {
                 Ok(())
             }
             Platform::Slack => {
-                if self.open_modal(key).is_none() {
+                // A modal left open without the form (the bot said it was
+                // still recording, and the decision then failed) is one the
+                // person closes by clicking the card again: a new modal
+                // replaces it.
+                if self.decision_form(key).is_none() {
                     self.click_slack(key, &card.handle, "approve").await?;
                     let until = Instant::now() + ANSWER_WAIT;
-                    while self.open_modal(key).is_none() {
+                    while self.decision_form(key).is_none() {
                         if Instant::now() > until {
                             bail!("no decision modal opened for {key}");
                         }
@@ -191,11 +195,18 @@ impl Swarm {
         Ok(())
     }
 
-    /// The id of `key`'s top open Slack modal.
-    fn open_modal(&self, key: &str) -> Option<String> {
+    /// The id of `key`'s top open Slack modal, if it is a decision form
+    /// (it has the justification input).
+    fn decision_form(&self, key: &str) -> Option<String> {
         let slack = self.state.slack.lock();
         let user = slack.user_by_key(key)?.id.clone();
-        slack.view_stacks.get(&user)?.last().cloned()
+        let id = slack.view_stacks.get(&user)?.last()?;
+        let view = slack.views.get(id).filter(|v| v.open)?;
+        view.view["blocks"]
+            .as_array()?
+            .iter()
+            .any(|b| b["type"] == "input" && b["block_id"] == "justification")
+            .then(|| id.clone())
     }
 
     /// `key` clicks Activate (the policy maximum) on prompt `handle`, then
