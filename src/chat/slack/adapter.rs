@@ -15,6 +15,7 @@ use super::error::SlackError;
 use super::render::render;
 use crate::domain::chat_ids::Platform;
 use crate::engine::port::{ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
+use crate::store::Store;
 
 /// The metadata event type of a message the outbox posted; its payload's
 /// `key` is the outbox job's key.
@@ -22,7 +23,6 @@ const DELIVERY_EVENT: &str = "stagegate_delivery";
 /// Pages of 200 messages read looking for one post (a DM gets a few
 /// messages a minute at most).
 const MAX_HISTORY_PAGES: usize = 5;
-use crate::store::Store;
 
 /// `MessageRef`s this adapter issues: `slack:{channel}:{ts}`.
 const PREFIX: &str = "slack:";

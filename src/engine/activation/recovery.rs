@@ -13,6 +13,7 @@ use super::text;
 use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::jobs::Job;
 use crate::engine::port::Message;
+use crate::engine::view::Snapshot;
 use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
 use crate::store::engine::InterruptedActivation;
@@ -52,21 +53,26 @@ impl Engine {
             .await?
             .iter()
             .any(|i| i.assignment_type.as_deref() != Some("assigned"));
-        let message = match self.snapshot(&request).await? {
-            Some(snapshot) if landed => {
-                self.confirm_activation(&snapshot, &requester, &format!("restart-{attempt}"))
+        let snapshot = self.snapshot(&request).await?;
+        let fresh = Utc::now() - activation.since < RESUME_WITHIN;
+        let who = if fresh && !landed {
+            self.identity_with_token(&requester).await?
+        } else {
+            None
+        };
+        let message = match (&snapshot, who) {
+            (Some(snapshot), _) if landed => {
+                self.confirm_activation(snapshot, &requester, &format!("restart-{attempt}"))
                     .await?
             }
-            _ if Utc::now() - activation.since < RESUME_WITHIN => {
-                match self.identity_with_token(&requester).await? {
-                    Some(who) => {
-                        tracing::info!(%request, "making an activation a restart interrupted");
-                        self.activate(&who, &request, &activation.duration).await?
-                    }
-                    None => self.activation_not_done(activation).await?,
-                }
+            (_, Some(who)) => {
+                tracing::info!(%request, "making an activation a restart interrupted");
+                self.activate(&who, &request, &activation.duration).await?
             }
-            _ => self.activation_not_done(activation).await?,
+            _ => {
+                self.activation_not_done(activation, &request, &requester, snapshot.as_ref())
+                    .await?
+            }
         };
         self.queue(
             &request,
@@ -94,9 +100,14 @@ impl Engine {
         Ok(None)
     }
 
+    /// Records the activation as not done and offers a fresh prompt (the
+    /// one clicked may have become a sign-in card); the message to send.
     async fn activation_not_done(
         &self,
         activation: &InterruptedActivation,
+        request: &RequestId,
+        requester: &ObjectId,
+        snapshot: Option<&Snapshot>,
     ) -> Result<Message, EngineError> {
         self.store
             .upsert_activation(
@@ -110,20 +121,14 @@ impl Engine {
                 Utc::now(),
             )
             .await?;
-        // A fresh prompt: the one clicked may have become a sign-in card.
-        if let (Ok(request), Ok(requester)) = (
-            activation.request_id.parse::<RequestId>(),
-            activation.requester.parse::<ObjectId>(),
-        ) && let Some(snapshot) = self.snapshot(&request).await?
-            && let Some(prompt) = self
-                .activation_prompt(&snapshot, &request, &requester)
-                .await?
+        if let Some(snapshot) = snapshot
+            && let Some(prompt) = self.activation_prompt(snapshot, request, requester).await?
         {
             let key = format!(
                 "activate:{request}:again:{}",
                 activation.since.timestamp_millis()
             );
-            self.queue(&request, &[(key, prompt)]).await?;
+            self.queue(request, &[(key, prompt)]).await?;
         }
         Ok(text(format!(
             "Your activation for request {} was interrupted (stagegate restarted) and did not happen; activate again when you need it.",
