@@ -258,6 +258,13 @@ pub struct IdentitySettings {
     /// Delegated Graph permissions people grant when they sign in.
     #[serde(default = "default_delegated_scopes")]
     pub scopes: Vec<String>,
+    /// A Slack account is linked only to the Entra account whose `mail` or
+    /// user principal name is the Slack profile's email. Where people's
+    /// Slack emails use another domain than their Entra accounts, map it
+    /// here: Slack email domain → Entra domain (`"corp.example" =
+    /// "contoso.com"` lets `alex@corp.example` link `alex@contoso.com`).
+    #[serde(default)]
+    pub slack_email_domains: std::collections::BTreeMap<String, String>,
 }
 
 fn default_link_ttl() -> u64 {

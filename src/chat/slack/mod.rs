@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod limits;
 pub mod modal;
 pub mod payload;
+pub mod profile;
 pub mod render;
 pub mod types;
 pub mod verify;
