@@ -40,6 +40,8 @@ mod graph_requests;
 mod graph_subscriptions;
 mod health;
 mod helpers;
+mod identity_linking;
+mod identity_upkeep;
 mod intake_app;
 mod intake_callouts;
 mod intake_disorder;
