@@ -3,6 +3,7 @@
 //! (The start and per-request warnings are in `chat::teams::wiring` and
 //! `handlers`; the warnings are not asserted.)
 
+use secrecy::SecretString;
 use serde_json::json;
 use stagegate::app::Application;
 
@@ -43,7 +44,12 @@ async fn refused_at_start_unless_listening_on_loopback() {
         std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         db.path().join("stagegate.db"),
     );
-    settings.teams.as_mut().unwrap().dev_no_auth = true;
+    // Fresh secrets: the seeded tenant's app secret is shipped, and refused
+    // off loopback by itself, before dev mode is looked at.
+    settings.entra.client_secret = SecretString::from("a-fresh-client-secret-0123456789");
+    let teams = settings.teams.as_mut().unwrap();
+    teams.app_password = SecretString::from("a-fresh-app-password-0123456789");
+    teams.dev_no_auth = true;
     let error = Application::build(settings)
         .await
         .err()

@@ -85,7 +85,10 @@ fn sandbox_secrets_are_refused_off_loopback() {
         let settings =
             Settings::load_from(Some(&shipped()), vec![(var.to_owned(), value.to_owned())])
                 .unwrap();
-        let refused = settings.refuse_sandbox_secrets_off_loopback().unwrap_err();
+        let refused = settings
+            .refuse_sandbox_secrets_off_loopback()
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("not on loopback"), "{refused}");
         assert!(
             !refused.contains("sandbox-client-secret"),
