@@ -330,7 +330,9 @@ pub struct TeamsSettings {
     pub security_channel: Option<String>,
     /// Local development with Microsoft 365 Agents Playground only: accept
     /// activities without Bot Framework authentication. Refused at start
-    /// unless the bot listens on loopback; logged loudly when on.
+    /// unless the bot listens on loopback and Entra, Graph and `service_url`
+    /// are on loopback; then only JSON from a loopback Host whose serviceUrl
+    /// is `service_url` is accepted. Logged loudly when on.
     #[serde(default)]
     pub dev_no_auth: bool,
 }
