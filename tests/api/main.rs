@@ -54,6 +54,7 @@ mod manifests;
 mod process;
 mod sandbox_story;
 mod scenarios;
+mod shipped_secrets;
 mod sim_control;
 mod slack_adapter;
 mod slack_app_support;
