@@ -221,10 +221,14 @@ fn entra_error_text(code: &str) -> &'static str {
     }
 }
 
-/// True unless a browser says the form came from another origin. Browsers
-/// send `Origin` on every cross-origin POST; clients that send none are no
+/// True unless a browser says the form came from another origin: its
+/// `Sec-Fetch-Site` when it sends one, else its `Origin`. Browsers send one
+/// or both on every cross-origin POST; clients that send neither are no
 /// browser a page could drive.
 fn same_origin(headers: &HeaderMap, public_base_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -329,8 +333,9 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     page_html(status, title, &message)
 }
 
-/// A page of ours: never cached, never framed, and it sends no referrer
-/// (the address of the confirmation page carries the link token).
+/// A page of ours: never cached, never framed, and it sends a referrer
+/// only to itself (the address of the confirmation page carries the link
+/// token; `no-referrer` would also blank the `Origin` of its own form).
 fn page_html(status: StatusCode, title: &str, body_html: &str) -> Response {
     let title = html_escape::encode_text(title);
     let mut response = (
@@ -348,7 +353,7 @@ fn page_html(status: StatusCode, title: &str, body_html: &str) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -392,6 +397,11 @@ mod tests {
         assert!(!same_origin(&with("https://evil.example"), ours));
         assert!(!same_origin(&with("null"), ours));
         assert!(!same_origin(&with("http://stagegate.contoso.com"), ours));
+        let mut fetched = with("null");
+        fetched.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&fetched, ours));
+        fetched.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&fetched, ours));
     }
 
     #[test]

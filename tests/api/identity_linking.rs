@@ -119,7 +119,7 @@ async fn opening_a_link_does_not_spend_it_and_its_page_names_the_chat_account() 
         // A mail or chat link scanner fetches the page.
         let page = http.get(&link).send().await.unwrap();
         assert_eq!(page.status(), 200);
-        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers()["referrer-policy"], "same-origin");
         assert_eq!(page.headers()["cache-control"], "no-store");
         let html = page.text().await.unwrap();
         assert!(html.contains("Slack user @alex (Alex Wilber)"), "{html}");
