@@ -14,6 +14,11 @@
 //! RNG seeded with [`DEFAULT_SEED`] (re-seeded by `DELETE /sim/faults`), so a
 //! run is reproducible. `GET /sim/faults` lists rules with their hit counts.
 //!
+//! The services `botframework` and `login` fail the OpenID metadata and
+//! keys of the Bot Framework (`path` relative to `/botframework`, e.g.
+//! `/v1/.well-known/*`) and of Entra (relative to `/login`, e.g.
+//! `/*/v2.0/.well-known/openid-configuration`, `/*/discovery/v2.0/keys`).
+//!
 //! The matching ([`FaultInjector::check`]) is service-agnostic: the Teams and
 //! Slack emulators call it with their own service name and render the fault
 //! in their own error shape; [`graph_layer`] renders Graph's.
@@ -334,6 +339,26 @@ pub async fn graph_layer(State(state): State<SimState>, request: Request, next: 
         Some(status) => graph_fault(status, fault.retry_after).into_response(),
         None => next.run(request).await,
     }
+}
+
+/// For GET endpoints with no error shape of their own (the OpenID metadata
+/// and keys of Entra and the Bot Framework): the answer of a matching
+/// `service` rule after its delay, as a small JSON error; `None` lets the
+/// request through (no rule, or a delay-only rule).
+pub async fn plain_fault(state: &SimState, service: &str, path: &str) -> Option<Response> {
+    let fault = state.faults.check(service, "GET", path)?;
+    if !fault.delay.is_zero() {
+        tokio::time::sleep(fault.delay).await;
+    }
+    let status = fault.status?;
+    let reason = status.canonical_reason().unwrap_or("error");
+    let mut response = (status, Json(json!({ "error": reason }))).into_response();
+    if let Some(secs) = fault.retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    Some(response)
 }
 
 /// A response whose body fails at once: the server aborts the connection
