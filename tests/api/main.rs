@@ -73,6 +73,7 @@ mod teams_auth;
 mod teams_connector;
 mod teams_driver;
 mod teams_emulator;
+mod teams_keys;
 mod teams_persistence;
 mod teams_story;
 mod teams_submit;
