@@ -55,8 +55,10 @@ use super::SimState;
 use super::graph::error::GraphError;
 
 mod delivery;
+mod plain;
 use delivery::delivery_rng;
 pub use delivery::{DEFAULT_HOLD_MS, DEFAULT_REDELIVERY_MS, DELIVERY_SERVICES, Disorder};
+pub use plain::plain_fault;
 
 /// Seed of the probability RNG after start and after every reset.
 pub const DEFAULT_SEED: u64 = 0x5EED_F00D;
@@ -339,26 +341,6 @@ pub async fn graph_layer(State(state): State<SimState>, request: Request, next: 
         Some(status) => graph_fault(status, fault.retry_after).into_response(),
         None => next.run(request).await,
     }
-}
-
-/// For GET endpoints with no error shape of their own (the OpenID metadata
-/// and keys of Entra and the Bot Framework): the answer of a matching
-/// `service` rule after its delay, as a small JSON error; `None` lets the
-/// request through (no rule, or a delay-only rule).
-pub async fn plain_fault(state: &SimState, service: &str, path: &str) -> Option<Response> {
-    let fault = state.faults.check(service, "GET", path)?;
-    if !fault.delay.is_zero() {
-        tokio::time::sleep(fault.delay).await;
-    }
-    let status = fault.status?;
-    let reason = status.canonical_reason().unwrap_or("error");
-    let mut response = (status, Json(json!({ "error": reason }))).into_response();
-    if let Some(secs) = fault.retry_after {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, secs.into());
-    }
-    Some(response)
 }
 
 /// A response whose body fails at once: the server aborts the connection

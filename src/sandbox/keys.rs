@@ -180,3 +180,38 @@ fn random_kid(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifies(keys: &PublishedKeys, token: &str) -> bool {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        keys.verify::<Value>(token, &validation).is_ok()
+    }
+
+    #[test]
+    fn a_rollover_keeps_the_last_keys_published_and_an_emergency_withdraws_them() {
+        let keys = PublishedKeys::generate("t-");
+        let first = keys.current().sign(&json!({ "n": 1 }));
+        let second_key = keys.rotate(false);
+        assert_eq!(
+            keys.current().kid(),
+            second_key.kid(),
+            "signs with the new key"
+        );
+        assert!(verifies(&keys, &first), "the previous key stays published");
+        for _ in 0..PublishedKeys::KEPT - 1 {
+            keys.rotate(false);
+        }
+        assert_eq!(keys.kids().len(), PublishedKeys::KEPT);
+        assert!(!verifies(&keys, &first), "the oldest key fell off");
+        let recent = keys.current().sign(&json!({ "n": 2 }));
+        keys.rotate(true);
+        assert_eq!(keys.kids().len(), 1);
+        assert!(!verifies(&keys, &recent), "an emergency withdraws at once");
+    }
+}
