@@ -232,9 +232,18 @@ impl Application {
             }
         });
         let upkeep = tokio::spawn(identity_upkeep(self.state.links.clone()));
+        // The Bot Framework signing keys are fetched in the background, so no
+        // activity waits for a fetch that is failing; stopped when dropped.
+        let key_refresher = self
+            .state
+            .teams
+            .as_ref()
+            .filter(|bot| !bot.dev_no_auth)
+            .map(|bot| bot.authenticator.start_key_refresh());
         // The listener is bound, so Graph's handshake reaches the router.
         let intake = self.intake.start();
         let served = crate::http::serve(self.listener, self.router, shutdown, self.grace).await;
+        drop(key_refresher);
         intake.shutdown(self.grace).await;
         catch_up.abort();
         upkeep.abort();

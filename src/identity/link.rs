@@ -9,31 +9,21 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RefreshToken, Scope, TokenResponse,
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RefreshToken, Scope, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::OnceCell;
 
+use super::discovery::{Discovery, EntraApp, EntraClient, VerifyError};
 use super::vault::{KeyRing, REFRESH_TOKEN_AAD_VERSION, VaultError, refresh_token_aad};
 use crate::config::Settings;
 use crate::store::links::{ChatIdentity, LinkRow, PendingSignIn};
 use crate::store::{Store, StoreError};
-
-type EntraClient = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
 
 /// How long a started sign-in may take before its `state` is void.
 const FLOW_LIFETIME_MINUTES: i64 = 15;
@@ -191,16 +181,13 @@ pub struct LinkService {
     pub(super) store: Store,
     pub(super) vault: Arc<KeyRing>,
     http: reqwest::Client,
-    issuer: String,
     pub(super) tenant_id: String,
-    client_id: String,
-    client_secret: SecretString,
-    redirect_uri: String,
     public_base_url: String,
     scopes: Vec<String>,
     link_ttl: Duration,
     slack_email_domains: std::collections::BTreeMap<String, String>,
-    client: OnceCell<EntraClient>,
+    /// Entra's endpoints and keys, refreshed daily and on key rollover.
+    client: Discovery,
 }
 
 impl LinkService {
@@ -218,24 +205,17 @@ impl LinkService {
             .public_base_url
             .trim_end_matches('/')
             .to_owned();
+        let client = Discovery::new(http.clone(), EntraApp::from_settings(settings));
         Self {
             store,
             vault,
             http,
-            issuer: format!(
-                "{}/{}/v2.0",
-                settings.entra.login_base_url.trim_end_matches('/'),
-                settings.entra.tenant_id
-            ),
             tenant_id: settings.entra.tenant_id.clone(),
-            client_id: settings.entra.client_id.clone(),
-            client_secret: settings.entra.client_secret.clone(),
-            redirect_uri: format!("{public}/auth/callback"),
             public_base_url: public,
             scopes: settings.identity.scopes.clone(),
             link_ttl: Duration::seconds(settings.identity.link_ttl_seconds as i64),
             slack_email_domains: settings.identity.slack_email_domains.clone(),
-            client: OnceCell::new(),
+            client,
         }
     }
 
@@ -246,27 +226,12 @@ impl LinkService {
         &self.slack_email_domains
     }
 
-    /// Discovers Entra's endpoints once (lazily, so start-up never depends on Entra).
-    async fn client(&self) -> Result<&EntraClient, LinkError> {
+    /// Entra's endpoints, discovered lazily (start-up never depends on Entra).
+    async fn client(&self) -> Result<Arc<EntraClient>, LinkError> {
         self.client
-            .get_or_try_init(|| async {
-                let issuer = IssuerUrl::new(self.issuer.clone())
-                    .map_err(|e| LinkError::Upstream(e.to_string()))?;
-                let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-                    .await
-                    .map_err(|e| LinkError::Upstream(format!("OpenID discovery failed: {e}")))?;
-                let redirect = RedirectUrl::new(self.redirect_uri.clone())
-                    .map_err(|e| LinkError::Upstream(e.to_string()))?;
-                Ok(CoreClient::from_provider_metadata(
-                    metadata,
-                    ClientId::new(self.client_id.clone()),
-                    Some(ClientSecret::new(
-                        self.client_secret.expose_secret().to_owned(),
-                    )),
-                )
-                .set_redirect_uri(redirect))
-            })
+            .client()
             .await
+            .map_err(|e| LinkError::Upstream(e.to_string()))
     }
 
     /// A single-use sign-in link for `who`; `claims` asks Entra for step-up,
@@ -403,9 +368,13 @@ impl LinkService {
         let id_token = response
             .id_token()
             .ok_or_else(|| LinkError::Upstream("Entra returned no ID token".into()))?;
-        id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce.clone()))
-            .map_err(|e| LinkError::Refused(format!("ID token rejected: {e}")))?;
+        self.client
+            .verify_id_token(id_token, &Nonce::new(flow.nonce.clone()))
+            .await
+            .map_err(|e| match e {
+                VerifyError::Rejected(e) => LinkError::Refused(format!("ID token rejected: {e}")),
+                VerifyError::Discovery(e) => LinkError::Upstream(e.to_string()),
+            })?;
         // Signature, issuer, audience, expiry and nonce were verified above;
         // reading the Entra-specific claims from the same token is safe now.
         let extra: EntraIdClaims = jsonwebtoken::dangerous::insecure_decode(id_token.to_string())

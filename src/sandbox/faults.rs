@@ -14,6 +14,11 @@
 //! RNG seeded with [`DEFAULT_SEED`] (re-seeded by `DELETE /sim/faults`), so a
 //! run is reproducible. `GET /sim/faults` lists rules with their hit counts.
 //!
+//! The services `botframework` and `login` fail the OpenID metadata and
+//! keys of the Bot Framework (`path` relative to `/botframework`, e.g.
+//! `/v1/.well-known/*`) and of Entra (relative to `/login`, e.g.
+//! `/*/v2.0/.well-known/openid-configuration`, `/*/discovery/v2.0/keys`).
+//!
 //! The matching ([`FaultInjector::check`]) is service-agnostic: the Teams and
 //! Slack emulators call it with their own service name and render the fault
 //! in their own error shape; [`graph_layer`] renders Graph's.
@@ -50,8 +55,10 @@ use super::SimState;
 use super::graph::error::GraphError;
 
 mod delivery;
+mod plain;
 use delivery::delivery_rng;
 pub use delivery::{DEFAULT_HOLD_MS, DEFAULT_REDELIVERY_MS, DELIVERY_SERVICES, Disorder};
+pub use plain::plain_fault;
 
 /// Seed of the probability RNG after start and after every reset.
 pub const DEFAULT_SEED: u64 = 0x5EED_F00D;

@@ -1,6 +1,8 @@
 //! RSA signing keys for the emulated token issuers (Entra, Bot Framework).
 //! Generated fresh for every sandbox; never written anywhere.
 
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -87,5 +89,129 @@ impl SigningKey {
             return Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into());
         }
         jsonwebtoken::decode::<T>(token, &self.decoding, validation).map(|d| d.claims)
+    }
+}
+
+/// The signing keys an issuer publishes in its JWKS, oldest first; it signs
+/// with the newest. Entra "roll[s] over on a periodic basis and, in an
+/// emergency, could be rolled over immediately", and its keys document
+/// keeps more than one valid key, so a rotation publishes a new key and
+/// keeps the previous ones (the last [`PublishedKeys::KEPT`]) unless it is
+/// an emergency.
+pub struct PublishedKeys {
+    prefix: String,
+    keys: RwLock<Vec<Arc<SigningKey>>>,
+}
+
+impl std::fmt::Debug for PublishedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishedKeys")
+            .field("kids", &self.kids())
+            .finish()
+    }
+}
+
+impl PublishedKeys {
+    /// How many keys a rotation leaves published.
+    pub const KEPT: usize = 3;
+
+    /// One fresh key, with key ids `{prefix}{random}`.
+    pub fn generate(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            keys: RwLock::new(vec![Arc::new(SigningKey::generate(random_kid(prefix)))]),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<SigningKey>>> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key new tokens are signed with.
+    pub fn current(&self) -> Arc<SigningKey> {
+        Arc::clone(self.read().last().expect("at least one key"))
+    }
+
+    /// Every published key, oldest first.
+    pub fn published(&self) -> Vec<Arc<SigningKey>> {
+        self.read().clone()
+    }
+
+    pub fn kids(&self) -> Vec<String> {
+        self.read().iter().map(|k| k.kid().to_owned()).collect()
+    }
+
+    /// Publishes a new key and signs with it from now on. `emergency`
+    /// withdraws every previous key at once (tokens they signed stop
+    /// verifying); otherwise the last few stay published.
+    pub fn rotate(&self, emergency: bool) -> Arc<SigningKey> {
+        // Generated outside the lock: RSA key generation is slow.
+        let key = Arc::new(SigningKey::generate(random_kid(&self.prefix)));
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if emergency {
+            keys.clear();
+        }
+        keys.push(Arc::clone(&key));
+        let excess = keys.len().saturating_sub(Self::KEPT);
+        keys.drain(..excess);
+        key
+    }
+
+    /// Verifies a token signed by any published key (chosen by its `kid`).
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, jsonwebtoken::errors::Error> {
+        let header = jsonwebtoken::decode_header(token)?;
+        let key = self
+            .read()
+            .iter()
+            .find(|k| header.kid.as_deref() == Some(k.kid()))
+            .cloned()
+            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidSignature)?;
+        key.verify(token, validation)
+    }
+}
+
+fn random_kid(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifies(keys: &PublishedKeys, token: &str) -> bool {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        keys.verify::<Value>(token, &validation).is_ok()
+    }
+
+    #[test]
+    fn a_rollover_keeps_the_last_keys_published_and_an_emergency_withdraws_them() {
+        let keys = PublishedKeys::generate("t-");
+        let first = keys.current().sign(&json!({ "n": 1 }));
+        let second_key = keys.rotate(false);
+        assert_eq!(
+            keys.current().kid(),
+            second_key.kid(),
+            "signs with the new key"
+        );
+        assert!(verifies(&keys, &first), "the previous key stays published");
+        for _ in 0..PublishedKeys::KEPT - 1 {
+            keys.rotate(false);
+        }
+        assert_eq!(keys.kids().len(), PublishedKeys::KEPT);
+        assert!(!verifies(&keys, &first), "the oldest key fell off");
+        let recent = keys.current().sign(&json!({ "n": 2 }));
+        keys.rotate(true);
+        assert_eq!(keys.kids().len(), 1);
+        assert!(!verifies(&keys, &recent), "an emergency withdraws at once");
     }
 }

@@ -37,7 +37,7 @@ use crate::config::{
     SecurityChannelSettings, ServerSettings, Settings, SlackSettings, TeamsSettings,
 };
 use clock::SimClock;
-use keys::SigningKey;
+use keys::{PublishedKeys, SigningKey};
 use tenant::TenantFile;
 use world::World;
 
@@ -49,7 +49,10 @@ pub struct SimInner {
     /// `http://127.0.0.1:<port>`, no trailing slash.
     pub base_url: String,
     pub clock: SimClock,
-    entra_key: SigningKey,
+    /// Entra's signing keys (rotated by `POST /sim/entra/keys/rotate`).
+    pub entra_keys: PublishedKeys,
+    /// How often the bot read Entra's discovery document and keys.
+    pub entra_discovery: entra::discovery::DiscoveryStats,
     tenant_id: String,
     world: Mutex<World>,
     pub entra: Mutex<entra::EntraState>,
@@ -107,10 +110,8 @@ impl SimState {
         Self(Arc::new(SimInner {
             base_url,
             clock: SimClock::new(),
-            entra_key: SigningKey::generate(format!(
-                "sim-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..12]
-            )),
+            entra_keys: PublishedKeys::generate("sim-"),
+            entra_discovery: entra::discovery::DiscoveryStats::default(),
             tenant_id: world.tenant_id.clone(),
             world: Mutex::new(world),
             entra: Mutex::new(entra::EntraState::default()),
@@ -220,8 +221,9 @@ impl SimState {
         self.tenant_id.clone()
     }
 
-    pub fn entra_key(&self) -> &SigningKey {
-        &self.entra_key
+    /// The key Entra signs new tokens with.
+    pub fn entra_key(&self) -> Arc<SigningKey> {
+        self.entra_keys.current()
     }
 
     /// Absolute URL of a Graph path (`/users` → `…/graph/v1.0/users`).

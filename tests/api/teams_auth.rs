@@ -2,8 +2,6 @@
 //! stale or misdirected activity is refused with 401 before the handler
 //! runs; a genuine one from the emulated connector is accepted.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -249,28 +247,6 @@ async fn a_rotated_key_is_picked_up_by_refetching() {
     assert_eq!(s.post_token(&token).await, 200);
     assert_eq!(s.key_fetches(), 2);
     assert_eq!(s.bot.calls(), 2);
-}
-
-#[tokio::test]
-async fn keys_older_than_the_maximum_age_are_refetched() {
-    let sandbox = spawn_sandbox().await;
-    let mut settings = auth_settings(&sandbox);
-    settings.max_key_age = Duration::ZERO;
-    let bot = spawn_bot_with(settings).await;
-    let app_id = sandbox.state.world().app.client_id.clone();
-    let s = Setup {
-        app_id,
-        tenant: sandbox.state.tenant_id(),
-        service_url: sandbox.url("/teams/"),
-        sandbox,
-        bot,
-    };
-    for expected in 1..=3 {
-        assert_eq!(s.post_token(&s.token_with(&s.claims())).await, 200);
-        assert_eq!(s.key_fetches(), expected);
-    }
-    let metadata = Stats::get(&s.sandbox.state.teams.stats.metadata_fetches);
-    assert_eq!(metadata, 3, "keys are found through the metadata document");
 }
 
 #[tokio::test]

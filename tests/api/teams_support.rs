@@ -13,6 +13,7 @@ use axum::routing::post;
 use axum::{Form, Router};
 use serde_json::{Value, json};
 use stagegate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
+use stagegate::chat::teams::auth::KeyRefresher;
 use stagegate::chat::teams::{
     AuthSettings, ConnectorClient, RetryPolicy, ServiceUrl, ServiceUrlAllowlist, TeamsActivity,
     TeamsAuthenticator,
@@ -56,6 +57,8 @@ pub struct TestBot {
     pub endpoint: String,
     pub calls: Arc<AtomicUsize>,
     pub received: Arc<Mutex<Vec<Activity>>>,
+    /// Fetches the signing keys until the bot is dropped.
+    _keys: KeyRefresher,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -90,6 +93,7 @@ pub async fn spawn_bot(sandbox: &TestSandbox) -> TestBot {
 pub async fn spawn_bot_with(settings: AuthSettings) -> TestBot {
     let allowlist = Arc::new(ServiceUrlAllowlist::new(Vec::<String>::new()).unwrap());
     let auth = TeamsAuthenticator::new(reqwest::Client::new(), settings, allowlist);
+    let keys = auth.start_key_refresh();
     let state = BotState {
         auth: Arc::new(auth),
         calls: Arc::new(AtomicUsize::new(0)),
@@ -103,6 +107,7 @@ pub async fn spawn_bot_with(settings: AuthSettings) -> TestBot {
         endpoint: format!("{base}/api/teams/messages"),
         calls: state.calls,
         received: state.received,
+        _keys: keys,
         _shutdown: shutdown,
     }
 }

@@ -2,8 +2,9 @@
 //! body is used (facts §1, the botbuilder-js rules):
 //!
 //! - `Authorization: Bearer <JWT>`, RS256/RS384/RS512 only;
-//! - the key (by `kid`) from the Bot Framework OpenID metadata's JWKS, cached,
-//!   refreshed at least daily and once (rate-limited) on an unknown `kid`;
+//! - the key (by `kid`) from the Bot Framework OpenID metadata's JWKS, kept
+//!   fresh by a background task (daily, and once, rate-limited, on an
+//!   unknown `kid`); requests never wait behind a failing fetch;
 //! - the key's `endorsements` include `msteams` (and the activity's channel);
 //! - `iss` = `https://api.botframework.com`, `aud` = the bot's app id,
 //!   `exp`/`nbf` with 5 minutes of clock skew;
@@ -14,7 +15,11 @@
 //! never runs for a refused request, which gets 401 and a log line naming
 //! the reason (never the token).
 
+#[cfg(test)]
+mod key_tests;
 mod keys;
+mod refresher;
+mod source;
 mod verified;
 
 use std::sync::Arc;
@@ -29,7 +34,8 @@ use serde_json::{Map, Value};
 
 use super::activity::Activity;
 use super::service_url::{ServiceUrl, ServiceUrlAllowlist};
-pub use keys::KeySet;
+pub use keys::{CachedKey, FetchError, KeySet, KeySource, Keys, KeysUnavailable, RefreshRules};
+pub use refresher::KeyRefresher;
 
 pub const CHANNEL_ISSUER: &str = "https://api.botframework.com";
 /// The endorsement every key that signs Teams activities carries.
@@ -37,6 +43,8 @@ pub const TEAMS_ENDORSEMENT: &str = "msteams";
 const ALLOWED_ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
 /// "Industry-standard clock-skew is 5 minutes."
 const CLOCK_SKEW_SECS: u64 = 300;
+/// Longest one fetch of the keys may take (and a request wait for one).
+const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the authenticator checks against.
 #[derive(Debug, Clone)]
@@ -44,11 +52,15 @@ pub struct AuthSettings {
     pub app_id: String,
     pub tenant_id: String,
     pub openid_metadata_url: String,
-    /// Refetch the keys when the cached set is this old ("at least once
-    /// every 24 hours").
-    pub max_key_age: Duration,
+    /// The background refresh fetches the keys this long after its last
+    /// success ("at least once every 24 hours").
+    pub key_refresh_interval: Duration,
     /// At most one refetch for unknown `kid`s per this interval.
     pub unknown_kid_refetch_interval: Duration,
+    /// The first retry after a failed fetch; doubled (with jitter) up to
+    /// `key_retry_max_delay`.
+    pub key_retry_min_delay: Duration,
+    pub key_retry_max_delay: Duration,
     /// Largest activity body accepted.
     pub max_body_bytes: usize,
 }
@@ -59,8 +71,10 @@ impl AuthSettings {
             app_id: app_id.to_owned(),
             tenant_id: tenant_id.to_owned(),
             openid_metadata_url: openid_metadata_url.to_owned(),
-            max_key_age: Duration::from_secs(24 * 3600),
+            key_refresh_interval: Duration::from_secs(24 * 3600),
             unknown_kid_refetch_interval: Duration::from_secs(5 * 60),
+            key_retry_min_delay: Duration::from_secs(1),
+            key_retry_max_delay: Duration::from_secs(5 * 60),
             max_body_bytes: 256 * 1024,
         }
     }
@@ -79,6 +93,8 @@ pub enum AuthError {
     DisallowedAlgorithm(String),
     #[error("token signed with unknown key {0}")]
     UnknownKey(String),
+    #[error("token signed with unknown key {0}, and the keys cannot be refreshed now: {1}")]
+    UnknownKeyNotRefreshed(String, FetchError),
     #[error("signing key {0} is not endorsed for {1}")]
     NotEndorsed(String, String),
     #[error("token refused: {0}")]
@@ -87,8 +103,8 @@ pub enum AuthError {
     ServiceUrlMismatch,
     #[error("activity tenant {0:?} is not the bot's tenant")]
     WrongTenant(Option<String>),
-    #[error("cannot read the Bot Framework signing keys: {0}")]
-    KeysUnavailable(String),
+    #[error("no Bot Framework signing keys: {0}")]
+    KeysUnavailable(KeysUnavailable),
     #[error("activity body too large")]
     TooLarge,
     #[error("activity body is not a valid activity: {0}")]
@@ -118,7 +134,7 @@ pub struct AuthenticatedActivity {
 
 pub struct TeamsAuthenticator {
     settings: AuthSettings,
-    keys: KeySet,
+    keys: Arc<KeySet>,
     service_urls: Arc<ServiceUrlAllowlist>,
     verified: verified::VerifiedTokens,
 }
@@ -137,15 +153,26 @@ impl TeamsAuthenticator {
         settings: AuthSettings,
         service_urls: Arc<ServiceUrlAllowlist>,
     ) -> Self {
-        let keys = KeySet::new(
-            http,
-            &settings.openid_metadata_url,
-            settings.max_key_age,
-            settings.unknown_kid_refetch_interval,
-        );
+        let source = source::HttpKeySource::new(http, &settings.openid_metadata_url);
+        Self::with_key_source(source, settings, service_urls)
+    }
+
+    /// [`TeamsAuthenticator::new`] with the keys from `source`.
+    pub fn with_key_source(
+        source: impl KeySource,
+        settings: AuthSettings,
+        service_urls: Arc<ServiceUrlAllowlist>,
+    ) -> Self {
+        let rules = RefreshRules {
+            interval: settings.key_refresh_interval,
+            unknown_kid_interval: settings.unknown_kid_refetch_interval,
+            retry_min: settings.key_retry_min_delay,
+            retry_max: settings.key_retry_max_delay,
+            fetch_timeout: KEY_FETCH_TIMEOUT,
+        };
         Self {
             settings,
-            keys,
+            keys: Arc::new(KeySet::new(source, rules)),
             service_urls,
             verified: verified::VerifiedTokens::default(),
         }
@@ -153,6 +180,13 @@ impl TeamsAuthenticator {
 
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// Starts fetching the signing keys in the background: at once, then
+    /// daily. Until this is called every activity is refused; the task
+    /// stops when the handle is dropped.
+    pub fn start_key_refresh(&self) -> KeyRefresher {
+        self.keys.start_refresh()
     }
 
     /// Step 1, headers only: the token and its signing key. Returns the

@@ -2,6 +2,8 @@
 //! and the signing keys (`/{tenant}/discovery/v2.0/keys`), in the shape
 //! Entra publishes them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::error::{EntraError, EntraResult};
 use crate::sandbox::SimState;
+use crate::sandbox::faults::plain_fault;
 
 /// Which directory a `{tenant}` path segment names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,24 @@ pub fn require_our_tenant(state: &SimState, segment: &str) -> EntraResult<()> {
     }
 }
 
+/// How often the discovery document and the keys were served (tests
+/// count the bot's fetches with these).
+#[derive(Debug, Default)]
+pub struct DiscoveryStats {
+    pub configuration: AtomicU64,
+    pub keys: AtomicU64,
+}
+
+impl DiscoveryStats {
+    /// (discovery documents, key sets) served so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.configuration.load(Ordering::Relaxed),
+            self.keys.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// The v2.0 issuer of ID tokens and v2 access tokens.
 pub fn v2_issuer(state: &SimState) -> String {
     format!("{}/{}/v2.0", state.login_base_url(), state.tenant_id())
@@ -67,6 +88,14 @@ pub async fn openid_configuration(
         Ok(k) => k,
         Err(e) => return e.correlated(&headers).into_response(),
     };
+    state
+        .entra_discovery
+        .configuration
+        .fetch_add(1, Ordering::Relaxed);
+    let path = format!("/{tenant}/v2.0/.well-known/openid-configuration");
+    if let Some(outage) = plain_fault(&state, "login", &path).await {
+        return outage;
+    }
     let login = state.login_base_url();
     // Endpoints keep the segment the caller used; the issuer always names
     // the tenant id, exactly as Entra answers for a domain-named tenant.
@@ -125,8 +154,18 @@ pub async fn keys(
         TenantRef::Ours => v2_issuer(&state),
         TenantRef::MultiTenant => format!("{}/{{tenantid}}/v2.0", state.login_base_url()),
     };
-    let key = state.entra_key().public_jwk(json!({ "issuer": issuer }));
-    cacheable(json!({ "keys": [key] }))
+    state.entra_discovery.keys.fetch_add(1, Ordering::Relaxed);
+    let path = format!("/{tenant}/discovery/v2.0/keys");
+    if let Some(outage) = plain_fault(&state, "login", &path).await {
+        return outage;
+    }
+    let keys: Vec<Value> = state
+        .entra_keys
+        .published()
+        .iter()
+        .map(|k| k.public_jwk(json!({ "issuer": issuer })))
+        .collect();
+    cacheable(json!({ "keys": keys }))
 }
 
 fn cacheable(body: Value) -> Response {

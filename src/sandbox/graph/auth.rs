@@ -109,7 +109,7 @@ impl FromRequestParts<SimState> for Caller {
         validation.set_issuer(&[v1_issuer(&tenant)]);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
-        let claims: AccessClaims = state.entra_key().verify(token, &validation).map_err(|e| {
+        let claims: AccessClaims = state.entra_keys.verify(token, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => {

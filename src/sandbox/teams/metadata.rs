@@ -1,15 +1,19 @@
 //! The Bot Framework OpenID metadata and JWKS (what
 //! `login.botframework.com/v1/.well-known/…` serves), and the tokens the
 //! Bot Connector puts on the activities it sends to the bot (facts §1).
+//! `/sim/faults` rules for the service `botframework` (paths relative to
+//! `/botframework`, e.g. `/v1/.well-known/*`) make both answer 429/503/504
+//! or late: login.botframework.com having an outage.
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Json;
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::{CHANNEL_ISSUER, PublishedKey, Stats, TeamsSim};
 use crate::sandbox::SimState;
+use crate::sandbox::faults::plain_fault;
 
 /// Lifetime of channel → bot tokens.
 pub const CHANNEL_TOKEN_LIFETIME_SECS: i64 = 3600;
@@ -34,8 +38,17 @@ pub fn openid_metadata_url(state: &SimState) -> String {
 
 /// Anyone: the OpenID metadata document, shaped like the one in the Bot
 /// Framework authentication docs (a "static URL that you can hardcode").
-async fn openid_configuration(State(state): State<SimState>) -> Json<Value> {
+async fn openid_configuration(State(state): State<SimState>) -> Response {
     Stats::bump(&state.teams.stats.metadata_fetches);
+    if let Some(outage) = plain_fault(
+        &state,
+        "botframework",
+        "/v1/.well-known/openidconfiguration",
+    )
+    .await
+    {
+        return outage;
+    }
     Json(json!({
         "issuer": CHANNEL_ISSUER,
         "authorization_endpoint": "https://invalid.botframework.com",
@@ -43,19 +56,23 @@ async fn openid_configuration(State(state): State<SimState>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
     }))
+    .into_response()
 }
 
 /// Anyone: the signing keys, each with the extra `endorsements` property
 /// naming the channels it may sign for.
-async fn keys(State(state): State<SimState>) -> Json<Value> {
+async fn keys(State(state): State<SimState>) -> Response {
     Stats::bump(&state.teams.stats.key_fetches);
+    if let Some(outage) = plain_fault(&state, "botframework", "/v1/.well-known/keys").await {
+        return outage;
+    }
     let keys: Vec<Value> = state
         .teams
         .published_keys()
         .iter()
         .map(|k| k.key.public_jwk(json!({ "endorsements": k.endorsements })))
         .collect();
-    Json(json!({ "keys": keys }))
+    Json(json!({ "keys": keys })).into_response()
 }
 
 /// Claims of a genuine channel → bot token: `iss`, `aud` = the bot's app id,

@@ -218,7 +218,7 @@ impl FromRequestParts<SimState> for BotCaller {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
         let claims: ConnectorClaims = state
-            .entra_key()
+            .entra_keys
             .verify(token, &validation)
             .map_err(|_| ConnectorError::Unauthorized)?;
         let app_id = claims.appid.or(claims.azp).unwrap_or_default();
