@@ -7,6 +7,7 @@ pub mod engine;
 pub mod intake;
 pub mod links;
 pub mod outbox;
+pub mod replay;
 pub mod slack;
 pub mod teams;
 
