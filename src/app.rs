@@ -91,6 +91,12 @@ impl Application {
         );
         let store = Store::open(&settings.database.path, settings.database.max_connections).await?;
         let links = Arc::new(LinkService::new(&settings, store.clone(), vault));
+        // Before serving: every stored token opens with the primary key and
+        // the current associated data from here on.
+        links
+            .reseal_all()
+            .await
+            .map_err(|e| anyhow::anyhow!("re-sealing stored refresh tokens: {e}"))?;
         let http = reqwest::Client::builder()
             // Graph never redirects API calls; following one could leak a token.
             .redirect(reqwest::redirect::Policy::none())
@@ -231,14 +237,35 @@ impl Application {
                 tracing::warn!(error = %e, "start-up reconcile failed");
             }
         });
+        let upkeep = tokio::spawn(identity_upkeep(self.state.links.clone()));
         // The listener is bound, so Graph's handshake reaches the router.
         let intake = self.intake.start();
         let served = crate::http::serve(self.listener, self.router, shutdown, self.grace).await;
         intake.shutdown(self.grace).await;
         catch_up.abort();
+        upkeep.abort();
         let _ = stop_tx.send(true);
         let _ = worker.await;
         served
+    }
+}
+
+/// Purges spent sign-in state hourly, and re-seals stored tokens daily
+/// (start-up already did once): a key rotated in while running takes
+/// effect without a restart.
+async fn identity_upkeep(links: Arc<LinkService>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    for tick in 0u64.. {
+        hourly.tick().await;
+        if let Err(e) = links.purge_expired().await {
+            tracing::warn!(error = %e, "cannot purge expired sign-in state");
+        }
+        if tick > 0
+            && tick % 24 == 0
+            && let Err(e) = links.reseal_all().await
+        {
+            tracing::warn!(error = %e, "cannot re-seal stored refresh tokens");
+        }
     }
 }
 

@@ -13,6 +13,12 @@ use figment::providers::{Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+mod loopback;
+pub mod shipped_secrets;
+
+pub use loopback::{is_loopback_bind, is_loopback_url, origin_of};
+pub use shipped_secrets::ShippedSecretsOffLoopback;
+
 pub const ENV_PREFIX: &str = "STAGEGATE_";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -258,6 +264,13 @@ pub struct IdentitySettings {
     /// Delegated Graph permissions people grant when they sign in.
     #[serde(default = "default_delegated_scopes")]
     pub scopes: Vec<String>,
+    /// A Slack account is linked only to the Entra account whose `mail` or
+    /// user principal name is the Slack profile's email. Where people's
+    /// Slack emails use another domain than their Entra accounts, map it
+    /// here: Slack email domain → Entra domain (`"corp.example" =
+    /// "contoso.com"` lets `alex@corp.example` link `alex@contoso.com`).
+    #[serde(default)]
+    pub slack_email_domains: std::collections::BTreeMap<String, String>,
 }
 
 fn default_link_ttl() -> u64 {
@@ -324,7 +337,9 @@ pub struct TeamsSettings {
     pub security_channel: Option<String>,
     /// Local development with Microsoft 365 Agents Playground only: accept
     /// activities without Bot Framework authentication. Refused at start
-    /// unless the bot listens on loopback; logged loudly when on.
+    /// unless the bot listens on loopback and Entra, Graph and `service_url`
+    /// are on loopback; then only JSON from a loopback Host whose serviceUrl
+    /// is `service_url` is accepted. Logged loudly when on.
     #[serde(default)]
     pub dev_no_auth: bool,
 }
@@ -469,7 +484,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Marks every secret of the shipped sandbox config.
+/// Marks every secret of the shipped sandbox config (recognised in the text
+/// and once decoded, besides the fingerprints of `shipped_secrets`).
 pub const SANDBOX_SECRET_MARKER: &str = "not-for-production";
 
 impl Settings {
@@ -510,60 +526,12 @@ impl Settings {
         figment.extract().map_err(|e| describe(e, file))
     }
 
-    /// The sandbox's shipped config carries fake secrets marked
-    /// [`SANDBOX_SECRET_MARKER`]; they are refused unless every Microsoft
-    /// and Slack endpoint is on loopback, so nobody runs production on them.
-    pub fn refuse_sandbox_secrets_off_loopback(&self) -> Result<(), String> {
-        use secrecy::ExposeSecret;
-        let mut secrets: Vec<(&str, &SecretString)> =
-            vec![("entra.client_secret", &self.entra.client_secret)];
-        secrets.extend(
-            self.identity
-                .vault_keys
-                .values()
-                .map(|k| ("identity.vault_keys", k)),
-        );
-        let mut endpoints = vec![
-            ("entra.login_base_url", self.entra.login_base_url.as_str()),
-            ("graph.base_url", self.graph.base_url.as_str()),
-        ];
-        if let Some(t) = &self.teams {
-            secrets.push(("teams.app_password", &t.app_password));
-            endpoints.push(("teams.service_url", &t.service_url));
-            endpoints.push(("teams.openid_metadata_url", &t.openid_metadata_url));
-        }
-        if let Some(s) = &self.slack {
-            secrets.push(("slack.signing_secret", &s.signing_secret));
-            secrets.push(("slack.bot_token", &s.bot_token));
-            endpoints.push(("slack.api_base_url", &s.api_base_url));
-            endpoints.push(("slack.response_url_base", &s.response_url_base));
-        }
-        for (key, value) in [
-            ("intake.client_state", &self.intake.client_state),
-            ("intake.callout_secret", &self.intake.callout_secret),
-        ] {
-            if let Some(v) = value {
-                secrets.push((key, v));
-            }
-        }
-        let Some((marked, _)) = secrets
-            .iter()
-            .find(|(_, v)| v.expose_secret().contains(SANDBOX_SECRET_MARKER))
-        else {
-            return Ok(());
-        };
-        let loopback = |raw: &str| {
-            url::Url::parse(raw)
-                .ok()
-                .is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
-        };
-        match endpoints.iter().find(|(_, url)| !loopback(url)) {
-            Some((key, _)) => Err(format!(
-                "{marked} is a sandbox-only secret (it contains `{SANDBOX_SECRET_MARKER}`) but {key} is not on loopback: \
-                 the sandbox config must never reach real Microsoft or Slack services"
-            )),
-            None => Ok(()),
-        }
+    /// Refuses secrets stagegate ships publicly (the sandbox's, the example
+    /// config's placeholders, test values) unless the bot listens on loopback
+    /// and every Microsoft and Slack endpoint is on loopback, so nobody runs
+    /// production on them (see [`shipped_secrets`]).
+    pub fn refuse_sandbox_secrets_off_loopback(&self) -> Result<(), ShippedSecretsOffLoopback> {
+        shipped_secrets::refuse_off_loopback(self)
     }
 
     /// Layers the environment over settings built in code (used by the sandbox).

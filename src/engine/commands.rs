@@ -329,17 +329,9 @@ impl Engine {
         )))
     }
 
-    /// After a completed sign-in: remember how to reach the person (for
-    /// Slack this is the only trusted mapping), then continue what the
-    /// link was for. The outcome is sent to the person in chat.
+    /// After a completed link ([`Engine::complete_sign_in`]): continue
+    /// what the link was for. The outcome is sent to the person in chat.
     pub async fn after_link(&self, linked: &Linked) {
-        if let Ok(oid) = linked.object_id.parse::<ObjectId>()
-            && let Err(e) = self
-                .register_person(&linked.identity, &oid, &linked.display_name)
-                .await
-        {
-            tracing::error!(error = %e, "cannot record the linked person");
-        }
         let Some(resume) = linked.resume.as_deref() else {
             self.tell(
                 &linked.identity,

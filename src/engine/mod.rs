@@ -8,6 +8,7 @@ pub mod commands;
 pub mod decisions;
 pub mod intake;
 pub mod jobs;
+pub mod linking;
 pub mod memory;
 pub mod outbox;
 pub mod port;

@@ -285,4 +285,25 @@ pub trait ChatPort: Send + Sync {
         let _ = (to, tag, since);
         Ok(EarlierPost::CannotTell)
     }
+
+    /// What the platform itself says of a person: the names to show them
+    /// by and the email address it verified for them (Slack's profile
+    /// email). `None` where the platform tells nothing more than the id.
+    async fn profile(&self, who: &ChatIdentity) -> Result<Option<ChatProfile>, ChatError> {
+        let _ = who;
+        Ok(None)
+    }
+}
+
+/// A person as their chat platform describes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatProfile {
+    /// The handle people type (`alex` for Slack's `@alex`).
+    pub handle: Option<String>,
+    /// The full name.
+    pub name: Option<String>,
+    /// The workspace's name (`Contoso`).
+    pub workspace_name: Option<String>,
+    /// The email address the platform verified for this account.
+    pub email: Option<String>,
 }

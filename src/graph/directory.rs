@@ -5,7 +5,7 @@ use super::models::{DirectoryObject, Page, User};
 use super::{Auth, GraphClient, GraphError};
 use crate::domain::ids::ObjectId;
 
-const USER_SELECT: &str = "$select=id,displayName,accountEnabled,userPrincipalName";
+const USER_SELECT: &str = "$select=id,displayName,accountEnabled,userPrincipalName,mail";
 
 pub async fn user(graph: &GraphClient, id: &ObjectId) -> Result<Option<User>, GraphError> {
     match graph

@@ -247,6 +247,8 @@ pub struct User {
     pub account_enabled: Option<bool>,
     #[serde(default)]
     pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
 }
 
 /// A `directoryObject` from a membership list; only users carry

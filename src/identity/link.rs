@@ -18,9 +18,10 @@ use openidconnect::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
-use super::vault::{KeyRing, refresh_token_aad};
+use super::vault::{KeyRing, REFRESH_TOKEN_AAD_VERSION, VaultError, refresh_token_aad};
 use crate::config::Settings;
 use crate::store::links::{ChatIdentity, LinkRow, PendingSignIn};
 use crate::store::{Store, StoreError};
@@ -43,12 +44,15 @@ pub enum LinkError {
     InvalidLinkToken,
     #[error("this sign-in is invalid, already completed or expired; start again from chat")]
     InvalidState,
+    /// The callback came to another browser than the one that opened the
+    /// sign-in link: a forwarded Entra sign-in address.
+    #[error(
+        "this sign-in was started in another browser. Sign-in links work only in the browser \
+         that opened them; ask the bot for a new link and open it yourself"
+    )]
+    ForeignBrowser(Box<ChatIdentity>),
     #[error("sign-in was cancelled or refused by Microsoft Entra: {0}")]
     Refused(String),
-    #[error(
-        "you signed in as a different Microsoft account than the one your Teams account belongs to"
-    )]
-    WrongAccount,
     #[error("you signed in to another tenant than the one stagegate serves")]
     WrongTenant,
     #[error("you have not linked your account yet")]
@@ -59,6 +63,56 @@ pub enum LinkError {
     Upstream(String),
     #[error("database error: {0}")]
     Store(#[from] StoreError),
+}
+
+/// A sign-in Entra completed for a flow this browser started: who signed
+/// in, not yet linked. The engine checks that the Entra account belongs to
+/// the chat account before [`LinkService::store_link`] keeps it.
+pub struct SignedIn {
+    pub identity: ChatIdentity,
+    pub object_id: String,
+    pub display_name: String,
+    pub resume: Option<String>,
+    mfa_at: Option<DateTime<Utc>>,
+    refresh_token: SecretString,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("identity", &self.identity)
+            .field("object_id", &self.object_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignedIn {
+    /// What the engine needs once the link is stored.
+    #[must_use]
+    pub fn linked(&self) -> Linked {
+        Linked {
+            identity: self.identity.clone(),
+            object_id: self.object_id.clone(),
+            display_name: self.display_name.clone(),
+            resume: self.resume.clone(),
+        }
+    }
+}
+
+/// A sign-in started at `/auth/start`: where to send the browser, and the
+/// cookie that binds the flow to it.
+pub struct Started {
+    pub authorize_url: String,
+    pub cookie_name: String,
+    pub cookie_value: String,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("cookie_name", &self.cookie_name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A completed link, for the caller to confirm in chat and resume.
@@ -134,17 +188,18 @@ fn demands_fresh_mfa(claims: &str) -> bool {
 }
 
 pub struct LinkService {
-    store: Store,
-    vault: Arc<KeyRing>,
+    pub(super) store: Store,
+    pub(super) vault: Arc<KeyRing>,
     http: reqwest::Client,
     issuer: String,
-    tenant_id: String,
+    pub(super) tenant_id: String,
     client_id: String,
     client_secret: SecretString,
     redirect_uri: String,
     public_base_url: String,
     scopes: Vec<String>,
     link_ttl: Duration,
+    slack_email_domains: std::collections::BTreeMap<String, String>,
     client: OnceCell<EntraClient>,
 }
 
@@ -179,8 +234,16 @@ impl LinkService {
             public_base_url: public,
             scopes: settings.identity.scopes.clone(),
             link_ttl: Duration::seconds(settings.identity.link_ttl_seconds as i64),
+            slack_email_domains: settings.identity.slack_email_domains.clone(),
             client: OnceCell::new(),
         }
+    }
+
+    /// Slack email domain → Entra domain, for checking that a Slack account
+    /// and an Entra account are the same person's.
+    #[must_use]
+    pub fn slack_email_domains(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.slack_email_domains
     }
 
     /// Discovers Entra's endpoints once (lazily, so start-up never depends on Entra).
@@ -227,8 +290,24 @@ impl LinkService {
         Ok(format!("{}/auth/start?t={token}", self.public_base_url))
     }
 
-    /// Consumes a link token; returns the Entra authorize URL to redirect to.
-    pub async fn start(&self, link_token: &str) -> Result<String, LinkError> {
+    /// The chat identity an unused link token is for, without using it.
+    pub async fn pending(&self, link_token: &str) -> Result<ChatIdentity, LinkError> {
+        self.store
+            .peek_link_token(&hash(link_token), Utc::now())
+            .await?
+            .ok_or(LinkError::InvalidLinkToken)
+    }
+
+    /// The name of the cookie that binds the flow of `state` to a browser
+    /// (one per flow, so two sign-ins in one browser do not clash).
+    #[must_use]
+    pub fn flow_cookie_name(state: &str) -> String {
+        format!("stagegate_signin_{}", &hash(state)[..16])
+    }
+
+    /// Consumes a link token and starts the Entra sign-in: the authorize
+    /// URL to redirect to, and a cookie for the browser that asked.
+    pub async fn start(&self, link_token: &str) -> Result<Started, LinkError> {
         let pending = self
             .store
             .consume_link_token(&hash(link_token), Utc::now())
@@ -257,14 +336,14 @@ impl LinkService {
             request = request.add_extra_param("claims", claims.clone());
         }
         let (url, state, nonce) = request.url();
-        let identity = pending.identity.clone();
+        let browser = random_token();
         let aad = flow_aad(state.secret());
         let flow = PendingSignIn {
             code_verifier: self
                 .vault
                 .seal(&SecretString::from(verifier.secret().clone()), &aad),
             nonce: nonce.secret().clone(),
-            identity,
+            browser_hash: hash(&browser),
             ..pending
         };
         self.store
@@ -274,16 +353,41 @@ impl LinkService {
                 Utc::now() + Duration::minutes(FLOW_LIFETIME_MINUTES),
             )
             .await?;
-        Ok(url.to_string())
+        Ok(Started {
+            authorize_url: url.to_string(),
+            cookie_name: Self::flow_cookie_name(state.secret()),
+            cookie_value: browser,
+        })
     }
 
-    /// Completes a sign-in from the redirect's `code` and `state`.
-    pub async fn callback(&self, code: &str, state: &str) -> Result<Linked, LinkError> {
+    /// How long the browser cookie of a flow lives.
+    #[must_use]
+    pub fn flow_lifetime() -> std::time::Duration {
+        std::time::Duration::from_secs(FLOW_LIFETIME_MINUTES as u64 * 60)
+    }
+
+    /// Completes a sign-in from the redirect's `code` and `state`, in the
+    /// browser that carries `browser` (the flow's cookie). Returns who
+    /// signed in; nothing is linked yet.
+    pub async fn callback(
+        &self,
+        code: &str,
+        state: &str,
+        browser: Option<&str>,
+    ) -> Result<SignedIn, LinkError> {
         let flow = self
             .store
             .consume_auth_flow(&hash(state), Utc::now())
             .await?
             .ok_or(LinkError::InvalidState)?;
+        // Constant time: the stored hash is of a secret cookie.
+        let same_browser = browser.is_some_and(|b| {
+            !flow.browser_hash.is_empty()
+                && bool::from(hash(b).as_bytes().ct_eq(flow.browser_hash.as_bytes()))
+        });
+        if !same_browser {
+            return Err(LinkError::ForeignBrowser(Box::new(flow.identity)));
+        }
         let verifier = self
             .vault
             .open(&flow.code_verifier, &flow_aad(state))
@@ -310,11 +414,6 @@ impl LinkService {
         if extra.tid != self.tenant_id {
             return Err(LinkError::WrongTenant);
         }
-        // Teams tells us who the person is: the link must match it.
-        if flow.identity.platform == "teams" && !extra.oid.eq_ignore_ascii_case(&flow.identity.user)
-        {
-            return Err(LinkError::WrongAccount);
-        }
         let refresh = response.refresh_token().ok_or_else(|| {
             LinkError::Upstream("Entra returned no refresh token (offline_access)".into())
         })?;
@@ -323,31 +422,40 @@ impl LinkService {
             .name
             .or(extra.preferred_username)
             .unwrap_or_else(|| extra.oid.clone());
-        let sealed = self.vault.seal(
-            &SecretString::from(refresh.secret().clone()),
-            &refresh_token_aad(&self.tenant_id, &extra.oid),
-        );
-        self.store
-            .upsert_link(
-                &LinkRow {
-                    identity: flow.identity.clone(),
-                    object_id: extra.oid.clone(),
-                    display_name: display_name.clone(),
-                    refresh_token: sealed,
-                    key_id: self.vault.primary_key_id().to_owned(),
-                },
-                Utc::now(),
-            )
-            .await?;
-        if let Some(at) = mfa_at {
-            self.store.set_mfa_at(&flow.identity, at).await?;
-        }
-        Ok(Linked {
+        Ok(SignedIn {
             identity: flow.identity,
             object_id: extra.oid,
             display_name,
             resume: flow.resume,
+            mfa_at,
+            refresh_token: SecretString::from(refresh.secret().clone()),
         })
+    }
+
+    /// Links the chat identity of a checked sign-in to its Entra account:
+    /// the refresh token sealed and bound to both.
+    pub async fn store_link(&self, signed: &SignedIn) -> Result<(), LinkError> {
+        let sealed = self.vault.seal(
+            &signed.refresh_token,
+            &refresh_token_aad(&self.tenant_id, &signed.object_id, &signed.identity),
+        );
+        self.store
+            .upsert_link(
+                &LinkRow {
+                    identity: signed.identity.clone(),
+                    object_id: signed.object_id.clone(),
+                    display_name: signed.display_name.clone(),
+                    refresh_token: sealed,
+                    key_id: self.vault.primary_key_id().to_owned(),
+                    aad_version: REFRESH_TOKEN_AAD_VERSION,
+                },
+                Utc::now(),
+            )
+            .await?;
+        if let Some(at) = signed.mfa_at {
+            self.store.set_mfa_at(&signed.identity, at).await?;
+        }
+        Ok(())
     }
 
     /// A fresh delegated Graph access token for a linked person (refresh
@@ -357,11 +465,11 @@ impl LinkService {
         who: &ChatIdentity,
     ) -> Result<(SecretString, String), LinkError> {
         let link = self.store.link(who).await?.ok_or(LinkError::NotLinked)?;
-        let aad = refresh_token_aad(&self.tenant_id, &link.object_id);
-        let refresh = self
-            .vault
-            .open(&link.refresh_token, &aad)
-            .map_err(|_| LinkError::Reauthenticate)?;
+        let aad = refresh_token_aad(&self.tenant_id, &link.object_id, who);
+        let refresh = self.vault.open(&link.refresh_token, &aad).map_err(|e| {
+            log_unopenable(who, &e);
+            LinkError::Reauthenticate
+        })?;
         let client = self.client().await?;
         let response = client
             .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_owned()))
@@ -382,7 +490,13 @@ impl LinkService {
                 .vault
                 .seal(&SecretString::from(rotated.secret().clone()), &aad);
             self.store
-                .update_refresh_token(who, &sealed, self.vault.primary_key_id(), Utc::now())
+                .update_refresh_token(
+                    who,
+                    &sealed,
+                    self.vault.primary_key_id(),
+                    REFRESH_TOKEN_AAD_VERSION,
+                    Utc::now(),
+                )
                 .await?;
         }
         Ok((
@@ -397,11 +511,27 @@ impl LinkService {
     }
 }
 
-fn random_token() -> String {
+/// A stored token that does not open means the person must sign in again;
+/// a key missing from the ring is an operator's mistake and said loudly.
+fn log_unopenable(who: &ChatIdentity, error: &VaultError) {
+    match error {
+        VaultError::MissingKey(key_id) => tracing::error!(
+            %key_id,
+            platform = %who.platform,
+            "a stored refresh token was sealed with a vault key that is not in identity.vault_keys; \
+             put the key back in the ring, or the person must sign in again"
+        ),
+        other => {
+            tracing::warn!(error = %other, platform = %who.platform, "a stored refresh token does not open; the person must sign in again")
+        }
+    }
+}
+
+pub(crate) fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-fn hash(value: &str) -> String {
+pub(crate) fn hash(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
 }
 

@@ -2,8 +2,10 @@
 //!
 //! A sealed value is `key_id_len ‖ key_id ‖ nonce (24 bytes) ‖ ciphertext`,
 //! so a ring can hold old keys for reading while new values are sealed with
-//! the primary key (rotation). The tenant and user are bound as associated
-//! data: a ciphertext copied onto another person's row does not open.
+//! the primary key (rotation; the re-sealing job in `identity::upkeep`
+//! moves old values to it). The tenant and user are bound as associated
+//! data with the chat identity: a ciphertext copied onto another row does
+//! not open.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+use crate::store::links::ChatIdentity;
 
 const NONCE_LEN: usize = 24;
 
@@ -145,8 +149,24 @@ impl KeyRing {
     }
 }
 
-/// Associated data binding a refresh token to its tenant and person.
-pub fn refresh_token_aad(tenant_id: &str, object_id: &str) -> Vec<u8> {
+/// The version of [`refresh_token_aad`] new seals use.
+pub const REFRESH_TOKEN_AAD_VERSION: i64 = 2;
+
+/// Associated data binding a refresh token to its tenant, its Entra user
+/// and the chat identity that acts as them: a sealed token copied onto
+/// another person's row, or onto another chat account's row of the same
+/// person, does not open.
+pub fn refresh_token_aad(tenant_id: &str, object_id: &str, who: &ChatIdentity) -> Vec<u8> {
+    format!(
+        "stagegate/refresh-token/v2/{tenant_id}/{object_id}/{}/{}/{}",
+        who.platform, who.workspace, who.user
+    )
+    .into_bytes()
+}
+
+/// The associated data of version 1 (tenant and Entra user only), read
+/// once by the re-sealing job to move old rows to version 2.
+pub fn refresh_token_aad_v1(tenant_id: &str, object_id: &str) -> Vec<u8> {
     format!("stagegate/refresh-token/v1/{tenant_id}/{object_id}").into_bytes()
 }
 
@@ -170,7 +190,12 @@ mod tests {
     fn round_trip_and_aad_binding() {
         let ring = ring(&[("k1", 1)], "k1");
         let secret = SecretString::from("0.AAAA-refresh-token".to_owned());
-        let aad = refresh_token_aad("t", "alex");
+        let slack = |user: &str| ChatIdentity {
+            platform: "slack".into(),
+            workspace: "T1".into(),
+            user: user.into(),
+        };
+        let aad = refresh_token_aad("t", "alex", &slack("U1"));
         let sealed = ring.seal(&secret, &aad);
         assert!(!sealed.windows(8).any(|w| w == b"refresh-"));
         assert_eq!(
@@ -178,7 +203,18 @@ mod tests {
             "0.AAAA-refresh-token"
         );
         assert_eq!(
-            ring.open(&sealed, &refresh_token_aad("t", "miriam")).err(),
+            ring.open(&sealed, &refresh_token_aad("t", "miriam", &slack("U1")))
+                .err(),
+            Some(VaultError::Corrupt)
+        );
+        // The same person's token on another chat account's row.
+        assert_eq!(
+            ring.open(&sealed, &refresh_token_aad("t", "alex", &slack("U2")))
+                .err(),
+            Some(VaultError::Corrupt)
+        );
+        assert_eq!(
+            ring.open(&sealed, &refresh_token_aad_v1("t", "alex")).err(),
             Some(VaultError::Corrupt)
         );
         let mut tampered = sealed.clone();

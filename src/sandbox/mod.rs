@@ -257,6 +257,7 @@ impl SimState {
                 vault_primary_key: "sandbox".into(),
                 link_ttl_seconds: 600,
                 scopes: crate::config::default_delegated_scopes(),
+                slack_email_domains: Default::default(),
             },
             graph: GraphSettings {
                 base_url: self.graph_url(""),

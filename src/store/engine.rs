@@ -184,6 +184,19 @@ impl Store {
         Ok(row.map(|r| r.get("object_id")))
     }
 
+    /// The name a chat identity was last seen with, if known.
+    pub async fn person_name(&self, who: &ChatIdentity) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT display_name FROM people WHERE platform = ? AND workspace = ? AND chat_user = ?",
+        )
+        .bind(&who.platform)
+        .bind(&who.workspace)
+        .bind(&who.user)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.get("display_name")))
+    }
+
     /// Every chat identity through which a user can be reached.
     pub async fn identities_of(&self, object_id: &str) -> Result<Vec<ChatIdentity>, StoreError> {
         let rows = sqlx::query(

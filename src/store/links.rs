@@ -28,6 +28,8 @@ pub struct LinkRow {
     pub display_name: String,
     pub refresh_token: Vec<u8>,
     pub key_id: String,
+    /// Which associated data sealed the token (see the vault).
+    pub aad_version: i64,
 }
 
 /// A consumed link token or sign-in flow.
@@ -39,6 +41,9 @@ pub struct PendingSignIn {
     /// Only for flows: the sealed PKCE verifier and the nonce.
     pub code_verifier: Vec<u8>,
     pub nonce: String,
+    /// Only for flows: SHA-256 of the cookie set in the browser that
+    /// started the flow.
+    pub browser_hash: String,
 }
 
 impl Store {
@@ -82,16 +87,32 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| PendingSignIn {
-            identity: ChatIdentity {
-                platform: r.get("platform"),
-                workspace: r.get("workspace"),
-                user: r.get("chat_user"),
-            },
+            identity: identity_of(&r),
             claims: r.get("claims"),
             resume: r.get("resume"),
             code_verifier: Vec::new(),
             nonce: String::new(),
+            browser_hash: String::new(),
         }))
+    }
+
+    /// The chat identity a link token is for, if it exists, is unused and
+    /// unexpired, without using it (the confirmation page reads it; link
+    /// scanners that fetch the page do not burn the link).
+    pub async fn peek_link_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatIdentity>, StoreError> {
+        let row = sqlx::query(
+            "SELECT platform, workspace, chat_user FROM link_tokens
+             WHERE token_hash = ?2 AND used_at IS NULL AND expires_at > ?1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| identity_of(&r)))
     }
 
     pub async fn insert_auth_flow(
@@ -101,8 +122,8 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO auth_flows (state_hash, platform, workspace, chat_user, code_verifier, nonce, claims, resume, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO auth_flows (state_hash, platform, workspace, chat_user, code_verifier, nonce, claims, resume, browser_hash, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(state_hash)
         .bind(&flow.identity.platform)
@@ -112,6 +133,7 @@ impl Store {
         .bind(&flow.nonce)
         .bind(&flow.claims)
         .bind(&flow.resume)
+        .bind(&flow.browser_hash)
         .bind(expires_at)
         .execute(self.pool())
         .await?;
@@ -126,34 +148,31 @@ impl Store {
         let row = sqlx::query(
             "UPDATE auth_flows SET used_at = ?1
              WHERE state_hash = ?2 AND used_at IS NULL AND expires_at > ?1
-             RETURNING platform, workspace, chat_user, code_verifier, nonce, claims, resume",
+             RETURNING platform, workspace, chat_user, code_verifier, nonce, claims, resume, browser_hash",
         )
         .bind(now)
         .bind(state_hash)
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| PendingSignIn {
-            identity: ChatIdentity {
-                platform: r.get("platform"),
-                workspace: r.get("workspace"),
-                user: r.get("chat_user"),
-            },
+            identity: identity_of(&r),
             claims: r.get("claims"),
             resume: r.get("resume"),
             code_verifier: r.get("code_verifier"),
             nonce: r.get("nonce"),
+            browser_hash: r.get("browser_hash"),
         }))
     }
 
     pub async fn upsert_link(&self, link: &LinkRow, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO links (platform, workspace, chat_user, object_id, display_name, refresh_token, key_id, linked_at, refreshed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+            "INSERT INTO links (platform, workspace, chat_user, object_id, display_name, refresh_token, key_id, linked_at, refreshed_at, aad_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
              ON CONFLICT (platform, workspace, chat_user) DO UPDATE SET
                object_id = excluded.object_id, display_name = excluded.display_name,
                refresh_token = excluded.refresh_token, key_id = excluded.key_id,
                linked_at = excluded.linked_at, refreshed_at = excluded.refreshed_at,
-               mfa_at = NULL",
+               aad_version = excluded.aad_version, mfa_at = NULL",
         )
         .bind(&link.identity.platform)
         .bind(&link.identity.workspace)
@@ -163,6 +182,7 @@ impl Store {
         .bind(&link.refresh_token)
         .bind(&link.key_id)
         .bind(now)
+        .bind(link.aad_version)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -170,7 +190,7 @@ impl Store {
 
     pub async fn link(&self, who: &ChatIdentity) -> Result<Option<LinkRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT object_id, display_name, refresh_token, key_id FROM links
+            "SELECT object_id, display_name, refresh_token, key_id, aad_version FROM links
              WHERE platform = ? AND workspace = ? AND chat_user = ?",
         )
         .bind(&who.platform)
@@ -184,6 +204,7 @@ impl Store {
             display_name: r.get("display_name"),
             refresh_token: r.get("refresh_token"),
             key_id: r.get("key_id"),
+            aad_version: r.get("aad_version"),
         }))
     }
 
@@ -193,15 +214,17 @@ impl Store {
         who: &ChatIdentity,
         sealed: &[u8],
         key_id: &str,
+        aad_version: i64,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE links SET refresh_token = ?, key_id = ?, refreshed_at = ?
+            "UPDATE links SET refresh_token = ?, key_id = ?, refreshed_at = ?, aad_version = ?
              WHERE platform = ? AND workspace = ? AND chat_user = ?",
         )
         .bind(sealed)
         .bind(key_id)
         .bind(now)
+        .bind(aad_version)
         .bind(&who.platform)
         .bind(&who.workspace)
         .bind(&who.user)
@@ -210,16 +233,25 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the link and its stored token; true if there was one.
+    /// Removes the link, its stored token and every route to the person
+    /// through this chat identity (the `people` row the engine reaches
+    /// them by); true if there was a link.
     pub async fn delete_link(&self, who: &ChatIdentity) -> Result<bool, StoreError> {
-        let result =
-            sqlx::query("DELETE FROM links WHERE platform = ? AND workspace = ? AND chat_user = ?")
-                .bind(&who.platform)
-                .bind(&who.workspace)
-                .bind(&who.user)
-                .execute(self.pool())
-                .await?;
-        Ok(result.rows_affected() > 0)
+        let mut tx = self.pool().begin().await?;
+        let mut removed = false;
+        for table in ["links", "people"] {
+            let result = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE platform = ? AND workspace = ? AND chat_user = ?"
+            ))
+            .bind(&who.platform)
+            .bind(&who.workspace)
+            .bind(&who.user)
+            .execute(&mut *tx)
+            .await?;
+            removed |= table == "links" && result.rows_affected() > 0;
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Records a completed multifactor sign-in of a linked person.
@@ -251,5 +283,14 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(at.flatten())
+    }
+}
+
+/// The chat identity of a row with `platform`, `workspace`, `chat_user`.
+pub(super) fn identity_of(row: &sqlx::sqlite::SqliteRow) -> ChatIdentity {
+    ChatIdentity {
+        platform: row.get("platform"),
+        workspace: row.get("workspace"),
+        user: row.get("chat_user"),
     }
 }

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod decisions;
 pub mod engine;
 pub mod intake;
+pub mod link_upkeep;
 pub mod links;
 pub mod outbox;
 pub mod replay;

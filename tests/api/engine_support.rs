@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reqwest::header::LOCATION;
 use stagegate::app::{AppOptions, Application};
 use stagegate::config::SecurityChannelSettings;
 use stagegate::domain::chat_ids::Platform;
@@ -15,8 +14,8 @@ use stagegate::engine::memory::MemoryChat;
 use stagegate::engine::port::{CardAction, Message, Recipient};
 use stagegate::store::links::ChatIdentity;
 
-use crate::entra_support::{Browser, hidden, mfa_number};
 use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
+use stagegate::sandbox::client::{SignInBrowser, SimClient};
 
 pub const PERSONAS: [&str; 10] = [
     "alex", "miriam", "megan", "bianca", "adele", "diego", "lee", "isaiah", "patti", "johanna",
@@ -173,40 +172,23 @@ impl EngineApp {
         .expect("outbox went idle");
     }
 
-    /// Follows a sign-in link as `persona` through the emulated pages
-    /// (with the MFA step when Entra asks for one) back to the bot.
-    /// Returns the Entra authorize URL the bot redirected to.
+    /// Follows a sign-in link as `persona` through the confirmation page
+    /// and the emulated Entra pages (with the MFA step when Entra asks for
+    /// one) back to the bot. Returns the Entra authorize URL the bot
+    /// redirected to.
     pub async fn sign_in(&self, link: &str, persona: &str) -> String {
-        let mut browser = Browser::new(&self.sandbox);
-        let start = browser.get(link).await;
-        assert_eq!(start.status(), 303, "start redirects to Entra");
-        let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-        let page = browser.get(&authorize).await;
-        assert_eq!(page.status(), 200, "picker page");
-        let html = page.text().await.unwrap();
-        let ctx = hidden(&html, "ctx");
-        let mut response = browser
-            .post(
-                "signin",
-                &[("ctx", &ctx), ("persona", persona), ("action", "signin")],
-            )
-            .await;
-        if response.status() == 200 {
-            let html = response.text().await.unwrap();
-            let (ctx, number) = (hidden(&html, "ctx"), mfa_number(&html));
-            response = browser
-                .post(
-                    "mfa",
-                    &[("ctx", &ctx), ("number", &number), ("action", "approve")],
-                )
-                .await;
-        }
-        assert_eq!(response.status(), 302, "Entra redirects back to the bot");
-        let callback = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        let client = SimClient::new(&self.sandbox.base_url);
+        let mut browser = SignInBrowser::new(&client);
+        let (_, authorize) = browser.open_link(link).await.expect("the link opens");
+        let (callback, _) = browser
+            .sign_in_at_entra(&authorize, persona)
+            .await
+            .expect("Entra signs the persona in");
         assert!(callback.starts_with(&self.address), "{callback}");
-        let done = reqwest::get(&callback).await.unwrap();
-        let status = done.status();
-        let body = done.text().await.unwrap();
+        let (status, body) = browser
+            .finish(&callback)
+            .await
+            .expect("the callback answers");
         assert_eq!(status, 200, "{body}");
         self.settle().await;
         authorize

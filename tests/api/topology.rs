@@ -58,8 +58,9 @@ fn the_shipped_sandbox_config_is_the_seeded_sandboxs_bot_config() {
 
 const HEADER: &str = r#"
 # stagegate's bot config for the SANDBOX ONLY — every secret below is fake,
-# public, and marked `not-for-production`; the bot refuses to start with them
-# unless every Microsoft and Slack endpoint is on loopback.
+# public, and marked `not-for-production`; the bot recognises them and refuses
+# to start with them unless it listens on loopback and every Microsoft and
+# Slack endpoint is on loopback.
 #
 #   stagegate sandbox --emulators-only          # the emulated cloud on :3979
 #   stagegate serve --config sandbox/stagegate.sandbox.toml   # the bot on :3978
@@ -85,7 +86,10 @@ fn sandbox_secrets_are_refused_off_loopback() {
         let settings =
             Settings::load_from(Some(&shipped()), vec![(var.to_owned(), value.to_owned())])
                 .unwrap();
-        let refused = settings.refuse_sandbox_secrets_off_loopback().unwrap_err();
+        let refused = settings
+            .refuse_sandbox_secrets_off_loopback()
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("not on loopback"), "{refused}");
         assert!(
             !refused.contains("sandbox-client-secret"),

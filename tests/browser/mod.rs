@@ -259,6 +259,11 @@ impl Browser {
     /// MFA number matching, consent); does nothing while a page loads.
     async fn sign_in_step(&self, persona: &str) {
         let c = &self.client;
+        // The bot's page naming the chat account being linked.
+        if let Ok(button) = c.find(Locator::Css("button#continue")).await {
+            let _ = button.click().await;
+            return;
+        }
         let radio = format!("input[name=persona][value={persona}]");
         if let Ok(choice) = c.find(Locator::Css(&radio)).await {
             if choice.click().await.is_ok()

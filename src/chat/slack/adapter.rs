@@ -14,8 +14,11 @@ use super::client::{PostMessage, SlackClient, UpdateMessage};
 use super::error::SlackError;
 use super::render::render;
 use crate::domain::chat_ids::Platform;
-use crate::engine::port::{ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
+use crate::engine::port::{
+    ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
+};
 use crate::store::Store;
+use crate::store::links::ChatIdentity;
 
 /// The metadata event type of a message the outbox posted; its payload's
 /// `key` is the outbox job's key.
@@ -71,6 +74,8 @@ pub struct SlackPort {
     dms: Mutex<HashMap<(String, String), String>>,
     /// Where the DMs are kept across restarts (none in some tests).
     store: Option<Store>,
+    /// The bot's own workspace, `(team id, name)`, from `auth.test`.
+    pub(super) workspace: tokio::sync::OnceCell<(String, String)>,
 }
 
 impl std::fmt::Debug for SlackPort {
@@ -86,6 +91,7 @@ impl SlackPort {
             client,
             dms: Mutex::new(HashMap::new()),
             store: None,
+            workspace: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -250,6 +256,13 @@ impl SlackPort {
 impl ChatPort for SlackPort {
     fn platform(&self) -> Platform {
         Platform::Slack
+    }
+
+    async fn profile(&self, who: &ChatIdentity) -> Result<Option<ChatProfile>, ChatError> {
+        self.person_profile(who)
+            .await
+            .map(Some)
+            .map_err(|e| chat_error(&e))
     }
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {

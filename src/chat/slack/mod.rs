@@ -11,6 +11,7 @@ pub mod limits;
 pub mod modal;
 pub mod origin;
 pub mod payload;
+pub mod profile;
 pub mod render;
 pub mod replay;
 pub mod types;

@@ -117,6 +117,11 @@ impl TeamsPort {
         &self.tenant_id
     }
 
+    /// The configured `teams.service_url`, as written.
+    pub fn default_service_url(&self) -> &str {
+        &self.default_service_url
+    }
+
     /// Remembers a person's 1:1 conversation (from an authenticated
     /// activity in it, or one the bot created), durably.
     pub async fn remember_person(&self, object_id: &str, at: ConversationRef) {

@@ -6,7 +6,7 @@ use super::adapter::TeamsPort;
 use super::auth::{AuthSettings, TeamsAuthenticator};
 use super::connector::{ConnectorClient, RetryPolicy};
 use super::service_url::{ServiceUrlAllowlist, TEAMS_SERVICE_URLS};
-use crate::config::{Settings, TeamsSettings};
+use crate::config::{Settings, TeamsSettings, is_loopback_bind, is_loopback_url, origin_of};
 
 pub type Parts = (
     Arc<TeamsAuthenticator>,
@@ -16,7 +16,7 @@ pub type Parts = (
 
 /// The authenticator, the serviceUrl allowlist (Teams' hosts plus the
 /// configured `service_url`) and the port. `dev_no_auth` is refused unless
-/// the bot listens on loopback only.
+/// nothing real can be reached ([`refuse_dev_mode_off_loopback`]).
 pub fn build(
     settings: &Settings,
     teams: &TeamsSettings,
@@ -24,13 +24,7 @@ pub fn build(
     store: crate::store::Store,
 ) -> anyhow::Result<Parts> {
     if teams.dev_no_auth {
-        if !settings.server.bind.ip().is_loopback() {
-            anyhow::bail!(
-                "teams.dev_no_auth accepts unauthenticated activities and is refused unless \
-                 server.bind is a loopback address (it is {})",
-                settings.server.bind
-            );
-        }
+        refuse_dev_mode_off_loopback(settings, teams)?;
         tracing::warn!(
             "teams.dev_no_auth is ON: Teams activities are NOT authenticated. \
              Local development with the Agents Playground only."
@@ -68,4 +62,35 @@ pub fn build(
         store,
     ));
     Ok((authenticator, allowlist, port))
+}
+
+/// `teams.dev_no_auth` believes whoever posts an activity, so it may only
+/// run where no real tenant is reachable: the bot listens on loopback, and
+/// Entra, Graph and the Bot Connector it replies to are local emulators (the
+/// connector token it sends with each reply comes from that Entra).
+fn refuse_dev_mode_off_loopback(settings: &Settings, teams: &TeamsSettings) -> anyhow::Result<()> {
+    let mut off = Vec::new();
+    if !is_loopback_bind(&settings.server.bind) {
+        off.push(format!("server.bind ({})", settings.server.bind));
+    }
+    for (key, url) in [
+        ("entra.login_base_url", &settings.entra.login_base_url),
+        ("graph.base_url", &settings.graph.base_url),
+        ("teams.service_url", &teams.service_url),
+    ] {
+        if !is_loopback_url(url) {
+            off.push(format!("{key} ({})", origin_of(url)));
+        }
+    }
+    if off.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "teams.dev_no_auth accepts unauthenticated activities and is refused unless server.bind, \
+         entra.login_base_url, graph.base_url and teams.service_url are all on loopback; not on \
+         loopback: {}. Point Entra and Graph at local emulators (`stagegate sandbox \
+         --emulators-only`) and teams.service_url at the Agents Playground's --service-url \
+         (default http://localhost:56150/_connector), or turn teams.dev_no_auth off",
+        off.join(", ")
+    )
 }

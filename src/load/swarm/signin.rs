@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-/// Follows `link` (the bot's `/auth/start…`) as `persona`.
+/// Follows `link` (the bot's `/auth/start…`) as `persona`: the
+/// confirmation page's Continue, Entra's pages, and the callback with the
+/// cookie the bot set.
 pub async fn sign_in(
     http: &reqwest::Client,
     sim_url: &str,
@@ -14,14 +16,25 @@ pub async fn sign_in(
     link: &str,
     persona: &str,
 ) -> anyhow::Result<()> {
-    let mut cookie: Option<String> = None;
-    let start = http.get(link).send().await.context("sign-in start")?;
+    let mut jar = Jar::default();
+    let page = http.get(link).send().await.context("sign-in link")?;
+    if page.status() != StatusCode::OK {
+        bail!("sign-in link answered {}", page.status());
+    }
+    let token = hidden(&page.text().await?, "t")?;
+    let start_url = link.split('?').next().unwrap_or(link);
+    let start = http
+        .post(start_url)
+        .form(&[("t", token.as_str())])
+        .send()
+        .await
+        .context("sign-in start")?;
     if start.status() != StatusCode::SEE_OTHER {
         bail!("sign-in start answered {}", start.status());
     }
+    jar.keep(&start);
     let authorize = location(&start)?;
-    let page = with_cookie(http.get(&authorize), &cookie).send().await?;
-    remember(&page, &mut cookie);
+    let page = jar.send(http.get(&authorize)).await?;
     if page.status() != StatusCode::OK {
         bail!("authorize page answered {}", page.status());
     }
@@ -32,10 +45,7 @@ pub async fn sign_in(
         ("persona", persona),
         ("action", "signin"),
     ];
-    let mut answer = with_cookie(http.post(step("signin")).form(&form), &cookie)
-        .send()
-        .await?;
-    remember(&answer, &mut cookie);
+    let mut answer = jar.send(http.post(step("signin")).form(&form)).await?;
     if answer.status() == StatusCode::OK {
         let html = answer.text().await?;
         let (ctx, number) = (hidden(&html, "ctx")?, mfa_number(&html)?);
@@ -44,9 +54,7 @@ pub async fn sign_in(
             ("number", number.as_str()),
             ("action", "approve"),
         ];
-        answer = with_cookie(http.post(step("mfa")).form(&form), &cookie)
-            .send()
-            .await?;
+        answer = jar.send(http.post(step("mfa")).form(&form)).await?;
     }
     if answer.status() != StatusCode::FOUND {
         bail!(
@@ -55,30 +63,47 @@ pub async fn sign_in(
         );
     }
     let callback = location(&answer)?;
-    let done = http.get(&callback).send().await.context("callback")?;
+    let done = jar.send(http.get(&callback)).await.context("callback")?;
     if done.status() != StatusCode::OK {
-        bail!("the bot's callback answered {}", done.status());
+        bail!("the bot's sign-in callback answered {}", done.status());
     }
     Ok(())
 }
 
-fn with_cookie(
-    request: reqwest::RequestBuilder,
-    cookie: &Option<String>,
-) -> reqwest::RequestBuilder {
-    match cookie {
-        Some(c) => request.header(COOKIE, c),
-        None => request,
-    }
-}
+/// A browser's cookies, by name (the bot's and Entra's share the loopback
+/// host, as in a browser).
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
 
-fn remember(response: &reqwest::Response, cookie: &mut Option<String>) {
-    if let Some(c) = response
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|c| c.to_str().ok())
-    {
-        *cookie = c.split(';').next().map(str::to_owned);
+impl Jar {
+    async fn send(
+        &mut self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
+        let request = if self.0.is_empty() {
+            request
+        } else {
+            let all: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request.header(COOKIE, all.join("; "))
+        };
+        let response = request.send().await?;
+        self.keep(&response);
+        Ok(response)
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all(SET_COOKIE) {
+            let Some((name, value)) = set
+                .to_str()
+                .ok()
+                .and_then(|c| c.split(';').next())
+                .and_then(|c| c.split_once('='))
+            else {
+                continue;
+            };
+            self.0.retain(|(k, _)| k != name);
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
     }
 }
 

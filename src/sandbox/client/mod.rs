@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 pub use chat::{ChatItem, card_text, slack_text};
-pub use entra::SignedIn;
+pub use entra::{SignInBrowser, SignedIn};
 
 /// What went wrong talking to the sandbox.
 #[derive(Debug, thiserror::Error)]

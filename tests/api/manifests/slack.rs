@@ -69,7 +69,7 @@ fn rendered_manifest_validates_against_schema_1_0_0() {
     );
     assert_eq!(
         manifest["oauth_config"]["scopes"],
-        json!({"bot": ["chat:write", "commands", "im:history", "im:write", "users:read"]}),
+        json!({"bot": ["chat:write", "commands", "im:history", "im:write", "users:read", "users:read.email"]}),
         "exactly the scopes of the methods the bot calls"
     );
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 mod click;
 mod conversation;
+mod dev;
 
 pub use click::{parse_click, submitted};
 
@@ -25,7 +26,7 @@ use tokio::sync::Notify;
 
 use super::activity::Activity;
 use super::adapter::{ConversationRef, TeamsPort};
-use super::auth::{AuthError, AuthenticatedActivity, Refused, TeamsAuthenticator};
+use super::auth::{AuthenticatedActivity, Refused, TeamsAuthenticator};
 use super::service_url::ServiceUrlAllowlist;
 use crate::domain::ids::ObjectId;
 use crate::engine::Engine;
@@ -130,12 +131,16 @@ pub fn router(bot: Arc<TeamsBot>) -> Router {
 }
 
 /// The Bot Connector (a Bot Framework JWT for this bot, endorsed for
-/// `msteams`, from the bot's tenant) may call; in `dev_no_auth` mode, any
-/// loopback client (the Agents Playground).
+/// `msteams`, from the bot's tenant) may call; in `dev_no_auth` mode, a
+/// loopback client sending JSON for the configured serviceUrl (the Agents
+/// Playground, see [`dev`]).
 async fn messages(State(bot): State<Arc<TeamsBot>>, request: Request) -> Response {
     let authenticated = if bot.dev_no_auth {
         tracing::warn!("teams.dev_no_auth is on: accepting an unauthenticated activity");
-        unauthenticated(&bot, request).await
+        match dev::unauthenticated(&bot, request).await {
+            Ok(activity) => Ok(activity),
+            Err(refusal) => return refusal.into_response(),
+        }
     } else {
         bot.authenticator.authenticate(request).await
     };
@@ -175,32 +180,6 @@ async fn messages(State(bot): State<Arc<TeamsBot>>, request: Request) -> Respons
         "conversationUpdate" => conversation::on_update(&bot, &activity, here).await,
         _ => StatusCode::OK.into_response(),
     }
-}
-
-/// Dev mode only: the body as an activity, its serviceUrl admitted (the
-/// allowlist takes http only on loopback).
-async fn unauthenticated(
-    bot: &TeamsBot,
-    request: Request,
-) -> Result<AuthenticatedActivity, AuthError> {
-    let limit = bot.authenticator.settings().max_body_bytes;
-    let bytes = axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| AuthError::TooLarge)?;
-    let activity: Activity =
-        serde_json::from_slice(&bytes).map_err(|e| AuthError::BadActivity(e.to_string()))?;
-    let raw = activity
-        .service_url
-        .clone()
-        .ok_or_else(|| AuthError::BadActivity("no serviceUrl".into()))?;
-    let service_url = bot
-        .allowlist
-        .learn(&raw)
-        .map_err(|_| AuthError::ServiceUrlMismatch)?;
-    Ok(AuthenticatedActivity {
-        activity,
-        service_url,
-    })
 }
 
 /// The person an activity comes from, and registers them with the engine.
