@@ -126,12 +126,16 @@ impl Application {
             .map(|s| {
                 let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s);
                 let verifier = crate::chat::slack::SlackVerifier::new(s.signing_secret.clone());
-                (
+                let origin = crate::chat::slack::SlackOrigin::from_settings(s, client.clone())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok::<_, anyhow::Error>((
                     Arc::new(crate::chat::slack::SlackPort::new(client).with_store(store.clone())),
                     verifier,
-                )
-            });
-        if let Some((port, _)) = &slack {
+                    origin,
+                ))
+            })
+            .transpose()?;
+        if let Some((port, _, _)) = &slack {
             ports.push(port.clone());
         }
         // The Teams adapter, unless the caller brought its own Teams port.
@@ -176,9 +180,11 @@ impl Application {
         let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
             .map_err(|e| anyhow::anyhow!(e))?;
         let mut routes = router(state.clone()).merge(intake.router());
-        if let Some((port, verifier)) = slack {
+        if let Some((port, verifier, origin)) = slack {
             let inbound = crate::chat::slack::handlers::SlackInbound::new(
                 verifier,
+                origin,
+                state.store.clone(),
                 state.engine.clone(),
                 port,
             );

@@ -357,6 +357,20 @@ pub struct SlackSettings {
     pub bot_token: SecretString,
     #[serde(default = "default_slack_api_base_url")]
     pub api_base_url: String,
+    /// The Slack app's ID (`A…`, on the app's Basic Information page).
+    /// Required: a command or interaction whose `api_app_id` differs is
+    /// refused.
+    pub app_id: String,
+    /// The workspaces (`T…`) whose commands and clicks are served; any
+    /// other team is refused. Empty: the bot token's own workspace, asked
+    /// from `auth.test` once. A string is read as a comma-separated list.
+    #[serde(default, deserialize_with = "list_or_csv")]
+    pub team_ids: Vec<String>,
+    /// Where `response_url`s may point: same scheme, host and port, and a
+    /// path under this one. Any other `response_url` is never called (the
+    /// answer goes through the Web API instead).
+    #[serde(default = "default_slack_response_url_base")]
+    pub response_url_base: String,
 }
 
 /// The three intakes (Graph change notifications, custom-extension callouts
@@ -443,6 +457,10 @@ fn default_botframework_openid_url() -> String {
 
 fn default_slack_api_base_url() -> String {
     "https://slack.com/api".into()
+}
+
+fn default_slack_response_url_base() -> String {
+    "https://hooks.slack.com/".into()
 }
 
 // Only used to feed settings built in code (the sandbox) back through figment;

@@ -308,6 +308,7 @@ fn endpoints_of(settings: &Settings) -> Vec<(&'static str, &str)> {
     }
     if let Some(slack) = &settings.slack {
         out.push(("slack.api_base_url", slack.api_base_url.as_str()));
+        out.push(("slack.response_url_base", slack.response_url_base.as_str()));
     }
     out
 }

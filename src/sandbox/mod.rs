@@ -294,6 +294,9 @@ impl SimState {
                 signing_secret: SecretString::from(self.slack.signing_secret().to_owned()),
                 bot_token: SecretString::from(self.slack.bot_token().to_owned()),
                 api_base_url: format!("{}/slack/api", self.base_url),
+                app_id: self.slack.app_id.clone(),
+                team_ids: vec![self.slack.team_id.clone()],
+                response_url_base: slack::SlackSim::hook_url(&self.base_url, ""),
             }),
             intake: self.intake_settings(&world),
         }

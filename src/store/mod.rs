@@ -8,6 +8,7 @@ pub mod intake;
 pub mod link_upkeep;
 pub mod links;
 pub mod outbox;
+pub mod replay;
 pub mod slack;
 pub mod teams;
 

@@ -62,6 +62,7 @@ mod slack_app_support;
 mod slack_client;
 mod slack_emulator;
 mod slack_history;
+mod slack_origin;
 mod slack_port;
 mod slack_render;
 mod slack_story;

@@ -245,6 +245,7 @@ async fn unknown_commands_actions_and_forms_get_a_clear_answer() {
         ("trigger_id", "1.2.3"),
         ("user_id", &user),
         ("team_id", &team),
+        ("api_app_id", app.slack["appId"].as_str().unwrap()),
         ("channel_id", "D0000000001"),
     ]);
     let answer = app.signed_post("/api/slack/commands", &body).await;

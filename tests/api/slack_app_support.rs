@@ -26,6 +26,7 @@ pub struct SlackApp {
     used_links: std::sync::Mutex<Vec<String>>,
     _db: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for SlackApp {
@@ -44,6 +45,11 @@ pub async fn spawn_slack_app() -> SlackApp {
             .try_init();
     }
     let sandbox = Arc::new(spawn_sandbox().await);
+    start(sandbox, tempfile::tempdir().unwrap()).await
+}
+
+/// The bot on `db` against `sandbox`, connected to its emulated Slack.
+async fn start(sandbox: Arc<TestSandbox>, db: tempfile::TempDir) -> SlackApp {
     let slack = slack_of(&sandbox).await;
     let security_channel = slack["channels"]
         .as_array()
@@ -54,7 +60,6 @@ pub async fn spawn_slack_app() -> SlackApp {
         .as_str()
         .unwrap()
         .to_owned();
-    let db = tempfile::tempdir().unwrap();
     let mut settings = sandbox
         .state
         .bot_settings(loopback0(), db.path().join("stagegate.db"));
@@ -78,7 +83,7 @@ pub async fn spawn_slack_app() -> SlackApp {
     let engine = app.state().engine.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     connect_bot(&sandbox, &format!("{address}/api")).await;
@@ -91,6 +96,7 @@ pub async fn spawn_slack_app() -> SlackApp {
         used_links: std::sync::Mutex::new(Vec::new()),
         _db: db,
         shutdown: Some(tx),
+        server: Some(server),
     }
 }
 
@@ -255,15 +261,49 @@ impl SlackApp {
 }
 
 impl SlackApp {
-    /// Sends the bot a request signed exactly as Slack signs (used to replay
-    /// a payload or to craft one a person's client would never send).
-    pub async fn signed_post(&self, path: &str, body: &str) -> reqwest::Response {
+    /// Stops the bot, waits until it is down, and starts a new one on the
+    /// same database file against the same sandbox.
+    pub async fn restart(mut self) -> SlackApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let db = std::mem::replace(&mut self._db, tempfile::TempDir::new().unwrap());
+        let sandbox = self.sandbox.clone();
+        drop(self);
+        start(sandbox, db).await
+    }
+
+    /// `(timestamp, signature)` headers for `body`, signed as Slack signs.
+    pub fn sign(&self, body: &str) -> (String, String) {
         use hmac::{Hmac, Mac};
         let secret = self.slack["signingSecret"].as_str().unwrap();
         let ts = chrono::Utc::now().timestamp().to_string();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(format!("v0:{ts}:{body}").as_bytes());
-        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        (
+            ts,
+            format!("v0={}", hex::encode(mac.finalize().into_bytes())),
+        )
+    }
+
+    /// Sends the bot a request signed exactly as Slack signs (used to replay
+    /// a payload or to craft one a person's client would never send).
+    pub async fn signed_post(&self, path: &str, body: &str) -> reqwest::Response {
+        let (ts, signature) = self.sign(body);
+        self.post_with_signature(path, body, &ts, &signature).await
+    }
+
+    /// Sends `body` with the given Slack headers (a captured request, again).
+    pub async fn post_with_signature(
+        &self,
+        path: &str,
+        body: &str,
+        ts: &str,
+        signature: &str,
+    ) -> reqwest::Response {
         reqwest::Client::new()
             .post(format!("{}{path}", self.address))
             .header("content-type", "application/x-www-form-urlencoded")

@@ -12,6 +12,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use stagegate::chat::slack::payload::{Container, Inbound, Interaction};
 use stagegate::chat::slack::{ReplayGuard, SlackVerifier, VerifyError};
+use stagegate::store::Store;
+use stagegate::store::replay::ReplayScope;
 
 use crate::slack_support::{fixture, spawn_bot};
 
@@ -146,25 +148,30 @@ fn timestamp_window_is_300_seconds_both_ways() {
     );
 }
 
-#[test]
-fn replayed_request_is_seen_once_until_it_leaves_the_window() {
+#[tokio::test]
+async fn replayed_request_is_seen_once_until_it_leaves_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("replay.db"), 2).await.unwrap();
     let v = verifier("s3cret");
-    let guard = ReplayGuard::new();
+    let guard = ReplayGuard::new(store.clone());
     let ts = 1_700_000_000;
     let body = "payload=%7B%7D";
     let h = headers(&ts.to_string(), &sign("s3cret", ts, body));
     let first = v.verify_at(ts, &h, Bytes::from(body)).unwrap();
-    assert!(guard.first_sight_at(ts, &first));
-    // The identical bytes 10 s later: still valid, but a replay.
+    assert!(guard.first_sight_at(ts, &first).await.unwrap());
+    // The identical bytes 10 s later: still valid, but a replay, also for
+    // another guard on the same database (a restarted bot, a replica).
     let again = v.verify_at(ts + 10, &h, Bytes::from(body)).unwrap();
-    assert!(!guard.first_sight_at(ts + 10, &again));
-    // Once outside the window the verifier itself refuses it, and the guard
-    // has forgotten it (bounded memory).
+    assert!(!guard.first_sight_at(ts + 10, &again).await.unwrap());
+    let restarted = ReplayGuard::new(store.clone());
+    assert!(!restarted.first_sight_at(ts + 300, &again).await.unwrap());
+    // Once outside the window the verifier itself refuses it, and its
+    // record is purged by the next request a minute later (bounded table).
     assert!(matches!(
         v.verify_at(ts + 301, &h, Bytes::from(body)),
         Err(VerifyError::StaleTimestamp { .. })
     ));
-    let other_ts = ts + 301;
+    let other_ts = ts + 361;
     let other = v
         .verify_at(
             other_ts,
@@ -172,8 +179,40 @@ fn replayed_request_is_seen_once_until_it_leaves_the_window() {
             Bytes::from(body),
         )
         .unwrap();
-    assert!(guard.first_sight_at(other_ts, &other));
-    assert_eq!(guard.len(), 1);
+    assert!(restarted.first_sight_at(other_ts, &other).await.unwrap());
+    assert_eq!(store.replay_records(ReplayScope::Slack).await.unwrap(), 1);
+    // Only a digest of the MAC is kept, never the signature itself.
+    let digests: Vec<(String,)> = sqlx::query_as("SELECT digest FROM replay_guard")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let signature = sign("s3cret", other_ts, body);
+    assert!(digests.iter().all(|(d,)| !signature.contains(d.as_str())));
+}
+
+#[tokio::test]
+async fn concurrent_first_sights_of_one_request_admit_exactly_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("replay.db"), 8).await.unwrap();
+    let ts = chrono::Utc::now().timestamp();
+    let body = "command=%2Frequest";
+    let request = verifier("s3cret")
+        .verify_at(
+            ts,
+            &headers(&ts.to_string(), &sign("s3cret", ts, body)),
+            Bytes::from(body),
+        )
+        .unwrap();
+    // Eight "replicas", each with its own guard on the shared database.
+    let attempts = (0..8).map(|_| {
+        let (guard, request) = (ReplayGuard::new(store.clone()), request.clone());
+        tokio::spawn(async move { guard.first_sight_at(ts, &request).await.unwrap() })
+    });
+    let mut admitted = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        admitted += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(admitted, 1);
 }
 
 #[tokio::test]

@@ -102,3 +102,30 @@ async fn the_captured_security_channel_is_reached_after_a_restart() {
             .any(|c| card_text(c).contains("alert after the restart"))
     );
 }
+
+/// Activity ids already handled are remembered in the database: the same
+/// activity sent again after a restart is answered as a replay, not acted on.
+#[tokio::test]
+async fn an_activity_replayed_after_a_restart_is_recognised() {
+    use crate::teams_adapter_support::execute;
+    let app = spawn_teams_app_with(|_| {}).await;
+    app.install("alex").await;
+    let click = execute("activate", serde_json::json!({ "request": "nope" }));
+    // Acted on (refused, as its card data is not a request's: a 400).
+    let (status, first) = app
+        .raw_invoke("alex", "f:replayed-1", "1:unknown", click.clone())
+        .await;
+    assert_eq!(status, 400, "{first}");
+
+    let app = app.restart_with(|_| {}).await;
+    let (status, again) = app
+        .raw_invoke("alex", "f:replayed-1", "1:unknown", click)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        again
+            .to_string()
+            .contains("This click was already received."),
+        "{again}"
+    );
+}

@@ -183,6 +183,10 @@ fn bot(sim: &str, port: u16, dir: &Path) -> Proc {
         ),
         ("STAGEGATE_TEAMS__SERVICE_URL", format!("{sim}/teams/")),
         ("STAGEGATE_SLACK__API_BASE_URL", format!("{sim}/slack/api")),
+        (
+            "STAGEGATE_SLACK__RESPONSE_URL_BASE",
+            format!("{sim}/slack/hooks/"),
+        ),
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let config = shipped();

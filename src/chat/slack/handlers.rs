@@ -1,9 +1,11 @@
 //! The bot's Slack endpoints: `POST /api/slack/commands` and
 //! `POST /api/slack/interactions`. Slack signs every request and gives the
 //! bot 3 s to answer, so each handler verifies first (the [`SlackRequest`]
-//! extractor), refuses replays, and runs the engine in a task: an instant
-//! answer is returned directly, anything slower is acknowledged at once
-//! and delivered later through the `response_url` or the Web API.
+//! extractor), refuses requests of another app or workspace
+//! ([`SlackOrigin`]) and replays ([`ReplayGuard`]), and runs the engine in
+//! a task: an instant answer is returned directly, anything slower is
+//! acknowledged at once and delivered later through the `response_url`
+//! (only Slack's own, see [`ResponseUrl`]) or the Web API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +21,11 @@ use super::adapter::SlackPort;
 use super::modal::{Submission, decision_view, read_submission};
 use super::payload::{BlockActions, Inbound, Interaction, SlashCommand, ViewSubmission};
 use super::render::{SIGN_IN, render};
-use super::{ReplayGuard, SlackRequest, SlackVerifier};
+use super::verify::VerifiedRequest;
+use super::{OriginError, ReplayGuard, ResponseUrl, SlackOrigin, SlackRequest, SlackVerifier};
 use crate::engine::Engine;
 use crate::engine::port::{CardAction, ChatPort, Message, Recipient};
+use crate::store::Store;
 use crate::store::links::ChatIdentity;
 
 /// How long a handler waits for the engine before acknowledging with
@@ -35,6 +39,7 @@ const COMMANDS: [&str; 2] = ["/request", "/stagegate"];
 #[derive(Clone)]
 pub struct SlackInbound {
     verifier: Arc<SlackVerifier>,
+    origin: Arc<SlackOrigin>,
     replay: Arc<ReplayGuard>,
     engine: Arc<Engine>,
     port: Arc<SlackPort>,
@@ -49,10 +54,17 @@ impl FromRef<SlackInbound> for Arc<SlackVerifier> {
 
 impl SlackInbound {
     #[must_use]
-    pub fn new(verifier: SlackVerifier, engine: Arc<Engine>, port: Arc<SlackPort>) -> Self {
+    pub fn new(
+        verifier: SlackVerifier,
+        origin: SlackOrigin,
+        store: Store,
+        engine: Arc<Engine>,
+        port: Arc<SlackPort>,
+    ) -> Self {
         Self {
             verifier: Arc::new(verifier),
-            replay: Arc::new(ReplayGuard::new()),
+            origin: Arc::new(origin),
+            replay: Arc::new(ReplayGuard::new(store)),
             engine,
             port,
             http: reqwest::Client::builder()
@@ -90,12 +102,32 @@ fn say(text: &str) -> Value {
     json!({ "response_type": "ephemeral", "text": text })
 }
 
+const OUR_FAULT: &str = "Something went wrong on our side; nothing was changed.";
+
 fn bad_payload(e: &impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "unreadable Slack payload");
     (StatusCode::BAD_REQUEST, "unreadable payload").into_response()
 }
 
-/// Anyone Slack signed for may call: runs a slash command as the signed
+/// `Ok` the first time `request` is seen; otherwise the answer to give
+/// instead of acting (an empty 200 for a replay, as Slack expects an ack).
+async fn first_sight(state: &SlackInbound, request: &VerifiedRequest) -> Result<(), Response> {
+    match state.replay.first_sight(request).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!("a replayed Slack request was ignored");
+            Err(StatusCode::OK.into_response())
+        }
+        Err(e) => {
+            // Without the record a replay could act twice: refuse instead.
+            tracing::error!(error = %e, "cannot record a Slack request against replays");
+            Err((StatusCode::SERVICE_UNAVAILABLE, OUR_FAULT).into_response())
+        }
+    }
+}
+
+/// Anyone Slack signed for, in app `slack.app_id` from a workspace of
+/// `slack.team_ids`, may call: runs a slash command as the signed
 /// `user_id` of `team_id`.
 async fn commands(
     State(state): State<SlackInbound>,
@@ -106,9 +138,15 @@ async fn commands(
         Ok(Inbound::Interaction(_)) => return bad_payload(&"an interaction sent as a command"),
         Err(e) => return bad_payload(&e),
     };
-    if !state.replay.first_sight(&request) {
-        tracing::warn!("a replayed Slack command was ignored");
-        return StatusCode::OK.into_response();
+    let (app, team) = (
+        command.api_app_id.as_deref(),
+        Some(command.team_id.as_str()),
+    );
+    if let Err(refused) = state.origin.admit(app, team).await {
+        return Json(say(refused.answer())).into_response();
+    }
+    if let Err(answer) = first_sight(&state, &request).await {
+        return answer;
     }
     run_command(state, command).await
 }
@@ -122,26 +160,22 @@ async fn run_command(state: SlackInbound, command: SlashCommand) -> Response {
         .into_response();
     }
     let who = identity(&command.team_id, &command.user_id);
+    let url = state.origin.response_url(Some(&command.response_url));
     let input = format!("{} {}", command.command, command.text);
-    let engine = state.engine.clone();
-    let mut task = tokio::spawn(async move { engine.command(&who, input.trim()).await });
+    let (engine, asker) = (state.engine.clone(), who.clone());
+    let mut task = tokio::spawn(async move { engine.command(&asker, input.trim()).await });
     match tokio::time::timeout(ANSWER_BUDGET, &mut task).await {
         Ok(Ok(reply)) => Json(ephemeral(&reply)).into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "command task failed");
-            Json(say(
-                "Something went wrong on our side; nothing was changed.",
-            ))
-            .into_response()
+            Json(say(OUR_FAULT)).into_response()
         }
         Err(_) => {
-            let url = command.response_url.clone();
             tokio::spawn(async move {
-                let body = match task.await {
-                    Ok(reply) => ephemeral(&reply),
-                    Err(_) => say("Something went wrong on our side; nothing was changed."),
-                };
-                respond(&state.http, &url, &body).await;
+                let reply = task.await.unwrap_or_else(|_| Message::Text {
+                    text: OUR_FAULT.into(),
+                });
+                deliver(&state, &who, url.as_ref(), &reply).await;
             });
             Json(say("Working on it…")).into_response()
         }
@@ -150,16 +184,17 @@ async fn run_command(state: SlackInbound, command: SlashCommand) -> Response {
 
 /// Posts a later answer to a `response_url` (the URL is the credential:
 /// never logged).
-async fn respond(http: &reqwest::Client, url: &str, body: &Value) {
-    match http.post(url).json(body).send().await {
+async fn respond(http: &reqwest::Client, url: &ResponseUrl, body: &Value) {
+    match http.post(url.as_url().clone()).json(body).send().await {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(status = %r.status(), "response_url refused the answer"),
         Err(e) => tracing::warn!(error = %e.without_url(), "response_url unreachable"),
     }
 }
 
-/// Anyone Slack signed for may call: button clicks and modal submissions,
-/// acted on as the payload's signed `user.id`.
+/// Anyone Slack signed for, in app `slack.app_id` from a workspace of
+/// `slack.team_ids`, may call: button clicks and modal submissions, acted
+/// on as the payload's signed `user.id`.
 async fn interactions(
     State(state): State<SlackInbound>,
     SlackRequest(request): SlackRequest,
@@ -169,9 +204,19 @@ async fn interactions(
         Ok(Inbound::Command(_)) => return bad_payload(&"a command sent as an interaction"),
         Err(e) => return bad_payload(&e),
     };
-    if !state.replay.first_sight(&request) {
-        tracing::warn!("a replayed Slack interaction was ignored");
-        return StatusCode::OK.into_response();
+    let (app, team) = match &interaction {
+        Interaction::BlockActions(c) => (c.api_app_id.as_str(), team_of(c.team.as_ref(), &c.user)),
+        Interaction::ViewSubmission(s) => {
+            (s.api_app_id.as_str(), team_of(s.team.as_ref(), &s.user))
+        }
+        // Acknowledged and otherwise ignored: nothing runs.
+        Interaction::ViewClosed(_) | Interaction::Other => return StatusCode::OK.into_response(),
+    };
+    if let Err(refused) = state.origin.admit(Some(app), team).await {
+        return refuse_interaction(&interaction, &refused);
+    }
+    if let Err(answer) = first_sight(&state, &request).await {
+        return answer;
     }
     match interaction {
         Interaction::BlockActions(click) => clicked(state, click).await,
@@ -180,10 +225,25 @@ async fn interactions(
     }
 }
 
-fn team_of(team: Option<&super::payload::Team>, user: &super::payload::User) -> String {
-    team.map(|t| t.id.clone())
-        .or_else(|| user.team_id.clone())
-        .unwrap_or_default()
+/// A modal shows the refusal in place; a click gets a 403, which Slack
+/// shows as a failed action (nothing is posted anywhere for a workspace
+/// this stagegate does not serve).
+fn refuse_interaction(interaction: &Interaction, refused: &OriginError) -> Response {
+    match interaction {
+        Interaction::ViewSubmission(_) => Json(notice_view(refused.answer())).into_response(),
+        _ => (StatusCode::FORBIDDEN, refused.answer()).into_response(),
+    }
+}
+
+/// The payload's workspace: `team.id`, or for an org-wide install (where
+/// `team` is null) the user's own workspace.
+fn team_of<'p>(
+    team: Option<&'p super::payload::Team>,
+    user: &'p super::payload::User,
+) -> Option<&'p str> {
+    team.map(|t| t.id.as_str())
+        .or(user.team_id.as_deref())
+        .filter(|t| !t.is_empty())
 }
 
 async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
@@ -194,7 +254,9 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
     if pressed.action_id == SIGN_IN {
         return StatusCode::OK.into_response();
     }
-    let who = identity(&team_of(click.team.as_ref(), &click.user), &click.user.id);
+    let team = team_of(click.team.as_ref(), &click.user).unwrap_or_default();
+    let who = identity(team, &click.user.id);
+    let url = state.origin.response_url(click.response_url.as_deref());
     let action = pressed
         .value
         .as_deref()
@@ -203,7 +265,7 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
         tell(
             &state,
             &who,
-            click.response_url.as_deref(),
+            url.clone(),
             &Message::Text {
                 text: "That button isn't one I know (the message may be out of date).".into(),
             },
@@ -224,7 +286,7 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
             tell(
                 &state,
                 &who,
-                click.response_url.as_deref(),
+                url.clone(),
                 &Message::Text {
                     text: "I couldn't open the decision form; please click again.".into(),
                 },
@@ -232,10 +294,9 @@ async fn clicked(state: SlackInbound, click: BlockActions) -> Response {
         }
         return StatusCode::OK.into_response();
     }
-    let url = click.response_url.clone();
     tokio::spawn(async move {
         let reply = state.engine.action(&who, &action, None).await;
-        deliver(&state, &who, url.as_deref(), &reply).await;
+        deliver(&state, &who, url.as_ref(), &reply).await;
     });
     StatusCode::OK.into_response()
 }
@@ -247,22 +308,16 @@ const DECISION_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_mill
 async fn submitted(state: SlackInbound, submission: ViewSubmission) -> Response {
     match read_submission(&submission.view) {
         Submission::Invalid(answer) => Json(answer).into_response(),
-        Submission::Unknown => Json(json!({
-            "response_action": "update",
-            "view": {
-                "type": "modal",
-                "title": { "type": "plain_text", "text": "stagegate" },
-                "blocks": [ { "type": "section", "text": { "type": "mrkdwn",
-                    "text": "This form is no longer in use; nothing was changed." } } ],
-            },
-        }))
+        Submission::Unknown => Json(notice_view(
+            "This form is no longer in use; nothing was changed.",
+        ))
         .into_response(),
         Submission::Decide {
             action,
             justification,
         } => {
             let who = identity(
-                &team_of(submission.team.as_ref(), &submission.user),
+                team_of(submission.team.as_ref(), &submission.user).unwrap_or_default(),
                 &submission.user.id,
             );
             // Close the form only once the decision is recorded: a form
@@ -281,37 +336,43 @@ async fn submitted(state: SlackInbound, submission: ViewSubmission) -> Response 
             });
             match tokio::time::timeout(DECISION_ANSWER_WAIT, answered).await {
                 Ok(Ok(())) => Json(json!({ "response_action": "clear" })).into_response(),
-                Ok(Err(_)) | Err(_) => Json(json!({
-                    "response_action": "update",
-                    "view": {
-                        "type": "modal",
-                        "title": { "type": "plain_text", "text": "stagegate" },
-                        "blocks": [ { "type": "section", "text": { "type": "mrkdwn",
-                            "text": "Still recording your decision with Microsoft Entra. \
-                                     I'll message you when it's done; if no message comes, \
-                                     the card will still have its buttons." } } ],
-                    },
-                }))
+                Ok(Err(_)) | Err(_) => Json(notice_view(
+                    "Still recording your decision with Microsoft Entra. \
+                     I'll message you when it's done; if no message comes, \
+                     the card will still have its buttons.",
+                ))
                 .into_response(),
             }
         }
     }
 }
 
+/// A view_submission answer replacing the form with `text`.
+fn notice_view(text: &str) -> Value {
+    json!({
+        "response_action": "update",
+        "view": {
+            "type": "modal",
+            "title": { "type": "plain_text", "text": "stagegate" },
+            "blocks": [ { "type": "section", "text": { "type": "mrkdwn", "text": text } } ],
+        },
+    })
+}
+
 /// Sends `message` to the person in the background.
-fn tell(state: &SlackInbound, who: &ChatIdentity, url: Option<&str>, message: &Message) {
-    let (state, who, url, message) = (
-        state.clone(),
-        who.clone(),
-        url.map(str::to_owned),
-        message.clone(),
-    );
-    tokio::spawn(async move { deliver(&state, &who, url.as_deref(), &message).await });
+fn tell(state: &SlackInbound, who: &ChatIdentity, url: Option<ResponseUrl>, message: &Message) {
+    let (state, who, message) = (state.clone(), who.clone(), message.clone());
+    tokio::spawn(async move { deliver(&state, &who, url.as_ref(), &message).await });
 }
 
 /// An answer for the person: through the `response_url` when the
 /// interaction gave one, else as a DM.
-async fn deliver(state: &SlackInbound, who: &ChatIdentity, url: Option<&str>, message: &Message) {
+async fn deliver(
+    state: &SlackInbound,
+    who: &ChatIdentity,
+    url: Option<&ResponseUrl>,
+    message: &Message,
+) {
     if let Some(url) = url {
         respond(&state.http, url, &ephemeral(message)).await;
         return;

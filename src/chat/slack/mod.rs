@@ -9,13 +9,17 @@ pub mod error;
 pub mod handlers;
 pub mod limits;
 pub mod modal;
+pub mod origin;
 pub mod payload;
 pub mod profile;
 pub mod render;
+pub mod replay;
 pub mod types;
 pub mod verify;
 
 pub use adapter::SlackPort;
 pub use client::SlackClient;
 pub use error::SlackError;
-pub use verify::{ReplayGuard, SlackRequest, SlackVerifier, VerifiedRequest, VerifyError};
+pub use origin::{OriginError, ResponseUrl, SlackOrigin};
+pub use replay::ReplayGuard;
+pub use verify::{SlackRequest, SlackVerifier, VerifiedRequest, VerifyError};

@@ -132,4 +132,8 @@ pub struct AuthTest {
     pub user_id: String,
     #[serde(default)]
     pub bot_id: Option<String>,
+    /// True for an org-wide (Enterprise Grid) install, whose token is not
+    /// one workspace's.
+    #[serde(default)]
+    pub is_enterprise_install: bool,
 }

@@ -16,17 +16,14 @@
 //! # Replays
 //! The timestamp window alone lets a captured request be replayed for up to
 //! five minutes, and a replay is byte-identical, so it would act twice (a
-//! second approval click, a second `/request`). [`ReplayGuard`] remembers the
-//! signature of every accepted request until its timestamp leaves the window;
-//! a handler asks it [`ReplayGuard::first_sight`] before acting and drops
-//! repeats. Slack itself never resends a slash command or a click with the
-//! same timestamp, so a repeat is never legitimate. The guard is per process:
-//! with several replicas the engine's idempotency (keyed on the request id,
-//! DESIGN.md) remains the real protection; the guard keeps one replica from
-//! even starting duplicate work.
+//! second approval click, a second `/request`). [`super::ReplayGuard`]
+//! records the MAC of every accepted request in the database until its
+//! timestamp leaves the window; a handler asks it before acting and drops
+//! repeats, across restarts and replicas. Slack itself never resends a
+//! slash command or a click with the same timestamp, so a repeat is never
+//! legitimate.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, Request};
@@ -73,6 +70,13 @@ pub struct VerifiedRequest {
     pub body: Bytes,
     /// The verified MAC, kept only to recognise replays.
     mac: [u8; 32],
+}
+
+impl VerifiedRequest {
+    /// The MAC Slack sent, for the replay guard (never logged).
+    pub(super) fn mac(&self) -> &[u8; 32] {
+        &self.mac
+    }
 }
 
 impl std::fmt::Debug for VerifiedRequest {
@@ -293,40 +297,5 @@ pub async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<By
                 }
             }
         }
-    }
-}
-
-/// Remembers accepted requests for as long as their timestamp is inside the
-/// window, so a handler can refuse to act on a byte-identical replay.
-#[derive(Debug, Default)]
-pub struct ReplayGuard {
-    /// MAC → the Unix time after which the request would be stale anyway.
-    seen: Mutex<HashMap<[u8; 32], i64>>,
-}
-
-impl ReplayGuard {
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// True the first time a request is seen; false for a replay.
-    pub fn first_sight(&self, request: &VerifiedRequest) -> bool {
-        self.first_sight_at(chrono::Utc::now().timestamp(), request)
-    }
-
-    pub fn first_sight_at(&self, now: i64, request: &VerifiedRequest) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, until| *until >= now);
-        seen.insert(request.mac, request.timestamp + MAX_SKEW_SECONDS)
-            .is_none()
-    }
-
-    pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

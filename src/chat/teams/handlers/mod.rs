@@ -5,10 +5,9 @@
 //! person or channel is reached. The clicker is the authenticated
 //! `from.aadObjectId`, never anything in the card's data.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod click;
 mod conversation;
@@ -22,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use super::activity::Activity;
@@ -30,7 +30,9 @@ use super::auth::{AuthenticatedActivity, Refused, TeamsAuthenticator};
 use super::service_url::ServiceUrlAllowlist;
 use crate::domain::ids::ObjectId;
 use crate::engine::Engine;
+use crate::store::StoreError;
 use crate::store::links::ChatIdentity;
+use crate::store::replay::{ReplayLedger, ReplayScope};
 
 /// How long a seen activity id is remembered against replays.
 const REPLAY_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -45,7 +47,9 @@ pub struct TeamsBot {
     pub engine: Arc<Engine>,
     pub port: Arc<TeamsPort>,
     pub dev_no_auth: bool,
-    seen: Mutex<SeenIds>,
+    /// Activity ids already handled, in the database: a replay is ignored
+    /// after a restart and by every replica too.
+    seen: ReplayLedger,
     /// The latest outcome of clicks on each card whose rewrite is still
     /// waiting (by conversation and activity id): a burst of clicks on one
     /// card costs one update, not one per click.
@@ -68,13 +72,14 @@ impl TeamsBot {
         port: Arc<TeamsPort>,
         dev_no_auth: bool,
     ) -> Arc<Self> {
+        let seen = ReplayLedger::new(engine.store().clone(), ReplayScope::Teams);
         Arc::new(Self {
             authenticator,
             allowlist,
             engine,
             port,
             dev_no_auth,
-            seen: Mutex::new(SeenIds::default()),
+            seen,
             click_outcomes: Mutex::default(),
             busy: AtomicUsize::new(0),
             done: Notify::new(),
@@ -107,40 +112,15 @@ impl TeamsBot {
         })
     }
 
-    /// True the first time an activity id is seen within the window.
-    fn first_sight(&self, id: Option<&str>) -> bool {
-        let Some(id) = id else { return true };
-        let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.first_sight(id, now)
-    }
-}
-
-/// Activity ids seen within [`REPLAY_WINDOW`], oldest first, so expiring
-/// them costs O(1) per activity (a full scan per activity made the Teams
-/// endpoint quadratic under load: `stagegate bench`).
-#[derive(Default)]
-struct SeenIds {
-    ids: HashSet<String>,
-    order: VecDeque<(Instant, String)>,
-}
-
-impl SeenIds {
-    fn first_sight(&mut self, id: &str, now: Instant) -> bool {
-        while self
-            .order
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) >= REPLAY_WINDOW)
-        {
-            if let Some((_, old)) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
-        }
-        if !self.ids.insert(id.to_owned()) {
-            return false;
-        }
-        self.order.push_back((now, id.to_owned()));
-        true
+    /// True the first time an activity id is seen within the window (an
+    /// activity without an id cannot be recognised again). Only a hash of
+    /// the id is stored.
+    async fn first_sight(&self, id: Option<&str>) -> Result<bool, StoreError> {
+        let Some(id) = id else { return Ok(true) };
+        let now = chrono::Utc::now().timestamp();
+        let digest: [u8; 32] = Sha256::digest(id.as_bytes()).into();
+        let window = i64::try_from(REPLAY_WINDOW.as_secs()).unwrap_or(i64::MAX);
+        self.seen.first_sight(&digest, now + window, now).await
     }
 }
 
@@ -171,7 +151,15 @@ async fn messages(State(bot): State<Arc<TeamsBot>>, request: Request) -> Respons
         Ok(a) => a,
         Err(e) => return Refused(e).into_response(),
     };
-    if !bot.first_sight(activity.id.as_deref()) {
+    let first = match bot.first_sight(activity.id.as_deref()).await {
+        Ok(first) => first,
+        Err(e) => {
+            // Without the record a replay could act twice: refuse instead.
+            tracing::error!(error = %e, "cannot record a Teams activity against replays");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    if !first {
         tracing::info!("replayed Teams activity ignored");
         return match activity.kind.as_str() {
             "invoke" => click::invoke_reply(
@@ -218,25 +206,4 @@ fn is_personal(activity: &Activity) -> bool {
         .as_ref()
         .and_then(|c| c.conversation_type.as_deref())
         == Some("personal")
-}
-
-#[cfg(test)]
-mod seen_tests {
-    use super::*;
-
-    #[test]
-    fn an_id_is_new_once_within_the_window_and_again_after_it() {
-        let mut seen = SeenIds::default();
-        let start = Instant::now();
-        assert!(seen.first_sight("a", start));
-        assert!(!seen.first_sight("a", start + Duration::from_secs(60)));
-        assert!(seen.first_sight("b", start + Duration::from_secs(60)));
-        let later = start + REPLAY_WINDOW + Duration::from_secs(1);
-        assert!(seen.first_sight("a", later), "expired ids are forgotten");
-        assert!(
-            !seen.first_sight("b", later),
-            "b is still within its window"
-        );
-        assert_eq!(seen.ids.len(), seen.order.len());
-    }
 }
