@@ -16,6 +16,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The Logic App relay's shared secret (`intake::callouts`).
+pub const RELAY_SECRET: HeaderName = HeaderName::from_static("x-stagegate-relay-secret");
 
 /// Wraps `router` with the layers every server of ours gets.
 pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
@@ -24,6 +26,7 @@ pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
         header::COOKIE,
         header::SET_COOKIE,
         HeaderName::from_static("x-slack-signature"),
+        RELAY_SECRET,
     ];
     router.layer(
         ServiceBuilder::new()
@@ -129,4 +132,23 @@ pub fn is_sensitive_header(name: &HeaderName) -> bool {
         .chain(once(header::COOKIE))
         .any(|h| h == name)
         || name.as_str() == "x-slack-signature"
+        || name == RELAY_SECRET
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_credential_header_is_sensitive() {
+        for name in [
+            header::AUTHORIZATION,
+            header::COOKIE,
+            HeaderName::from_static("x-slack-signature"),
+            HeaderName::from_static("x-stagegate-relay-secret"),
+        ] {
+            assert!(is_sensitive_header(&name), "{name}");
+        }
+        assert!(!is_sensitive_header(&header::CONTENT_TYPE));
+    }
 }
