@@ -1,5 +1,14 @@
 //! HTTP plumbing shared by the bot and the sandbox servers: request ids,
-//! tracing spans, sensitive-header redaction, timeouts, graceful shutdown.
+//! tracing spans, sensitive-header redaction, timeouts, graceful shutdown;
+//! and the bot's own limits on what unauthenticated clients may hold
+//! (connections, in-flight requests, slow headers and bodies, log lines).
+
+pub mod limits;
+pub mod refusals;
+mod server;
+
+pub use limits::{RequestLimits, with_request_limits};
+pub use server::{ConnectionLimits, MAX_HEAD_BYTES, serve_with_limits};
 
 use std::future::Future;
 use std::iter::once;
@@ -61,7 +70,8 @@ pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
 }
 
 /// Serves `router` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `grace`.
+/// finish for at most `grace`. The sandbox's servers use this; the bot uses
+/// [`serve_with_limits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,

@@ -196,9 +196,7 @@ async fn unauthenticated(
     request: Request,
 ) -> Result<AuthenticatedActivity, AuthError> {
     let limit = bot.authenticator.settings().max_body_bytes;
-    let bytes = axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| AuthError::TooLarge)?;
+    let bytes = super::auth::read_body(request.into_body(), limit).await?;
     let activity: Activity =
         serde_json::from_slice(&bytes).map_err(|e| AuthError::BadActivity(e.to_string()))?;
     let raw = activity
