@@ -40,6 +40,7 @@ mod graph_requests;
 mod graph_subscriptions;
 mod health;
 mod helpers;
+mod inbound_flood;
 mod inbound_limits;
 mod intake_app;
 mod intake_callouts;
