@@ -8,13 +8,15 @@
 //! sends no signature at all and a chunked form body of 192 KiB that never
 //! ends. Before the fix the bot buffered each of them (about 220 MB for the
 //! thousand) and held them for the 30 s request timeout; now each is
-//! refused from its headers (or its first KiB) and its connection closed.
+//! refused from its headers (or its first KiB) and its connection closed,
+//! and the refusals write a few log lines, not a thousand.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
+use stagegate::http::refusals::LINES_PER_MINUTE;
 use stagegate::sandbox::bot_process::{BotProcess, BotProcessSpec};
 use stagegate::sandbox::{Sandbox, SandboxOptions};
 use tokio::io::AsyncWriteExt;
@@ -101,7 +103,8 @@ async fn a_thousand_slow_unauthenticated_uploads_leave_rss_bounded_and_signed_co
             .to_owned();
     })
     .unwrap();
-    let bot = BotProcess::start(&spec, None)
+    let log = dir.path().join("bot.log");
+    let bot = BotProcess::start(&spec, Some(&log))
         .await
         .expect("the bot starts");
     let idle = bot.usage().unwrap();
@@ -166,6 +169,17 @@ async fn a_thousand_slow_unauthenticated_uploads_leave_rss_bounded_and_signed_co
     assert!(
         status == 200 && text.contains("\"text\""),
         "the signed command is answered during the flood: {status} {text}"
+    );
+    // Every flood connection was refused, yet the log holds the budget's
+    // few lines (the count is written a minute later).
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let refusal_lines = logged
+        .lines()
+        .filter(|l| l.contains("refused a Slack request"))
+        .count();
+    assert!(
+        (1..=LINES_PER_MINUTE as usize).contains(&refusal_lines),
+        "{refusal_lines} refusal lines for {FLOOD} refusals"
     );
     let _ = release_tx.send(true);
     drop(bot);
