@@ -2,8 +2,9 @@
 //! signature headers are checked before the body is read, a declared
 //! length over the endpoint's limit is 413 at once, too many requests in
 //! flight are shed with 503 + Retry-After, and slow headers, slow bodies
-//! and surplus connections are cut by the bot's server. The flood itself,
-//! against the bot as its own process, is in `inbound_flood`.
+//! and surplus connections are cut by the bot's server; Teams refuses a
+//! declared length over its limit unread, once the token checks out. The
+//! flood itself, against the bot as its own process, is in `inbound_flood`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -351,4 +352,29 @@ async fn beyond_max_in_flight_requests_are_shed_with_503_and_retry_after() {
     entered.notified().await;
     release.notify_one();
     assert_eq!(again.await.unwrap().unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_teams_activity_declaring_more_than_the_limit_is_413_after_the_token_unread() {
+    use stagegate::sandbox::teams::metadata::{channel_claims, sign};
+    let sandbox = crate::helpers::spawn_sandbox().await;
+    let mut settings = crate::teams_support::auth_settings(&sandbox);
+    settings.max_body_bytes = 2048;
+    let bot = crate::teams_support::spawn_bot_with(settings).await;
+    let app_id = sandbox.state.world().app.client_id.clone();
+    let claims = channel_claims(&app_id, &sandbox.url("/teams/"));
+    let token = sign(&sandbox.state.teams.current_key(), &claims);
+    let url = url::Url::parse(&bot.endpoint).unwrap();
+    let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+        url.path()
+    );
+    // The head alone: a bot that read before refusing would wait forever.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let status = status_of(&mut stream, Duration::from_secs(10)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+    assert_eq!(bot.calls(), 0);
 }
