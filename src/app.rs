@@ -57,6 +57,7 @@ pub struct Application {
     router: Router,
     port: u16,
     grace: Duration,
+    connection_limits: crate::http::ConnectionLimits,
     state: AppState,
     intake: crate::intake::Intake,
 }
@@ -73,6 +74,7 @@ impl Application {
         settings
             .refuse_sandbox_secrets_off_loopback()
             .map_err(anyhow::Error::msg)?;
+        settings.server.check_limits().map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(settings.server.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
@@ -169,6 +171,14 @@ impl Application {
         });
         let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
         let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
+        let connection_limits = crate::http::ConnectionLimits {
+            max_connections: settings.server.max_connections,
+            header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_seconds),
+        };
+        let request_limits = crate::http::RequestLimits {
+            max_in_flight: settings.server.max_in_flight_requests,
+            body_read_timeout: Duration::from_secs(settings.server.body_read_timeout_seconds),
+        };
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -194,11 +204,13 @@ impl Application {
             routes = routes.merge(crate::chat::teams::handlers::router(bot));
         }
         let router = crate::http::with_common_layers(routes, timeout);
+        let router = crate::http::with_request_limits(router, request_limits);
         Ok(Self {
             listener,
             router,
             port,
             grace,
+            connection_limits,
             state,
             intake,
         })
@@ -248,7 +260,14 @@ impl Application {
             .map(|bot| bot.authenticator.start_key_refresh());
         // The listener is bound, so Graph's handshake reaches the router.
         let intake = self.intake.start();
-        let served = crate::http::serve(self.listener, self.router, shutdown, self.grace).await;
+        let served = crate::http::serve_with_limits(
+            self.listener,
+            self.router,
+            shutdown,
+            self.grace,
+            self.connection_limits,
+        )
+        .await;
         drop(key_refresher);
         intake.shutdown(self.grace).await;
         catch_up.abort();

@@ -1,5 +1,14 @@
 //! HTTP plumbing shared by the bot and the sandbox servers: request ids,
-//! tracing spans, sensitive-header redaction, timeouts, graceful shutdown.
+//! tracing spans, sensitive-header redaction, timeouts, graceful shutdown;
+//! and the bot's own limits on what unauthenticated clients may hold
+//! (connections, in-flight requests, slow headers and bodies, log lines).
+
+pub mod limits;
+pub mod refusals;
+mod server;
+
+pub use limits::{RequestLimits, with_request_limits};
+pub use server::{ConnectionLimits, MAX_HEAD_BYTES, serve_with_limits};
 
 use std::future::Future;
 use std::iter::once;
@@ -16,6 +25,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The Logic App relay's shared secret (`intake::callouts`).
+pub const RELAY_SECRET: HeaderName = HeaderName::from_static("x-stagegate-relay-secret");
 
 /// Wraps `router` with the layers every server of ours gets.
 pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
@@ -24,6 +35,7 @@ pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
         header::COOKIE,
         header::SET_COOKIE,
         HeaderName::from_static("x-slack-signature"),
+        RELAY_SECRET,
     ];
     router.layer(
         ServiceBuilder::new()
@@ -58,7 +70,8 @@ pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
 }
 
 /// Serves `router` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `grace`.
+/// finish for at most `grace`. The sandbox's servers use this; the bot uses
+/// [`serve_with_limits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -129,4 +142,23 @@ pub fn is_sensitive_header(name: &HeaderName) -> bool {
         .chain(once(header::COOKIE))
         .any(|h| h == name)
         || name.as_str() == "x-slack-signature"
+        || name == RELAY_SECRET
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_credential_header_is_sensitive() {
+        for name in [
+            header::AUTHORIZATION,
+            header::COOKIE,
+            HeaderName::from_static("x-slack-signature"),
+            HeaderName::from_static("x-stagegate-relay-secret"),
+        ] {
+            assert!(is_sensitive_header(&name), "{name}");
+        }
+        assert!(!is_sensitive_header(&header::CONTENT_TYPE));
+    }
 }

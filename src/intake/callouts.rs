@@ -27,6 +27,7 @@ use super::worker::Work;
 use super::{Intake, busy, problem};
 use crate::domain::ids::RequestId;
 use crate::engine::intake::CustomExtensionStage;
+use crate::http::refusals::{self, Source};
 
 /// The header carrying the relay's shared secret.
 pub const RELAY_SECRET_HEADER: &str = "X-Stagegate-Relay-Secret";
@@ -40,7 +41,9 @@ pub(super) async fn receive(State(intake): State<Intake>, request: Request) -> R
         return StatusCode::NOT_FOUND.into_response();
     };
     if !authorized(request.headers(), |c| secret.matches(c)) {
-        tracing::warn!("callout refused: relay secret missing or wrong");
+        if refusals::admit(Source::Intake) {
+            tracing::warn!("callout refused: relay secret missing or wrong");
+        }
         return problem(
             StatusCode::UNAUTHORIZED,
             format!("the {RELAY_SECRET_HEADER} header is missing or wrong"),

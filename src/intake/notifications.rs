@@ -30,6 +30,7 @@ use subtle::{Choice, ConstantTimeEq};
 use super::worker::{LifecycleEvent, LifecycleNotice, Work};
 use super::{Intake, busy, problem};
 use crate::domain::ids::ObjectId;
+use crate::http::refusals::{self, Source};
 
 /// Graph's validation tokens are about 100 characters; anything much longer
 /// is not Graph and is not echoed.
@@ -56,7 +57,9 @@ pub(super) async fn receive(
         Ok(()) => {}
         Err(Refusal::Malformed(detail)) => return problem(StatusCode::BAD_REQUEST, detail),
         Err(Refusal::Unauthenticated) => {
-            tracing::warn!("change notification refused: clientState missing or wrong");
+            if refusals::admit(Source::Intake) {
+                tracing::warn!("change notification refused: clientState missing or wrong");
+            }
             return problem(
                 StatusCode::UNAUTHORIZED,
                 "every notification must carry the subscription's clientState",
@@ -130,15 +133,22 @@ fn handshake(token: String) -> Response {
 
 /// Reads the body within `limit`; 413 beyond it (the body limit layer turns
 /// an oversized `Content-Length` into 413 before this runs; this catches
-/// chunked bodies).
+/// chunked bodies), 408 when it misses the server's body deadline.
 pub(super) async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
     axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| {
-            problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body must be complete and at most {limit} bytes"),
-            )
+        .map_err(|e| {
+            if crate::http::limits::is_body_deadline(&e) {
+                problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+            } else {
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body must be complete and at most {limit} bytes"),
+                )
+            }
         })
 }
 

@@ -43,6 +43,8 @@ mod helpers;
 mod identity_keys;
 mod identity_linking;
 mod identity_upkeep;
+mod inbound_flood;
+mod inbound_limits;
 mod intake_app;
 mod intake_callouts;
 mod intake_disorder;

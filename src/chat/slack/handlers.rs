@@ -18,6 +18,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::adapter::SlackPort;
+use super::extract::{COMMAND_BODY_LIMIT, INTERACTION_BODY_LIMIT};
 use super::modal::{Submission, decision_view, read_submission};
 use super::payload::{BlockActions, Inbound, Interaction, SlashCommand, ViewSubmission};
 use super::render::{SIGN_IN, render};
@@ -131,7 +132,7 @@ async fn first_sight(state: &SlackInbound, request: &VerifiedRequest) -> Result<
 /// `user_id` of `team_id`.
 async fn commands(
     State(state): State<SlackInbound>,
-    SlackRequest(request): SlackRequest,
+    SlackRequest(request): SlackRequest<COMMAND_BODY_LIMIT>,
 ) -> Response {
     let command = match Inbound::parse(&request) {
         Ok(Inbound::Command(c)) => c,
@@ -197,7 +198,7 @@ async fn respond(http: &reqwest::Client, url: &ResponseUrl, body: &Value) {
 /// on as the payload's signed `user.id`.
 async fn interactions(
     State(state): State<SlackInbound>,
-    SlackRequest(request): SlackRequest,
+    SlackRequest(request): SlackRequest<INTERACTION_BODY_LIMIT>,
 ) -> Response {
     let interaction = match Inbound::parse(&request) {
         Ok(Inbound::Interaction(i)) => i,

@@ -6,6 +6,7 @@ pub mod adapter;
 pub mod blocks;
 pub mod client;
 pub mod error;
+pub mod extract;
 pub mod handlers;
 pub mod limits;
 pub mod modal;

@@ -9,9 +9,12 @@
 //! future timestamps through, we do not) and the MAC matches, compared in
 //! constant time by `hmac`'s `verify_slice`.
 //!
-//! Use it as the [`SlackRequest`] extractor (it buffers the body up to a limit,
-//! answers `ssl_check=1` itself and refuses anything unsigned with an empty
-//! 401), or call [`SlackVerifier::verify`] on `(HeaderMap, Bytes)`.
+//! Use it as the [`SlackRequest`] extractor (`super::extract`: it checks the
+//! headers before reading a byte of body, buffers the body up to the
+//! endpoint's limit, answers `ssl_check=1` itself and refuses anything
+//! unsigned with an empty 401), or call [`SlackVerifier::verify`] on
+//! `(HeaderMap, Bytes)`; [`SlackVerifier::check_headers`] and
+//! [`SlackVerifier::verify_body`] are its two halves.
 //!
 //! # Replays
 //! The timestamp window alone lets a captured request be replayed for up to
@@ -23,12 +26,8 @@
 //! slash command or a click with the same timestamp, so a repeat is never
 //! legitimate.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
@@ -37,9 +36,9 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// How far the request timestamp may be from now, either way.
 pub const MAX_SKEW_SECONDS: i64 = 300;
-/// Slash command and interaction bodies are a few kB; Slack's largest (a
-/// view_submission with a 100-block modal) stays well under this.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+/// The largest body [`SlackVerifier::verify`] accepts: the interactions
+/// endpoint's limit, the larger of the two (`super::extract` sizes them).
+pub const DEFAULT_BODY_LIMIT: usize = super::extract::INTERACTION_BODY_LIMIT;
 
 /// Why a request was refused. The texts name the problem, never the
 /// signature or the secret.
@@ -61,6 +60,28 @@ pub enum VerifyError {
     BodyTooLarge { limit: usize },
     #[error("the body could not be read")]
     BodyUnreadable,
+    #[error("the body did not arrive in time")]
+    BodyTimedOut,
+}
+
+/// A request's signature headers, checked (presence, one value each,
+/// format, timestamp window) before its body is read; the MAC itself needs
+/// the body ([`SlackVerifier::verify_body`]).
+#[derive(Clone, Copy)]
+pub struct SignedHeaders<'h> {
+    /// The header's text exactly as sent: the basestring uses it, not the
+    /// number (leading zeros would otherwise be lost).
+    timestamp_text: &'h str,
+    timestamp: i64,
+    claimed: [u8; 32],
+}
+
+impl std::fmt::Debug for SignedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedHeaders")
+            .field("timestamp", &self.timestamp)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A request whose signature checked out: its raw body and timestamp.
@@ -139,6 +160,25 @@ impl SlackVerifier {
                 limit: self.body_limit,
             });
         }
+        let signed = self.check_headers_at(now, headers)?;
+        self.verify_body(signed, body)
+    }
+
+    /// Checks the signature headers against the system clock.
+    pub fn check_headers<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<SignedHeaders<'h>, VerifyError> {
+        self.check_headers_at(chrono::Utc::now().timestamp(), headers)
+    }
+
+    /// Checks that both headers are there once, well formed, and that the
+    /// timestamp is within the window of `now`: everything but the MAC.
+    pub fn check_headers_at<'h>(
+        &self,
+        now: i64,
+        headers: &'h HeaderMap,
+    ) -> Result<SignedHeaders<'h>, VerifyError> {
         let timestamp_text = single_header(headers, TIMESTAMP_HEADER, "X-Slack-Request-Timestamp")?;
         let signature = single_header(headers, SIGNATURE_HEADER, "X-Slack-Signature")?;
         // Only ASCII digits: `i64::from_str` would also take "+123".
@@ -169,17 +209,36 @@ impl SlackVerifier {
         }
         let mut claimed = [0u8; 32];
         hex::decode_to_slice(hex_mac, &mut claimed).map_err(|_| VerifyError::BadSignatureFormat)?;
+        Ok(SignedHeaders {
+            timestamp_text,
+            timestamp,
+            claimed,
+        })
+    }
+
+    /// Checks the MAC of `body` against headers [`Self::check_headers`]
+    /// accepted.
+    pub fn verify_body(
+        &self,
+        signed: SignedHeaders<'_>,
+        body: Bytes,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        if body.len() > self.body_limit {
+            return Err(VerifyError::BodyTooLarge {
+                limit: self.body_limit,
+            });
+        }
         let mut mac = self.mac();
         mac.update(b"v0:");
-        mac.update(timestamp_text.as_bytes());
+        mac.update(signed.timestamp_text.as_bytes());
         mac.update(b":");
         mac.update(&body);
-        mac.verify_slice(&claimed)
+        mac.verify_slice(&signed.claimed)
             .map_err(|_| VerifyError::SignatureMismatch)?;
         Ok(VerifiedRequest {
-            timestamp,
+            timestamp: signed.timestamp,
             body,
-            mac: claimed,
+            mac: signed.claimed,
         })
     }
 
@@ -206,96 +265,4 @@ fn single_header<'h>(
     })
 }
 
-/// Slack's certificate check: a form body with `ssl_check=1`, sent unsigned
-/// to slash command URLs. Like bolt-js we answer it with an empty 200 and
-/// process nothing else in that body, so smuggling `ssl_check=1` next to a
-/// real payload skips verification but also skips the payload.
-pub fn is_ssl_check(headers: &HeaderMap, body: &[u8]) -> bool {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    form && url::form_urlencoded::parse(body).any(|(k, v)| k == "ssl_check" && v == "1")
-}
-
-/// A verified Slack request as an axum extractor. The state must provide an
-/// `Arc<SlackVerifier>` (via `FromRef`).
-///
-/// Refusals short-circuit the handler: an empty 401 for a bad or missing
-/// signature (as bolt-js answers), 413 for an oversized body, and an empty
-/// 200 for `ssl_check=1`.
-#[derive(Debug, Clone)]
-pub struct SlackRequest(pub VerifiedRequest);
-
-/// What the extractor answers instead of running the handler.
-#[derive(Debug)]
-pub enum SlackRejection {
-    SslCheck,
-    Refused(VerifyError),
-}
-
-impl IntoResponse for SlackRejection {
-    fn into_response(self) -> Response {
-        match self {
-            Self::SslCheck => StatusCode::OK.into_response(),
-            Self::Refused(VerifyError::BodyTooLarge { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE.into_response()
-            }
-            Self::Refused(_) => StatusCode::UNAUTHORIZED.into_response(),
-        }
-    }
-}
-
-impl<S> FromRequest<S> for SlackRequest
-where
-    S: Send + Sync,
-    Arc<SlackVerifier>: FromRef<S>,
-{
-    type Rejection = SlackRejection;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let verifier = Arc::<SlackVerifier>::from_ref(state);
-        let (parts, body) = request.into_parts();
-        let limit = verifier.body_limit();
-        let refused = |reason: VerifyError| {
-            // The reason never contains the signature; the header itself is
-            // redacted by the common layers.
-            tracing::warn!(%reason, "refused a Slack request");
-            SlackRejection::Refused(reason)
-        };
-        let bytes = read_limited(body, limit).await.map_err(refused)?;
-        if is_ssl_check(&parts.headers, &bytes) {
-            return Err(SlackRejection::SslCheck);
-        }
-        verifier
-            .verify(&parts.headers, bytes)
-            .map(SlackRequest)
-            .map_err(refused)
-    }
-}
-
-/// Buffers the body, giving up as soon as it exceeds `limit` bytes.
-pub async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<Bytes, VerifyError> {
-    use axum::body::HttpBody;
-    let mut buffer = Vec::new();
-    loop {
-        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
-        match frame {
-            None => return Ok(Bytes::from(buffer)),
-            Some(Err(_)) => return Err(VerifyError::BodyUnreadable),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if buffer.len() + data.len() > limit {
-                        return Err(VerifyError::BodyTooLarge { limit });
-                    }
-                    buffer.extend_from_slice(&data);
-                }
-            }
-        }
-    }
-}
+pub use super::extract::{SlackRejection, SlackRequest, is_ssl_check, read_limited};

@@ -107,6 +107,8 @@ pub enum AuthError {
     KeysUnavailable(KeysUnavailable),
     #[error("activity body too large")]
     TooLarge,
+    #[error("activity body did not arrive in time")]
+    BodyTimedOut,
     #[error("activity body is not a valid activity: {0}")]
     BadActivity(String),
 }
@@ -117,6 +119,7 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             Self::BadActivity(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -309,11 +312,25 @@ impl TeamsAuthenticator {
     pub async fn authenticate(&self, request: Request) -> Result<AuthenticatedActivity, AuthError> {
         let (parts, body) = request.into_parts();
         let token = self.verify_token(&parts.headers).await?;
-        let bytes: Bytes = axum::body::to_bytes(body, self.settings.max_body_bytes)
-            .await
-            .map_err(|_| AuthError::TooLarge)?;
+        let bytes = read_body(body, self.settings.max_body_bytes).await?;
         self.verify_activity(&token, &bytes)
     }
+}
+
+/// The body within `limit`: a declared length over it is refused before a
+/// byte is read, and the server's body deadline gives 408.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, AuthError> {
+    use axum::body::HttpBody;
+    if body.size_hint().lower() > limit as u64 {
+        return Err(AuthError::TooLarge);
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::http::limits::is_body_deadline(&e) {
+            AuthError::BodyTimedOut
+        } else {
+            AuthError::TooLarge
+        }
+    })
 }
 
 /// A header value fit for a log line: attacker-chosen, so bounded and
@@ -355,7 +372,11 @@ pub struct Refused(pub AuthError);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        tracing::warn!(reason = %self.0, "refused a Teams activity");
+        // Within the Teams refusal budget: a flood of bad tokens writes a
+        // few lines a minute and a count, not a line each.
+        if crate::http::refusals::admit(crate::http::refusals::Source::Teams) {
+            tracing::warn!(reason = %self.0, "refused a Teams activity");
+        }
         self.0.status().into_response()
     }
 }
