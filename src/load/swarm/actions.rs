@@ -107,7 +107,10 @@ impl Swarm {
             }
             tokio::time::sleep(LOOK_AGAIN).await;
         };
-        super::signin::sign_in(&self.http, &self.sim_url, &self.tenant, &link, key).await
+        // The real authorization-code + PKCE flow through the bot's page and
+        // the emulated Entra pages, as the person's browser would.
+        self.sim.sign_in(&link, key).await?;
+        Ok(())
     }
 
     /// The holder approves `card` with a justification. `Ok` once the bot

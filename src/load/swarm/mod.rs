@@ -19,7 +19,6 @@ mod actions;
 pub mod check;
 mod decide;
 pub mod records;
-mod signin;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -113,9 +112,10 @@ pub struct SwarmOutcome {
 pub struct Swarm {
     pub(crate) state: SimState,
     pub(crate) sim_url: String,
-    pub(crate) tenant: String,
     pub(crate) http: reqwest::Client,
     pub(crate) dir: Arc<Directory>,
+    /// Follows sign-in links as the personas' browsers.
+    pub(crate) sim: Arc<crate::sandbox::client::SimClient>,
 }
 
 impl Swarm {
@@ -126,8 +126,8 @@ impl Swarm {
             .build()
             .unwrap_or_default();
         Self {
+            sim: Arc::new(crate::sandbox::client::SimClient::new(&state.base_url)),
             sim_url: state.base_url.clone(),
-            tenant: state.tenant_id(),
             dir: Arc::new(Directory::of(&state)),
             state,
             http,
