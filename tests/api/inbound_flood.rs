@@ -18,7 +18,6 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use stagegate::http::refusals::LINES_PER_MINUTE;
 use stagegate::sandbox::bot_process::{BotProcess, BotProcessSpec};
-use stagegate::sandbox::{Sandbox, SandboxOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -76,20 +75,8 @@ fn signed_command(secret: &str, url: &str) -> reqwest::RequestBuilder {
 
 #[tokio::test]
 async fn a_thousand_slow_unauthenticated_uploads_leave_rss_bounded_and_signed_commands_served() {
-    let sandbox = Sandbox::build(SandboxOptions {
-        bind: crate::helpers::loopback0(),
-        tenant: None,
-        callout_url: None,
-        callout_secret: None,
-        secrets: None,
-    })
-    .await
-    .unwrap();
+    let sandbox = crate::helpers::spawn_sandbox().await;
     let state = sandbox.state.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let sim = tokio::spawn(sandbox.run_until(async {
-        let _ = stopped.await;
-    }));
     let dir = tempfile::tempdir().unwrap();
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_stagegate"));
     let mut secret = String::new();
@@ -183,6 +170,5 @@ async fn a_thousand_slow_unauthenticated_uploads_leave_rss_bounded_and_signed_co
     );
     let _ = release_tx.send(true);
     drop(bot);
-    let _ = stop.send(());
-    sim.await.unwrap().unwrap();
+    drop(sandbox);
 }

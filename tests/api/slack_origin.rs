@@ -30,16 +30,8 @@ impl Trap {
                 "ok"
             }
         });
-        let listener = tokio::net::TcpListener::bind(loopback0()).await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        // Dropping the sender stops the listener.
+        let (base_url, stop) = crate::teams_support::serve(app).await;
         Self {
             base_url,
             hits,
