@@ -4,42 +4,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
-
-async fn add_rule(sandbox: &TestSandbox, rule: Value) -> Value {
-    let response = sandbox
-        .http
-        .post(sandbox.url("/sim/faults"))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{rule}");
-    response.json().await.unwrap()
-}
-
-async fn rules(sandbox: &TestSandbox) -> Vec<Value> {
-    let body: Value = sandbox
-        .http
-        .get(sandbox.url("/sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["value"].as_array().cloned().unwrap()
-}
+use crate::helpers::spawn_sandbox;
 
 #[tokio::test]
 async fn throttles_with_retry_after_until_the_count_is_spent() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.app_token().await;
-    add_rule(
-        &sandbox,
-        json!({ "path": "/subscriptions", "status": 429, "retryAfter": 7, "count": 2 }),
-    )
-    .await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "status": 429, "retryAfter": 7, "count": 2 }))
+        .await;
     for _ in 0..2 {
         let response = sandbox
             .http
@@ -64,7 +37,7 @@ async fn throttles_with_retry_after_until_the_count_is_spent() {
         .await
         .unwrap();
     assert_eq!(third.status(), 200);
-    let listed = rules(&sandbox).await;
+    let listed = sandbox.faults().await;
     assert_eq!(listed[0]["hits"], 2);
     assert_eq!(listed[0]["spent"], true);
 }
@@ -84,16 +57,12 @@ async fn outages_match_by_method_and_glob() {
     let path = format!(
         "/identityGovernance/entitlementManagement/catalogs/{catalog}/customWorkflowExtensions"
     );
-    add_rule(
-        &sandbox,
-        json!({ "path": "/identityGovernance/*/customWorkflowExtensions", "method": "POST", "status": 503 }),
+    sandbox.add_fault(json!({ "path": "/identityGovernance/*/customWorkflowExtensions", "method": "POST", "status": 503 }),
     )
     .await;
-    add_rule(
-        &sandbox,
-        json!({ "path": "/subscriptions", "status": 504, "count": 1 }),
-    )
-    .await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "status": 504, "count": 1 }))
+        .await;
 
     let post = sandbox
         .http
@@ -132,11 +101,9 @@ async fn outages_match_by_method_and_glob() {
 async fn slow_answers_are_delayed_then_served() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.app_token().await;
-    add_rule(
-        &sandbox,
-        json!({ "path": "/subscriptions", "delayMs": 400, "count": 1 }),
-    )
-    .await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "delayMs": 400, "count": 1 }))
+        .await;
     let started = Instant::now();
     let slow = sandbox
         .http
@@ -151,7 +118,7 @@ async fn slow_answers_are_delayed_then_served() {
         "a delay-only rule serves the real answer"
     );
     assert!(started.elapsed() >= Duration::from_millis(400));
-    let listed = rules(&sandbox).await;
+    let listed = sandbox.faults().await;
     assert_eq!(listed[0]["hits"], 1);
     assert_eq!(listed[0]["spent"], true);
 }
@@ -160,11 +127,9 @@ async fn slow_answers_are_delayed_then_served() {
 async fn batch_sub_requests_are_throttled_one_by_one() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.app_token().await;
-    add_rule(
-        &sandbox,
-        json!({ "path": "/subscriptions", "status": 429, "count": 1 }),
-    )
-    .await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "status": 429, "count": 1 }))
+        .await;
     let response = sandbox
         .http
         .post(sandbox.graph("/$batch"))
@@ -205,31 +170,23 @@ async fn bad_rules_are_refused_and_delete_clears() {
             .unwrap();
         assert_eq!(response.status(), 400, "{rule}");
     }
-    add_rule(
-        &sandbox,
-        json!({ "path": "/", "status": 503, "probability": 0.5 }),
-    )
-    .await;
-    assert_eq!(rules(&sandbox).await.len(), 1);
-    let cleared = sandbox
-        .http
-        .delete(sandbox.url("/sim/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cleared.status(), 204);
-    assert!(rules(&sandbox).await.is_empty());
+    sandbox
+        .add_fault(json!({ "path": "/", "status": 503, "probability": 0.5 }))
+        .await;
+    assert_eq!(sandbox.faults().await.len(), 1);
+    sandbox.clear_faults().await;
+    assert!(sandbox.faults().await.is_empty());
 }
 
 #[tokio::test]
 async fn reset_drops_the_connection_without_an_answer() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.app_token().await;
-    add_rule(
-        &sandbox,
-        json!({ "service": "graph", "path": "/subscriptions", "reset": true, "count": 1 }),
-    )
-    .await;
+    sandbox
+        .add_fault(
+            json!({ "service": "graph", "path": "/subscriptions", "reset": true, "count": 1 }),
+        )
+        .await;
     let broken = async {
         let response = sandbox
             .http
@@ -260,11 +217,9 @@ async fn teams_and_slack_statuses_are_their_own() {
         ("slack", 500),
         ("slack", 429),
     ] {
-        add_rule(
-            &sandbox,
-            json!({ "service": service, "path": "/", "status": status }),
-        )
-        .await;
+        sandbox
+            .add_fault(json!({ "service": service, "path": "/", "status": status }))
+            .await;
     }
     let refused = sandbox
         .http
@@ -274,5 +229,5 @@ async fn teams_and_slack_statuses_are_their_own() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
-    assert_eq!(rules(&sandbox).await.len(), 4);
+    assert_eq!(sandbox.faults().await.len(), 4);
 }

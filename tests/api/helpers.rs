@@ -60,6 +60,47 @@ impl TestSandbox {
         format!("{}{path}", self.base_url)
     }
 
+    /// Adds a `/sim/faults` rule; the rule as the sandbox recorded it.
+    pub async fn add_fault(&self, rule: Value) -> Value {
+        let response = self
+            .http
+            .post(self.url("/sim/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{rule}");
+        response.json().await.unwrap()
+    }
+
+    /// The `/sim/faults` rules in force, each with its `hits`.
+    pub async fn faults(&self) -> Vec<Value> {
+        let body: Value = self
+            .http
+            .get(self.url("/sim/faults"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["value"]
+            .as_array()
+            .cloned()
+            .expect("/sim/faults lists its rules in `value`")
+    }
+
+    /// Removes every `/sim/faults` rule.
+    pub async fn clear_faults(&self) {
+        let response = self
+            .http
+            .delete(self.url("/sim/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+
     pub fn graph(&self, path: &str) -> String {
         format!("{}/graph/v1.0{path}", self.base_url)
     }
@@ -565,7 +606,10 @@ impl TestSandbox {
             .json()
             .await
             .unwrap();
-        body["value"].as_array().cloned().unwrap_or_default()
+        body["value"]
+            .as_array()
+            .cloned()
+            .expect("/sim/faults lists its rules in `value`")
     }
 
     /// `GET /sim/callouts` → its `value`.
@@ -579,7 +623,10 @@ impl TestSandbox {
             .json()
             .await
             .unwrap();
-        body["value"].as_array().cloned().unwrap_or_default()
+        body["value"]
+            .as_array()
+            .cloned()
+            .expect("/sim/faults lists its rules in `value`")
     }
 
     /// The id of group `key` in the tenant file.
@@ -621,12 +668,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut stagegate::config::Setti
 /// Every approval `PATCH` the emulated Graph gets from now on answers
 /// `ms` late (it is applied only then): a slow Graph under load.
 pub async fn delay_graph_patches(sandbox: &TestSandbox, ms: u64) {
-    let fault = sandbox
-        .http
-        .post(sandbox.url("/sim/faults"))
-        .json(&serde_json::json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": ms }))
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_success(), "{:?}", fault.text().await);
+    sandbox
+        .add_fault(json!({ "path": "/identityGovernance/*", "method": "PATCH", "delayMs": ms }))
+        .await;
 }

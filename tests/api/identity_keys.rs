@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
-use serde_json::{Value, json};
+use serde_json::json;
 use stagegate::engine::port::Message;
 use stagegate::identity::discovery::{Discovery, DiscoveryRules, EntraApp, VerifyError};
 use stagegate::sandbox::entra::mint;
@@ -181,15 +181,9 @@ async fn an_old_configuration_is_refetched_and_a_failed_refresh_keeps_the_last_g
     entra.client().await.unwrap();
     entra.client().await.unwrap();
     assert_eq!(fetches(&sandbox), (2, 2), "older than max_age: refetched");
-    let rule = json!({ "service": "login", "path": "/*/v2.0/.well-known/*", "status": 503 });
-    let added = sandbox
-        .http
-        .post(sandbox.url("/sim/faults"))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201);
+    sandbox
+        .add_fault(json!({ "service": "login", "path": "/*/v2.0/.well-known/*", "status": 503 }))
+        .await;
     entra.client().await.expect("the last good configuration");
     assert_eq!(
         fetches(&sandbox),
@@ -198,14 +192,5 @@ async fn an_old_configuration_is_refetched_and_a_failed_refresh_keeps_the_last_g
     );
     entra.client().await.expect("the last good configuration");
     assert_eq!(fetches(&sandbox), (3, 2), "no retry before the backoff");
-    let rules: Value = sandbox
-        .http
-        .get(sandbox.url("/sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(rules["value"][0]["hits"], 1);
+    assert_eq!(sandbox.faults().await[0]["hits"], 1);
 }

@@ -130,15 +130,9 @@ async fn a_slow_command_whose_response_url_is_elsewhere_is_answered_by_dm() {
     app.link("alex").await;
     let trap = Trap::start().await;
     let before = app.dm("alex").await.len();
-    let fault = app
-        .sandbox
-        .http
-        .post(app.sandbox.url("/sim/faults"))
-        .json(&json!({ "path": "/*", "delayMs": 4000 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_success());
+    app.sandbox
+        .add_fault(json!({ "path": "/*", "delayMs": 4000 }))
+        .await;
     let body = command_form(
         &app.user_id("alex"),
         &team(&app),

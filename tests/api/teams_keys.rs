@@ -72,41 +72,20 @@ fn fetches(sandbox: &TestSandbox) -> (u64, u64) {
 
 /// Every Bot Framework metadata and key fetch answers 503 from now on.
 async fn outage(sandbox: &TestSandbox) {
-    let rule = json!({ "service": "botframework", "path": "/v1/.well-known/*", "status": 503 });
-    let response = sandbox
-        .http
-        .post(sandbox.url("/sim/faults"))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    sandbox
+        .add_fault(json!({ "service": "botframework", "path": "/v1/.well-known/*", "status": 503 }))
+        .await;
 }
 
 async fn outage_over(sandbox: &TestSandbox) {
-    let response = sandbox
-        .http
-        .delete(sandbox.url("/sim/faults"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    sandbox.clear_faults().await;
 }
 
 /// How many requests the outage rules refused so far.
 async fn refused_fetches(sandbox: &TestSandbox) -> u64 {
-    let rules: Value = sandbox
-        .http
-        .get(sandbox.url("/sim/faults"))
-        .send()
+    sandbox
+        .faults()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    rules["value"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|r| r["hits"].as_u64().unwrap())
         .sum()
