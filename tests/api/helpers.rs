@@ -75,19 +75,22 @@ impl TestSandbox {
 
     /// The `/sim/faults` rules in force, each with its `hits`.
     pub async fn faults(&self) -> Vec<Value> {
-        let body: Value = self
-            .http
-            .get(self.url("/sim/faults"))
+        self.sim_json("/sim/faults").await["value"]
+            .as_array()
+            .cloned()
+            .expect("/sim/faults lists its rules in `value`")
+    }
+
+    /// `GET {path}` on the sandbox, as JSON.
+    async fn sim_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        body["value"]
-            .as_array()
-            .cloned()
-            .expect("/sim/faults lists its rules in `value`")
+            .unwrap()
     }
 
     /// Removes every `/sim/faults` rule.
@@ -593,40 +596,22 @@ where
 impl TestSandbox {
     /// `GET /sim/notifications[?subscriptionId=…]` → its `value`.
     pub async fn notifications(&self, subscription_id: Option<&str>) -> Vec<Value> {
-        let url = match subscription_id {
-            Some(id) => self.url(&format!("/sim/notifications?subscriptionId={id}")),
-            None => self.url("/sim/notifications"),
+        let path = match subscription_id {
+            Some(id) => format!("/sim/notifications?subscriptionId={id}"),
+            None => "/sim/notifications".to_owned(),
         };
-        let body: Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["value"]
+        self.sim_json(&path).await["value"]
             .as_array()
             .cloned()
-            .expect("/sim/faults lists its rules in `value`")
+            .unwrap_or_default()
     }
 
     /// `GET /sim/callouts` → its `value`.
     pub async fn callouts(&self) -> Vec<Value> {
-        let body: Value = self
-            .http
-            .get(self.url("/sim/callouts"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["value"]
+        self.sim_json("/sim/callouts").await["value"]
             .as_array()
             .cloned()
-            .expect("/sim/faults lists its rules in `value`")
+            .unwrap_or_default()
     }
 
     /// The id of group `key` in the tenant file.
