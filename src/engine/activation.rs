@@ -383,11 +383,7 @@ impl Engine {
                     lines,
                 },
             };
-            let rows = self.rows(&[(key, job)]);
-            if self.store.enqueue("-", &rows, Utc::now()).await? > 0 {
-                self.outbox_wake.notify_one();
-            }
-            return Ok(());
+            return self.queue_unattached(&[(key, job)]).await;
         }
         let job = Job::Security {
             channel: None,
@@ -400,11 +396,7 @@ impl Engine {
                 ],
             },
         };
-        let rows = self.rows(&[(key, job)]);
-        if self.store.enqueue("-", &rows, Utc::now()).await? > 0 {
-            self.outbox_wake.notify_one();
-        }
-        Ok(())
+        self.queue_unattached(&[(key, job)]).await
     }
 }
 

@@ -7,8 +7,6 @@
 //! account that gains an Entra account, and every Entra account that gains
 //! another chat account.
 
-use chrono::Utc;
-
 use super::jobs::Job;
 use super::port::{ChatProfile, Message};
 use super::{Engine, EngineError};
@@ -250,10 +248,8 @@ impl Engine {
                 lines,
             },
         };
-        let rows = self.rows(&[(key, job)]);
-        match self.store.enqueue("-", &rows, Utc::now()).await {
-            Ok(_) => self.outbox_wake.notify_one(),
-            Err(e) => tracing::error!(error = %e, "cannot queue a security alert"),
+        if let Err(e) = self.queue_unattached(&[(key, job)]).await {
+            tracing::error!(error = %e, "cannot queue a security alert");
         }
     }
 }

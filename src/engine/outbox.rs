@@ -475,13 +475,18 @@ impl Engine {
         request: &RequestId,
         jobs: &[(String, Job)],
     ) -> Result<(), EngineError> {
+        self.queue_under(&request.to_string(), jobs).await
+    }
+
+    /// Queues keyed jobs that belong to no request (alerts about group
+    /// membership or account links) and wakes the worker.
+    pub(super) async fn queue_unattached(&self, jobs: &[(String, Job)]) -> Result<(), EngineError> {
+        self.queue_under("-", jobs).await
+    }
+
+    async fn queue_under(&self, request: &str, jobs: &[(String, Job)]) -> Result<(), EngineError> {
         let rows = self.rows(jobs);
-        if self
-            .store
-            .enqueue(&request.to_string(), &rows, Utc::now())
-            .await?
-            > 0
-        {
+        if self.store.enqueue(request, &rows, Utc::now()).await? > 0 {
             self.outbox_wake.notify_one();
         }
         Ok(())
