@@ -67,8 +67,12 @@ impl Engine {
     }
 
     /// Links a sign-in Entra completed, if its account is the chat
-    /// account's; announces new links and refusals.
-    pub async fn complete_sign_in(&self, signed: SignedIn) -> Result<Linked, LinkRefused> {
+    /// account's; announces new links and refusals. Returns the link and
+    /// the chat account as a person reads it (for the success page).
+    pub async fn complete_sign_in(
+        &self,
+        signed: SignedIn,
+    ) -> Result<(Linked, String), LinkRefused> {
         let who = &signed.identity;
         let account = self.chat_account(who).await;
         let signed_name = signed.display_name.clone();
@@ -127,7 +131,7 @@ impl Engine {
         if new {
             self.announce_link(&account, &linked, &others).await;
         }
-        Ok(linked)
+        Ok((linked, account.label))
     }
 
     /// A sign-in from `who`'s link came back to a browser that did not

@@ -167,9 +167,8 @@ async fn callback(
         Err(e) => return error_page(&e),
     };
     let response = match state.engine.complete_sign_in(signed).await {
-        Ok(linked) => {
+        Ok((linked, account)) => {
             tracing::info!(platform = %linked.identity.platform, "account linked");
-            let account = state.engine.describe_chat_account(&linked.identity).await;
             // Continue what the link was for (submit the request, record
             // the decision, activate); the result is posted in chat.
             state.engine.after_link(&linked).await;
