@@ -12,7 +12,6 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::domain::chat_ids::Platform;
 use crate::engine::port::ChatPort;
 use crate::engine::time::{Clock, SystemClock};
 use crate::engine::{Engine, EngineDeps};
@@ -20,6 +19,7 @@ use crate::graph::{AppTokenSource, GraphClient, RetryPolicy};
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
 use crate::store::Store;
+use stagegate_domain::chat_ids::Platform;
 
 /// Everything a handler may reach. Ports to the outside world are added here
 /// as trait objects by the engine and chat issues.

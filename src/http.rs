@@ -1,4 +1,4 @@
-//! HTTP plumbing shared by the bot and the sandbox servers: request ids,
+//! The bot's HTTP plumbing: request ids,
 //! tracing spans, sensitive-header redaction, timeouts, graceful shutdown;
 //! and the bot's own limits on what unauthenticated clients may hold
 //! (connections, in-flight requests, slow headers and bodies, log lines).
@@ -10,14 +10,12 @@ mod server;
 pub use limits::{RequestLimits, with_request_limits};
 pub use server::{ConnectionLimits, MAX_HEAD_BYTES, serve_with_limits};
 
-use std::future::Future;
 use std::iter::once;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderName, Request, StatusCode, header};
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -67,36 +65,6 @@ pub fn with_common_layers(router: Router, request_timeout: Duration) -> Router {
                 request_timeout,
             )),
     )
-}
-
-/// Serves `router` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `grace`. The sandbox's servers use this; the bot uses
-/// [`serve_with_limits`].
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(async {
-        shutdown.await;
-        let _ = tx.send(());
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => result,
-        _ = async {
-            if rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => {
-            tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time; exiting anyway");
-            Ok(())
-        }
-    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when

@@ -3,21 +3,15 @@
 //! README for the architecture.
 
 pub mod app;
-pub mod bench;
-pub mod chaos;
 pub mod chat;
 pub mod cli;
 pub mod config;
-pub mod domain;
 pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod identity;
 pub mod intake;
-pub mod load;
 pub mod manifests;
-pub mod sandbox;
-pub mod scenario;
 pub mod store;
 pub mod telemetry;
 pub mod time;

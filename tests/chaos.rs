@@ -2,10 +2,10 @@
 //! (never timings): the swarm drives every request to delivery on both
 //! platforms with no duplicate card, lost decision or double relay.
 
-use stagegate::chaos::ChaosOptions;
-use stagegate::load::swarm::{Platform, Swarm, SwarmOptions, check};
-use stagegate::load::tenant_gen::{TenantSize, tenant_file};
-use stagegate::sandbox::launch::{LaunchOptions, Launched};
+use stagegate_lab::chaos::ChaosOptions;
+use stagegate_lab::launch::{LaunchOptions, Launched};
+use stagegate_lab::load::swarm::{Platform, Swarm, SwarmOptions, check};
+use stagegate_lab::load::tenant_gen::{TenantSize, tenant_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_delivers_every_request_on_both_platforms() {
@@ -34,7 +34,7 @@ async fn bot_killed_mid_delivery_relay_and_activation_loses_nothing() {
     let mut options = small_run(dir.path(), 10);
     options.kills = 3;
     options.seed = 7;
-    let report = stagegate::chaos::run(options).await.unwrap();
+    let report = stagegate_lab::chaos::run(options).await.unwrap();
     assert!(
         report.ok(),
         "{}\n{report:#?}\nbot log:\n{}",
@@ -53,7 +53,7 @@ async fn fault_storm_then_drain_completes_everything_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = small_run(dir.path(), 12);
     options.kills = 0;
-    options.storm = Some(stagegate::chaos::storm::StormOptions {
+    options.storm = Some(stagegate_lab::chaos::storm::StormOptions {
         duration: std::time::Duration::from_secs(5),
         rate: 0.1,
         graph_timeout_seconds: 2,
@@ -61,7 +61,7 @@ async fn fault_storm_then_drain_completes_everything_once() {
         duplicate_rate: 0.6,
         reorder_rate: 0.6,
     });
-    let report = stagegate::chaos::run(options).await.unwrap();
+    let report = stagegate_lab::chaos::run(options).await.unwrap();
     assert!(
         report.ok(),
         "{}\n{report:#?}\nbot log:\n{}",

@@ -12,7 +12,7 @@
 mod browser;
 
 use browser::{Browser, Chromedriver};
-use stagegate::sandbox::launch::{LaunchOptions, Launched};
+use stagegate_lab::launch::{LaunchOptions, Launched};
 
 const REQUEST: &str = "global-admin TICKET-123 rotate the break-glass certificate";
 
@@ -51,7 +51,7 @@ async fn launch() -> (Launched, tempfile::TempDir) {
     let launched = Launched::start(LaunchOptions::ephemeral(db.path().join("stagegate.db")))
         .await
         .expect("sandbox and bot start");
-    stagegate::sandbox::console::install_chat_apps(&launched.state)
+    stagegate_sandbox::console::install_chat_apps(&launched.state)
         .await
         .expect("every persona installs the Teams app");
     (launched, db)

@@ -34,7 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use secrecy::ExposeSecret;
 use sqlx::Row;
-use stagegate::sandbox::SimState;
+use stagegate_lab::wiring::BotWiring;
+use stagegate_sandbox::SimState;
 
 const LINK_TOKEN: &str = "a sign-in link token";
 const BOT_ANSWER: &str = "a body the bot answered with";
@@ -267,9 +268,9 @@ async fn the_seeded_story_on_slack_leaks_no_secret() {
 /// Runs the shipped scenario `name` on each of its platforms at TRACE (a
 /// fresh sandbox and bot each), then looks for every secret it used.
 async fn scenario_leaks_nothing(name: &str) {
-    use stagegate::sandbox::launch::{LaunchOptions, Launched};
-    use stagegate::scenario;
-    use stagegate::scenario::model::{Action, StepKind};
+    use stagegate_lab::launch::{LaunchOptions, Launched};
+    use stagegate_lab::scenario;
+    use stagegate_lab::scenario::model::{Action, StepKind};
     capture();
     let loaded = scenario::load(name).unwrap();
     let signed_in = loaded.scenario.steps.iter().any(|s| {
@@ -343,7 +344,7 @@ async fn scenario_unapproved_member_leaks_no_secret() {
 #[test]
 fn every_shipped_scenario_is_checked() {
     let source = include_str!("secrets.rs");
-    for (name, _) in stagegate::scenario::SHIPPED {
+    for (name, _) in stagegate_lab::scenario::SHIPPED {
         let test = format!("scenario_{}_leaks_no_secret", name.replace('-', "_"));
         assert!(source.contains(&format!("async fn {test}()")), "no {test}");
     }

@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = stagegate::domain::command::parse(text);
+        let _ = stagegate_domain::command::parse(text);
     }
 });

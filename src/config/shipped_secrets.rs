@@ -26,7 +26,7 @@ use super::{SANDBOX_SECRET_MARKER, Settings, env_name};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// The sandbox's config and tenant (`sandbox/stagegate.sandbox.toml`,
-    /// `src/sandbox/tenant.toml`, the load test's generated tenants).
+    /// `crates/sandbox/src/tenant.toml`, the load test's generated tenants).
     Sandbox,
     /// A placeholder of `stagegate.example.toml`.
     Example,

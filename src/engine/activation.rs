@@ -11,10 +11,10 @@ use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
-use crate::domain::approval::{AssignmentState, RequestState};
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::graph::models::TicketInfo;
 use crate::graph::{GraphError, em, pim};
+use stagegate_domain::approval::{AssignmentState, RequestState};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// The claims request that asks Entra for an MFA sign-in.
 mod recovery;

@@ -8,14 +8,14 @@ use chrono::Utc;
 use super::port::Message;
 use super::resume::Resume;
 use super::{Engine, EngineError};
-use crate::domain::approvers::resolve_approvers;
-use crate::domain::catalog::{ValidatedRequest, validate_request};
-use crate::domain::command::{Command, RequestCommand, help_text, parse};
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::graph::{GraphError, em};
 use crate::identity::link::Linked;
 use crate::store::engine::RequestRow;
 use crate::store::links::ChatIdentity;
+use stagegate_domain::approvers::resolve_approvers;
+use stagegate_domain::catalog::{ValidatedRequest, validate_request};
+use stagegate_domain::command::{Command, RequestCommand, help_text, parse};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }

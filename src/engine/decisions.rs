@@ -9,14 +9,14 @@ use chrono::Utc;
 use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::{Engine, EngineError};
-use crate::domain::approval::{DecisionRefusal, authorize_decision};
-use crate::domain::ids::{ObjectId, RequestId, StageId};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
 use crate::store::StoreError;
 use crate::store::decisions::NewDecision;
 use crate::store::engine::DecisionRow;
 use crate::store::links::ChatIdentity;
+use stagegate_domain::approval::{DecisionRefusal, authorize_decision};
+use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{ObjectId, RequestId};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// `accessPackageCustomExtensionStage` from Graph's v1.0 schema: the point in
 /// a request's life at which a custom extension was called out.

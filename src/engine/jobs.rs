@@ -8,9 +8,9 @@ use super::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use super::render;
 use super::view::{Snapshot, stage_result};
 use crate::config::SecurityChannelSettings;
-use crate::domain::ids::{ObjectId, RequestId};
-use crate::domain::planner::{Effect, RequesterEvent};
 use crate::store::links::ChatIdentity;
+use stagegate_domain::ids::{ObjectId, RequestId};
+use stagegate_domain::planner::{Effect, RequesterEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -300,7 +300,7 @@ mod tests {
     fn without_channels_and_for_other_jobs_nothing_changes() {
         let other = Job::ToPerson {
             person: "a1e0a1e0-0000-4000-8000-00000000a1e0"
-                .parse::<crate::domain::ids::ObjectId>()
+                .parse::<stagegate_domain::ids::ObjectId>()
                 .unwrap(),
             message: Message::Text { text: "y".into() },
         };

@@ -10,10 +10,10 @@
 use super::jobs::Job;
 use super::port::{ChatProfile, Message};
 use super::{Engine, EngineError};
-use crate::domain::ids::ObjectId;
 use crate::graph::directory;
 use crate::identity::link::{Linked, SignedIn};
 use crate::store::links::ChatIdentity;
+use stagegate_domain::ids::ObjectId;
 
 /// Why a completed sign-in was not linked.
 #[derive(Debug)]

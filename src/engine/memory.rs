@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use super::Engine;
 use super::port::{CardAction, ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
-use crate::domain::chat_ids::Platform;
 use crate::store::links::ChatIdentity;
+use stagegate_domain::chat_ids::Platform;
 
 /// One posted message and every version of it.
 #[derive(Debug, Clone)]

@@ -27,13 +27,13 @@ use secrecy::SecretString;
 use tokio::sync::Notify;
 
 use crate::config::{EngineSettings, PackageSettings};
-use crate::domain::catalog::{PackageCatalog, PackageEntry, TicketRule};
-use crate::domain::ids::{AccessPackageId, Alias, ObjectId, RequestId};
 use crate::graph::{GraphClient, GraphError};
 use crate::identity::link::{LinkError, LinkService};
 use crate::store::links::ChatIdentity;
 use crate::store::{Store, StoreError};
 use port::{ChatPort, Message};
+use stagegate_domain::catalog::{PackageCatalog, PackageEntry, TicketRule};
+use stagegate_domain::ids::{AccessPackageId, Alias, ObjectId, RequestId};
 use time::Clock;
 
 /// What can go wrong inside the engine (never shown raw to people).

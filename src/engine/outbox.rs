@@ -13,8 +13,8 @@ use super::jobs::Job;
 use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
 use crate::config::SecurityChannelSettings;
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::store::StoreError;
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 mod attempts;
 mod cards;
@@ -370,7 +370,7 @@ impl Engine {
                 platform: identities
                     .first()
                     .and_then(|i| i.platform.parse().ok())
-                    .unwrap_or(crate::domain::chat_ids::Platform::Teams),
+                    .unwrap_or(stagegate_domain::chat_ids::Platform::Teams),
                 reason: unreachable.join("; "),
             }));
         }

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::chat_ids::Platform;
-use crate::domain::ids::{ObjectId, RequestId, StageId};
 use crate::store::links::ChatIdentity;
+use stagegate_domain::chat_ids::Platform;
+use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -10,10 +10,10 @@ use super::jobs::{Job, job_for};
 use super::port::Message;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
-use crate::domain::ids::{ObjectId, RequestId};
-use crate::domain::planner::{Effect, plan};
 use crate::graph::{em, pim};
 use crate::store::engine::RequestRow;
+use stagegate_domain::ids::{ObjectId, RequestId};
+use stagegate_domain::planner::{Effect, plan};
 
 /// States in which a request still needs watching.
 pub const OPEN_STATES: [&str; 4] = ["submitted", "pendingApproval", "delivering", "delivered"];

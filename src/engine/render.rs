@@ -4,8 +4,10 @@
 use super::port::{ApprovalCard, Message};
 use super::time::human_duration;
 use super::view::Snapshot;
-use crate::domain::ids::{ObjectId, RequestId};
-use crate::domain::planner::{AlertKind, DecidedVia, DenialReason, RequesterEvent, StageOutcome};
+use stagegate_domain::ids::{ObjectId, RequestId};
+use stagegate_domain::planner::{
+    AlertKind, DecidedVia, DenialReason, RequesterEvent, StageOutcome,
+};
 
 fn who(snapshot: &Snapshot, id: Option<&ObjectId>) -> String {
     id.map_or_else(|| "someone".to_owned(), |id| snapshot.name(id))

@@ -12,7 +12,7 @@ use super::Engine;
 use super::jobs::Job;
 use super::port::Message;
 use super::view::Snapshot;
-use crate::domain::approval::{AssignmentState, RequestState};
+use stagegate_domain::approval::{AssignmentState, RequestState};
 
 impl Engine {
     /// Reminders before a stage's automatic denial, and the warning before

@@ -9,18 +9,18 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 
 use super::{Engine, EngineError, PackageInfo};
-use crate::domain::approval::{
-    AssignmentState, RequestState, RequestView, ReviewResult, StageStatus, StageView,
-    reviewer_from_graph,
-};
-use crate::domain::approvers::{
-    ApproverRule, DirectoryFacts, Escalation, ManagerLevel, StageApprovers, resolve_approvers,
-};
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::graph::models::{
     ApprovalStage, ApprovalStagePolicy, AssignmentPolicy, AssignmentRequest, SubjectSet,
 };
 use crate::graph::{GraphError, directory, em};
+use stagegate_domain::approval::{
+    AssignmentState, RequestState, RequestView, ReviewResult, StageStatus, StageView,
+    reviewer_from_graph,
+};
+use stagegate_domain::approvers::{
+    ApproverRule, DirectoryFacts, Escalation, ManagerLevel, StageApprovers, resolve_approvers,
+};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// Everything one reconcile knows about a request.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use super::models::{DirectoryObject, Page, User};
 use super::{Auth, GraphClient, GraphError};
-use crate::domain::ids::ObjectId;
+use stagegate_domain::ids::ObjectId;
 
 const USER_SELECT: &str = "$select=id,displayName,accountEnabled,userPrincipalName,mail";
 

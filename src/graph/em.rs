@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::models::{Approval, AssignmentPolicy, AssignmentRequest};
 use super::{Auth, GraphClient, GraphError, encode};
-use crate::domain::ids::{AccessPackageId, ObjectId, PolicyId, QuestionId, RequestId, StageId};
+use stagegate_domain::ids::{AccessPackageId, ObjectId, PolicyId, QuestionId, RequestId, StageId};
 
 pub const EM: &str = "/identityGovernance/entitlementManagement";
 const REQUESTS: &str = "/identityGovernance/entitlementManagement/assignmentRequests";

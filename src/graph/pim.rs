@@ -10,7 +10,7 @@ use super::models::{
     RoleManagementPolicyAssignment, TicketInfo,
 };
 use super::{Auth, GraphClient, GraphError, encode};
-use crate::domain::ids::ObjectId;
+use stagegate_domain::ids::ObjectId;
 
 const BASE: &str = "/identityGovernance/privilegedAccess/group";
 

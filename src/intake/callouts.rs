@@ -25,9 +25,9 @@ use serde_json::{Map, Value};
 use super::notifications::read_body;
 use super::worker::Work;
 use super::{Intake, busy, problem};
-use crate::domain::ids::RequestId;
 use crate::engine::intake::CustomExtensionStage;
 use crate::http::refusals::{self, Source};
+use stagegate_domain::ids::RequestId;
 
 /// The header carrying the relay's shared secret.
 pub const RELAY_SECRET_HEADER: &str = "X-Stagegate-Relay-Secret";

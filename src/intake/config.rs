@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 
 use super::secret::Secret;
 use crate::config::IntakeSettings;
-use crate::domain::ids::ObjectId;
+use stagegate_domain::ids::ObjectId;
 
 /// Longest lifetime Graph grants a subscription to a directory resource
 /// (user, group): "41,760 minutes (under 29 days)" (facts/graph.md §3).

@@ -38,12 +38,12 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::intake::{Cause, IntakeSink};
 use crate::graph::GraphClient;
 use crate::store::Store;
 use clock::Clock;
 use config::IntakeConfig;
+use stagegate_domain::ids::{ObjectId, RequestId};
 use worker::{Dedupe, LifecycleNotice, Work};
 
 pub use callouts::RELAY_SECRET_HEADER;

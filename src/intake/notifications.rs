@@ -29,8 +29,8 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::worker::{LifecycleEvent, LifecycleNotice, Work};
 use super::{Intake, busy, problem};
-use crate::domain::ids::ObjectId;
 use crate::http::refusals::{self, Source};
+use stagegate_domain::ids::ObjectId;
 
 /// Graph's validation tokens are about 100 characters; anything much longer
 /// is not Graph and is not echoed.

@@ -25,10 +25,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::Intake;
 use super::worker::{LifecycleEvent, LifecycleNotice};
-use crate::domain::ids::ObjectId;
 use crate::graph::{Auth, GraphError};
 use crate::store::StoreError;
 use crate::store::intake::SubscriptionRow;
+use stagegate_domain::ids::ObjectId;
 
 /// Graph's subscriptions are checked for existence at least this often.
 const VERIFY_EVERY_MINUTES: i64 = 60;

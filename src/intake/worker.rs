@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::Intake;
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::intake::{Cause, CustomExtensionStage};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// A `lifecycleEvent` of a Graph subscription (changeNotification.lifecycleEvent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use stagegate::bench::{BenchOptions, inbound};
+use stagegate_lab::bench::{BenchOptions, inbound};
 
 #[tokio::test]
 async fn the_small_bench_produces_a_complete_report() {
@@ -20,7 +20,7 @@ async fn the_small_bench_produces_a_complete_report() {
         eprintln!("inbound benchmarks skipped: {why}");
         options.skip_inbound = true;
     }
-    let report = stagegate::bench::run(binary, options.clone())
+    let report = stagegate_lab::bench::run(binary, options.clone())
         .await
         .expect("the small bench runs");
 

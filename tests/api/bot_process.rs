@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use stagegate::sandbox::bot_process::{BotProcess, BotProcessSpec};
-use stagegate::sandbox::{Sandbox, SandboxOptions};
+use stagegate_lab::bot_process::{BotProcess, BotProcessSpec};
+use stagegate_sandbox::{Sandbox, SandboxOptions};
 
 #[tokio::test]
 async fn a_bot_process_restarts_on_the_same_port_and_database_after_sigkill() {

@@ -61,7 +61,7 @@ async fn the_snapshot_shows_personas_channels_requests_and_the_clock() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["id"] == stagegate::sandbox::teams::store::ALERTS_CHANNEL_ID)
+            .any(|c| c["id"] == stagegate_sandbox::teams::store::ALERTS_CHANNEL_ID)
     );
     assert!(
         state["slackChannels"]

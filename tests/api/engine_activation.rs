@@ -13,7 +13,7 @@ async fn delivered(
     app: &EngineApp,
     alias: &str,
     approvers: &[&str],
-) -> stagegate::domain::ids::RequestId {
+) -> stagegate_domain::ids::RequestId {
     let id = app
         .request(
             "alex",

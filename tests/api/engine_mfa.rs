@@ -5,11 +5,12 @@
 use chrono::Utc;
 use stagegate::app::{AppOptions, Application};
 use stagegate::config::Settings;
-use stagegate::domain::ids::RequestId;
 use stagegate::engine::port::Message;
+use stagegate_domain::ids::RequestId;
 
 use crate::engine_support::{EngineApp, live_cards, spawn_engine_app_with};
 use crate::helpers::{loopback0, spawn_sandbox};
+use stagegate_lab::wiring::BotWiring;
 
 fn demand_mfa(minutes: u32) -> impl Fn(&mut Settings) + Send + Sync + 'static {
     move |settings: &mut Settings| {

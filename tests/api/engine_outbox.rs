@@ -94,7 +94,7 @@ async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
     // The platform is down for a few posts; the stage is decided meanwhile.
     app.chat.fail_next(4);
     let reply = app.chat.type_text(&app.persona("alex"), GLOBAL).await;
-    let id: stagegate::domain::ids::RequestId = reply
+    let id: stagegate_domain::ids::RequestId = reply
         .text()
         .split_whitespace()
         .find_map(|w| w.parse().ok())
@@ -118,7 +118,7 @@ async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
 }
 
 /// The request id in the bot's reply to a request.
-fn request_id(reply: &stagegate::engine::port::Message) -> stagegate::domain::ids::RequestId {
+fn request_id(reply: &stagegate::engine::port::Message) -> stagegate_domain::ids::RequestId {
     reply
         .text()
         .split_whitespace()
@@ -127,7 +127,7 @@ fn request_id(reply: &stagegate::engine::port::Message) -> stagegate::domain::id
 }
 
 /// Cards (live or decided) `key` holds for a request's stage.
-fn cards_held(app: &EngineApp, key: &str, id: &stagegate::domain::ids::RequestId, k: u8) -> usize {
+fn cards_held(app: &EngineApp, key: &str, id: &stagegate_domain::ids::RequestId, k: u8) -> usize {
     use stagegate::engine::port::Message;
     app.inbox(key)
         .iter()

@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use stagegate::app::{AppOptions, Application};
 use stagegate::config::SecurityChannelSettings;
-use stagegate::domain::chat_ids::Platform;
 use stagegate::engine::Engine;
 use stagegate::engine::memory::MemoryChat;
 use stagegate::engine::port::{CardAction, Message, Recipient};
 use stagegate::store::links::ChatIdentity;
+use stagegate_domain::chat_ids::Platform;
 
 use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
-use stagegate::sandbox::client::{SignInBrowser, SimClient};
+use stagegate_lab::wiring::BotWiring;
+use stagegate_sandbox::client::{SignInBrowser, SimClient};
 
 pub const PERSONAS: [&str; 10] = [
     "alex", "miriam", "megan", "bianca", "adele", "diego", "lee", "isaiah", "patti", "johanna",
@@ -256,7 +257,7 @@ impl EngineApp {
     }
 
     /// `key` (linked) types a request; returns the new request's id.
-    pub async fn request(&self, key: &str, text: &str) -> stagegate::domain::ids::RequestId {
+    pub async fn request(&self, key: &str, text: &str) -> stagegate_domain::ids::RequestId {
         let reply = self.say(key, text).await;
         let words = reply.text();
         words
@@ -266,7 +267,7 @@ impl EngineApp {
     }
 
     /// What the poller does for one request.
-    pub async fn reconcile(&self, id: &stagegate::domain::ids::RequestId) {
+    pub async fn reconcile(&self, id: &stagegate_domain::ids::RequestId) {
         self.engine.reconcile(id).await.expect("reconcile");
         self.settle().await;
     }
@@ -275,7 +276,7 @@ impl EngineApp {
     pub fn card(
         &self,
         key: &str,
-        id: &stagegate::domain::ids::RequestId,
+        id: &stagegate_domain::ids::RequestId,
         k: u8,
     ) -> Option<stagegate::engine::port::ApprovalCard> {
         live_cards(&self.inbox(key))
@@ -298,7 +299,7 @@ impl EngineApp {
     }
 
     /// Keys of personas holding a live card for stage `k` of `id`.
-    pub fn card_holders(&self, id: &stagegate::domain::ids::RequestId, k: u8) -> Vec<&'static str> {
+    pub fn card_holders(&self, id: &stagegate_domain::ids::RequestId, k: u8) -> Vec<&'static str> {
         PERSONAS
             .into_iter()
             .filter(|p| self.card(p, id, k).is_some())

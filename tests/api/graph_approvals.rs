@@ -2,7 +2,7 @@
 //! stage, as the right people (`reviewedBy` proves who decided).
 
 use serde_json::{Value, json};
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::world::SimEvent;
 
 use crate::helpers::{APPROVALS, TestSandbox, spawn_sandbox};
 

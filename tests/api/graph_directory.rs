@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use stagegate::sandbox::tenant::SEED_TENANT;
+use stagegate_sandbox::tenant::SEED_TENANT;
 
 use crate::helpers::{TestSandbox, spawn_sandbox, spawn_sandbox_with_tenant};
 

@@ -5,7 +5,7 @@
 //! and the v1.0 CSDL's names and enum values.
 
 use serde_json::{Value, json};
-use stagegate::sandbox::tenant::SEED_TENANT;
+use stagegate_sandbox::tenant::SEED_TENANT;
 
 use crate::helpers::{TestSandbox, spawn_sandbox, spawn_sandbox_with_tenant};
 

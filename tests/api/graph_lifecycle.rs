@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, FixedOffset};
 use serde_json::Value;
-use stagegate::sandbox::tenant::SEED_TENANT;
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::tenant::SEED_TENANT;
+use stagegate_sandbox::world::SimEvent;
 
 use crate::helpers::{APPROVALS, REQUESTS, spawn_sandbox, spawn_sandbox_with_tenant};
 

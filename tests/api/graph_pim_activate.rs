@@ -3,7 +3,7 @@
 //! enforced, and the membership it gives and takes away.
 
 use serde_json::{Value, json};
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::world::SimEvent;
 
 use crate::helpers::{TestSandbox, grant_assignment, group_id, spawn_sandbox};
 

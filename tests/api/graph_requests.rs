@@ -2,7 +2,7 @@
 //! package assignment requests, and the assignments they produce.
 
 use serde_json::{Value, json};
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::world::SimEvent;
 
 use crate::helpers::{REQUESTS, TestSandbox, spawn_sandbox};
 

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 use stagegate::app::Application;
-use stagegate::sandbox::{Sandbox, SandboxOptions, SimState};
+use stagegate_lab::wiring::BotWiring;
+use stagegate_sandbox::{Sandbox, SandboxOptions, SimState};
 
 pub struct TestSandbox {
     pub base_url: String,
@@ -345,7 +346,7 @@ impl TestSandbox {
     /// How many recorded events satisfy `pred`.
     pub fn count_events(
         &self,
-        pred: impl Fn(&stagegate::sandbox::world::SimEvent) -> bool,
+        pred: impl Fn(&stagegate_sandbox::world::SimEvent) -> bool,
     ) -> usize {
         self.state.world().events.iter().filter(|e| pred(e)).count()
     }
@@ -361,8 +362,8 @@ pub fn grant_assignment(
     package_alias: &str,
     duration: &str,
 ) -> String {
-    use stagegate::sandbox::clock::parse_iso_duration;
-    use stagegate::sandbox::world::Assignment;
+    use stagegate_sandbox::clock::parse_iso_duration;
+    use stagegate_sandbox::world::Assignment;
 
     let now = sandbox.state.clock.now();
     let length = parse_iso_duration(duration).expect("ISO duration");

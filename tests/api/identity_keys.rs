@@ -14,8 +14,8 @@ use openidconnect::core::CoreIdToken;
 use serde_json::json;
 use stagegate::engine::port::Message;
 use stagegate::identity::discovery::{Discovery, DiscoveryRules, EntraApp, VerifyError};
-use stagegate::sandbox::entra::mint;
-use stagegate::sandbox::keys::SigningKey;
+use stagegate_sandbox::entra::mint;
+use stagegate_sandbox::keys::SigningKey;
 
 use crate::engine_support::{EngineApp, spawn_engine_app, spawn_engine_app_with};
 use crate::helpers::{TestSandbox, spawn_sandbox};

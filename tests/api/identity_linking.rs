@@ -3,8 +3,8 @@
 //! link and a forwarded Entra sign-in address both end with nothing linked,
 //! the chat account told and the security channel alerted.
 
-use stagegate::sandbox::client::{SignInBrowser, SimClient, slack_text};
 use stagegate::store::links::ChatIdentity;
+use stagegate_sandbox::client::{SignInBrowser, SimClient, slack_text};
 
 use crate::engine_support::{sign_in_url, spawn_engine_app};
 use crate::slack_app_support::{SlackApp, spawn_slack_app};

@@ -16,6 +16,7 @@ use stagegate::store::links::{ChatIdentity, LinkRow};
 
 use crate::helpers::{loopback0, spawn_sandbox};
 use crate::slack_app_support::spawn_slack_app;
+use stagegate_lab::wiring::BotWiring;
 
 fn key(byte: u8) -> SecretString {
     SecretString::from(base64::engine::general_purpose::STANDARD.encode([byte; 32]))

@@ -17,7 +17,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use stagegate::http::refusals::LINES_PER_MINUTE;
-use stagegate::sandbox::bot_process::{BotProcess, BotProcessSpec};
+use stagegate_lab::bot_process::{BotProcess, BotProcessSpec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc, watch};

@@ -356,7 +356,7 @@ async fn beyond_max_in_flight_requests_are_shed_with_503_and_retry_after() {
 
 #[tokio::test]
 async fn a_teams_activity_declaring_more_than_the_limit_is_413_after_the_token_unread() {
-    use stagegate::sandbox::teams::metadata::{channel_claims, sign};
+    use stagegate_sandbox::teams::metadata::{channel_claims, sign};
     let sandbox = crate::helpers::spawn_sandbox().await;
     let mut settings = crate::teams_support::auth_settings(&sandbox);
     settings.max_body_bytes = 2048;

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::helpers::spawn_app_with;
+use stagegate_lab::wiring::BotWiring;
 
 const SECRET: &str = "an-intake-test-secret-of-forty-characters";
 

@@ -4,8 +4,8 @@
 //! once, no decision is relayed twice and no alert is raised twice.
 
 use serde_json::{Value, json};
-use stagegate::domain::ids::RequestId;
 use stagegate::engine::port::{CardAction, Message};
+use stagegate_domain::ids::RequestId;
 
 use crate::engine_support::{
     EngineApp, PERSONAS, decided_cards, live_cards, sign_in_url, spawn_engine_app, texts,

@@ -89,7 +89,7 @@ fn the_relay_answers_entra_first_then_forwards_to_stagegate_with_the_secret() {
     );
     assert_eq!(
         stagegate::intake::RELAY_SECRET_HEADER,
-        stagegate::sandbox::notify::callouts::RELAY_SECRET_HEADER,
+        stagegate_sandbox::notify::callouts::RELAY_SECRET_HEADER,
         "the bot reads the header the emulated relay sends"
     );
     // The secret never shows in run history.

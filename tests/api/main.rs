@@ -85,3 +85,4 @@ mod teams_story;
 mod teams_submit;
 mod teams_support;
 mod topology;
+mod workspace;

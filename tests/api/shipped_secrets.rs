@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use stagegate::app::Application;
 use stagegate::config::Settings;
 use stagegate::config::shipped_secrets::{Origin, shipped_origin, shipped_secrets};
-use stagegate::sandbox::tenant::{SEED_TENANT, TenantFile};
-use stagegate::sandbox::{FixedSecrets, SimState};
+use stagegate_lab::wiring::BotWiring;
+use stagegate_sandbox::SimState;
+use stagegate_sandbox::tenant::{SEED_TENANT, TenantFile};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -274,7 +275,7 @@ fn the_fingerprints_match_the_sandboxs_real_secrets() {
             .into_world(chrono::Utc::now())
             .unwrap()
     };
-    let secrets = FixedSecrets::from_settings(&file).unwrap();
+    let secrets = stagegate_lab::wiring::fixed_secrets(&file).unwrap();
     let state = SimState::with_secrets("http://127.0.0.1:3979".into(), world(), Some(secrets));
     let mut sandbox = state.bot_settings("127.0.0.1:0".parse().unwrap(), dir.path().join("a.db"));
     // The in-process sandbox makes a fresh vault key per database.
@@ -321,8 +322,8 @@ fn every_secret_the_repository_ships_is_recognised() {
     let mut files: Vec<PathBuf> = [
         "sandbox/stagegate.sandbox.toml",
         "stagegate.example.toml",
-        "src/sandbox/tenant.toml",
-        "src/load/tenant_gen.rs",
+        "crates/sandbox/src/tenant.toml",
+        "crates/lab/src/load/tenant_gen.rs",
     ]
     .iter()
     .map(|p| root().join(p))

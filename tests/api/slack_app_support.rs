@@ -11,10 +11,11 @@ use stagegate::app::{AppOptions, Application};
 use stagegate::config::SecurityChannelSettings;
 use stagegate::engine::Engine;
 use stagegate::engine::time::FnClock;
-use stagegate::sandbox::client::SimClient;
+use stagegate_sandbox::client::SimClient;
 
 use crate::helpers::{TestSandbox, eventually, loopback0, spawn_sandbox};
 use crate::slack_support::{connect_bot, driver, driver_get, slack_of};
+use stagegate_lab::wiring::BotWiring;
 
 pub struct SlackApp {
     pub address: String,
@@ -119,7 +120,7 @@ pub fn buttons(message: &Value) -> Vec<(String, String)> {
 
 /// All the text a message shows (fallback and every text object).
 pub fn shown(message: &Value) -> String {
-    stagegate::sandbox::client::slack_text(message)
+    stagegate_sandbox::client::slack_text(message)
 }
 
 impl SlackApp {

@@ -601,7 +601,7 @@ fn message_moments(
     sandbox: &crate::helpers::TestSandbox,
     channel: &str,
     ts: &str,
-) -> stagegate::sandbox::moments::MessageMoments {
+) -> stagegate_sandbox::moments::MessageMoments {
     let mut slack = sandbox.state.slack.lock();
     slack
         .channels

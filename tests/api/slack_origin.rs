@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{eventually, loopback0};
 use crate::slack_app_support::{SlackApp, shown, spawn_slack_app};
+use stagegate_lab::wiring::BotWiring;
 
 /// A loopback listener standing in for an internal admin URL: counts every
 /// request it gets.

@@ -10,9 +10,9 @@ use stagegate::chat::slack::SlackPort;
 use stagegate::chat::slack::adapter::parse_ref;
 use stagegate::chat::slack::client::ClientOptions;
 use stagegate::chat::slack::limits::ClientLimits;
-use stagegate::domain::chat_ids::Platform;
 use stagegate::engine::port::{ChatError, ChatPort, EarlierPost, Message, Recipient};
 use stagegate::store::links::ChatIdentity;
+use stagegate_domain::chat_ids::Platform;
 
 use crate::helpers::spawn_sandbox;
 use crate::slack_support::{client_with, driver_get, slack_of};

@@ -17,6 +17,7 @@ use stagegate::config::Settings;
 
 use crate::helpers::{loopback0, spawn_sandbox};
 use crate::teams_adapter_support::{TeamsApp, card_text, spawn_teams_app, spawn_teams_app_with};
+use stagegate_lab::wiring::BotWiring;
 
 #[tokio::test]
 async fn off_by_default_so_unsigned_activities_get_401() {
@@ -111,7 +112,7 @@ async fn refused_at_start_unless_entra_graph_and_the_connector_are_on_loopback()
 
 /// Alex's activity as the Agents Playground sends it, for `service_url`.
 fn playground_activity(app: &TeamsApp, id: &str, service_url: &str) -> Value {
-    use stagegate::sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
+    use stagegate_sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
     let alex = app.sandbox.persona_id("alex");
     let (app_id, tenant) = {
         let world = app.sandbox.state.world();

@@ -12,10 +12,11 @@ use stagegate::chat::teams::handlers::TeamsBot;
 use stagegate::config::SecurityChannelSettings;
 use stagegate::engine::Engine;
 use stagegate::engine::time::FnClock;
-use stagegate::sandbox::client::SimClient;
-use stagegate::sandbox::teams::store::ALERTS_CHANNEL_ID;
+use stagegate_sandbox::client::SimClient;
+use stagegate_sandbox::teams::store::ALERTS_CHANNEL_ID;
 
 use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
+use stagegate_lab::wiring::BotWiring;
 
 pub struct TeamsApp {
     pub address: String,
@@ -333,7 +334,7 @@ impl TeamsApp {
         reply_to: &str,
         value: Value,
     ) -> (u16, Value) {
-        use stagegate::sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
+        use stagegate_sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
         let (app_id, tenant, aad, name) = {
             let world = self.sandbox.state.world();
             let user = world.user_by_key(key).unwrap();

@@ -5,9 +5,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use stagegate::sandbox::keys::SigningKey;
-use stagegate::sandbox::teams::metadata::{channel_claims, sign};
-use stagegate::sandbox::teams::{PublishedKey, Stats};
+use stagegate_sandbox::keys::SigningKey;
+use stagegate_sandbox::teams::metadata::{channel_claims, sign};
+use stagegate_sandbox::teams::{PublishedKey, Stats};
 
 use crate::helpers::{TestSandbox, spawn_sandbox};
 use crate::teams_support::{TestBot, auth_settings, spawn_bot, spawn_bot_with};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use stagegate::chat::teams::activity::ChannelAccount;
 use stagegate::chat::teams::{OutgoingActivity, TeamsError};
-use stagegate::sandbox::teams::store::ALERTS_CHANNEL_ID;
+use stagegate_sandbox::teams::store::ALERTS_CHANNEL_ID;
 use tokio::task::JoinSet;
 
 use crate::helpers::{TestSandbox, spawn_sandbox};

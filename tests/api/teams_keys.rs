@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stagegate::chat::teams::AuthSettings;
-use stagegate::sandbox::teams::Stats;
-use stagegate::sandbox::teams::metadata::{channel_claims, sign};
+use stagegate_sandbox::teams::Stats;
+use stagegate_sandbox::teams::metadata::{channel_claims, sign};
 
 use crate::helpers::{TestSandbox, eventually, spawn_app, spawn_sandbox};
 use crate::teams_support::{TestBot, auth_settings, spawn_bot_with};
@@ -37,13 +37,13 @@ impl Teams<'_> {
         })
     }
 
-    fn token(&self, key: &stagegate::sandbox::teams::PublishedKey) -> String {
+    fn token(&self, key: &stagegate_sandbox::teams::PublishedKey) -> String {
         let app_id = self.sandbox.state.world().app.client_id.clone();
         sign(key, &channel_claims(&app_id, &self.sandbox.url("/teams/")))
     }
 
     /// Posts an activity signed with `key`; the status.
-    async fn post(&self, key: &stagegate::sandbox::teams::PublishedKey) -> u16 {
+    async fn post(&self, key: &stagegate_sandbox::teams::PublishedKey) -> u16 {
         let response = self
             .sandbox
             .http

@@ -18,8 +18,8 @@ use stagegate::chat::teams::{
     AuthSettings, ConnectorClient, RetryPolicy, ServiceUrl, ServiceUrlAllowlist, TeamsActivity,
     TeamsAuthenticator,
 };
-use stagegate::sandbox::teams::connector::mint_connector_token;
-use stagegate::sandbox::teams::metadata::openid_metadata_url;
+use stagegate_sandbox::teams::connector::mint_connector_token;
+use stagegate_sandbox::teams::metadata::openid_metadata_url;
 
 use crate::helpers::TestSandbox;
 

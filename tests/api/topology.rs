@@ -1,17 +1,18 @@
-//! The production topology in the sandbox: the emulators in one process
-//! (`stagegate sandbox --emulators-only`), the bot in another (`stagegate
-//! serve --config sandbox/stagegate.sandbox.toml`), sharing the shipped
-//! config's sandbox-only secrets.
+//! The production topology in the sandbox: the emulators on their own
+//! (what `stagegate sandbox --emulators-only` runs; here in the test's
+//! process), the production binary in another (`stagegate serve --config
+//! sandbox/stagegate.sandbox.toml`), sharing the shipped config's
+//! sandbox-only secrets.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use stagegate::config::Settings;
-use stagegate::sandbox::tenant::{SEED_TENANT, TenantFile};
-use stagegate::sandbox::{FixedSecrets, SimState};
+use stagegate_lab::wiring::BotWiring;
+use stagegate_sandbox::SimState;
+use stagegate_sandbox::tenant::{SEED_TENANT, TenantFile};
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox/stagegate.sandbox.toml")
@@ -28,7 +29,8 @@ fn the_shipped_sandbox_config_is_the_seeded_sandboxs_bot_config() {
         .unwrap()
         .into_world(chrono::Utc::now())
         .unwrap();
-    let secrets = FixedSecrets::from_settings(&file).expect("every shared secret is there");
+    let secrets =
+        stagegate_lab::wiring::fixed_secrets(&file).expect("every shared secret is there");
     let state = SimState::with_secrets("http://127.0.0.1:3979".into(), world, Some(secrets));
     let scratch = tempfile::tempdir().unwrap();
     let mut expected = state.bot_settings(
@@ -120,24 +122,6 @@ fn stagegate(args: &[&str], env: &[(String, String)]) -> Proc {
     Proc(child)
 }
 
-/// The emulators' base URL, from the banner they print.
-fn emulators_url(proc: &mut Proc) -> String {
-    let stdout = proc.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Microsoft Graph")
-                .map(|rest| rest.trim().trim_end_matches("/graph/v1.0").to_owned())
-        })
-        .expect("the banner names the Graph URL");
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    url
-}
-
 async fn wait_ready(url: &str) {
     let http = reqwest::Client::new();
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -206,19 +190,15 @@ async fn post(url: String, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn the_bot_in_its_own_process_survives_a_sigkill_while_the_emulators_run_on() {
-    let config = shipped();
-    let mut emulators = stagegate(
-        &[
-            "sandbox",
-            "--emulators-only",
-            "--sim-port",
-            "0",
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let sim = emulators_url(&mut emulators);
+    let file = Settings::load_from(Some(&shipped()), Vec::new()).unwrap();
+    let emulators = stagegate_lab::cli::emulators_for(&file, 0, None)
+        .await
+        .expect("the emulators start on the shipped config");
+    let sim = emulators.base_url().to_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let emulators = tokio::spawn(emulators.run_until(async {
+        let _ = stopped.await;
+    }));
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let bot_url = format!("http://127.0.0.1:{port}");
@@ -288,4 +268,6 @@ async fn the_bot_in_its_own_process_survives_a_sigkill_while_the_emulators_run_o
         from_bot >= 2,
         "help answered before and after the restart: {convo}"
     );
+    let _ = stop.send(());
+    emulators.await.unwrap().unwrap();
 }

@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use super::client::{PostMessage, SlackClient, UpdateMessage};
 use super::error::SlackError;
 use super::render::render;
-use crate::domain::chat_ids::Platform;
 use crate::engine::port::{
     ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
 };
 use crate::store::Store;
 use crate::store::links::ChatIdentity;
+use stagegate_domain::chat_ids::Platform;
 
 /// The metadata event type of a message the outbox posted; its payload's
 /// `key` is the outbox job's key.

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::payload::View;
 use super::render::escape;
-use crate::domain::ids::Justification;
 use crate::engine::port::CardAction;
+use stagegate_domain::ids::Justification;
 
 pub const CALLBACK_ID: &str = "stagegate_decision";
 pub const JUSTIFICATION_BLOCK: &str = "justification";

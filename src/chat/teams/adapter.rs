@@ -16,10 +16,10 @@ use super::activity::{ChannelAccount, OutgoingActivity};
 use super::cards;
 use super::connector::{ConnectorClient, TeamsError};
 use super::service_url::ServiceUrlAllowlist;
-use crate::domain::chat_ids::Platform;
 use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
 use crate::store::Store;
 use crate::store::teams::{ConversationKind, StoredConversation};
+use stagegate_domain::chat_ids::Platform;
 
 /// The subject under which the captured security channel is stored.
 const CAPTURED_CHANNEL: &str = "security";

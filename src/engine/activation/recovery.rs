@@ -10,7 +10,6 @@
 use chrono::{Duration, Utc};
 
 use super::text;
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::jobs::Job;
 use crate::engine::port::Message;
 use crate::engine::view::Snapshot;
@@ -18,6 +17,7 @@ use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
 use crate::store::engine::InterruptedActivation;
 use crate::store::links::ChatIdentity;
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// How long after the click an interrupted activation is still made for the
 /// requester without asking again.

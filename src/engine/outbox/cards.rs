@@ -5,12 +5,12 @@ use chrono::Utc;
 
 use super::attempts::PostAttempts;
 use super::{Failure, Outcome};
-use crate::domain::ids::{ObjectId, RequestId};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
 use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef};
 use crate::store::StoreError;
 use crate::store::engine::OutboxRow;
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 impl Engine {
     pub(super) async fn deliver_card(

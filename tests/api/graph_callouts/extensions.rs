@@ -1,8 +1,8 @@
 //! `customWorkflowExtensions`, policy stage settings, and `resume`.
 
 use serde_json::{Value, json};
-use stagegate::sandbox::graph::custom_extensions;
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::graph::custom_extensions;
+use stagegate_sandbox::world::SimEvent;
 
 use super::{point_relay_at, seed_request};
 use crate::helpers::{Handshake, Receiver, TestSandbox, spawn_sandbox};

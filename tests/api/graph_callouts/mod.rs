@@ -5,7 +5,7 @@ mod extensions;
 
 use chrono::Duration;
 use serde_json::{Value, json};
-use stagegate::sandbox::world::{Assignment, AssignmentRequest, SimEvent};
+use stagegate_sandbox::world::{Assignment, AssignmentRequest, SimEvent};
 
 use crate::helpers::{Answer, Handshake, Receiver, TestSandbox, eventually, spawn_sandbox};
 

@@ -2,7 +2,7 @@
 //! `accessPackageAssignment` reads.
 
 use serde_json::{Value, json};
-use stagegate::sandbox::world::SimEvent;
+use stagegate_sandbox::world::SimEvent;
 
 use super::code;
 use crate::helpers::{ASSIGNMENTS, REQUESTS, spawn_sandbox};

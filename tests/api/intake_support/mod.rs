@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use stagegate::config::IntakeSettings;
-use stagegate::domain::ids::ObjectId;
 use stagegate::graph::{AppTokenSource, GraphClient, RetryPolicy};
 use stagegate::intake::clock::Clock;
 use stagegate::intake::config::IntakeConfig;
 use stagegate::intake::{Intake, IntakeDeps, IntakeWorkers};
-use stagegate::sandbox::SimState;
 use stagegate::store::Store;
+use stagegate_domain::ids::ObjectId;
+use stagegate_sandbox::SimState;
 use tokio::sync::watch;
 
 pub use sink::{Call, RecordingSink};

@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stagegate::domain::ids::{ObjectId, RequestId};
 use stagegate::engine::intake::{Cause, IntakeSink};
+use stagegate_domain::ids::{ObjectId, RequestId};
 use tokio::sync::watch;
 
 /// What the fake engine was asked to do.

@@ -2,8 +2,8 @@
 //! commands, endpoints and scopes it declares.
 
 use serde_json::json;
-use stagegate::domain::command::Verb;
 use stagegate::manifests::{PublicUrl, render_slack_manifest};
+use stagegate_domain::command::Verb;
 
 use super::{errors, load_json, shared, slack_validator};
 

@@ -2,10 +2,10 @@
 //! entry declares.
 
 use serde_json::{Value, json};
-use stagegate::domain::command::Verb;
 use stagegate::manifests::{
     AppId, PublicUrl, TEAMS_MANIFEST_VERSION, TeamsOptions, render_teams_manifest,
 };
+use stagegate_domain::command::Verb;
 
 use super::{errors, teams_validator};
 

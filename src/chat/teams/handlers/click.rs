@@ -13,9 +13,9 @@ use super::{ERROR_TYPE, TeamsBot, person};
 use crate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
 use crate::chat::teams::adapter::{ConversationRef, PostedRef};
 use crate::chat::teams::cards;
-use crate::domain::ids::{RequestId, StageId};
 use crate::engine::port::{CardAction, ChatPort, Message, Recipient};
 use crate::store::links::ChatIdentity;
+use stagegate_domain::ids::{RequestId, StageId};
 
 pub(super) fn invoke_reply(status: StatusCode, kind: &str, value: Value) -> Response {
     let body = json!({ "statusCode": status.as_u16(), "type": kind, "value": value });

@@ -28,11 +28,11 @@ use super::activity::Activity;
 use super::adapter::{ConversationRef, TeamsPort};
 use super::auth::{AuthenticatedActivity, Refused, TeamsAuthenticator};
 use super::service_url::ServiceUrlAllowlist;
-use crate::domain::ids::ObjectId;
 use crate::engine::Engine;
 use crate::store::StoreError;
 use crate::store::links::ChatIdentity;
 use crate::store::replay::{ReplayLedger, ReplayScope};
+use stagegate_domain::ids::ObjectId;
 
 /// How long a seen activity id is remembered against replays.
 const REPLAY_WINDOW: Duration = Duration::from_secs(15 * 60);

@@ -1,0 +1,48 @@
+//! Makes the seeded story clickable from a fresh start: every enabled
+//! persona installs the Teams app (so each has a 1:1 chat with the bot) and
+//! the bot is installed in the team that holds the security channel. Done
+//! through the Teams driver over HTTP, so the bot gets the same signed
+//! `conversationUpdate` activities as when a person installs the app.
+
+use crate::SimState;
+use crate::teams::store::ALERTS_CHANNEL_ID;
+
+/// Installs the Teams app for every enabled persona and in the security
+/// channel's team, through the driver at `state.base_url`. The bot must be
+/// connected ([`SimState::connect_bot`]) and serving. Returns the personas
+/// installed.
+pub async fn install_chat_apps(state: &SimState) -> anyhow::Result<Vec<String>> {
+    let keys: Vec<String> = {
+        let world = state.world();
+        world
+            .users
+            .values()
+            .filter(|u| u.account_enabled)
+            .map(|u| u.key.clone())
+            .collect()
+    };
+    let http = reqwest::Client::new();
+    let base = state.base_url.clone();
+    let post = |path: String| {
+        let http = http.clone();
+        async move {
+            let response = http.post(&path).send().await?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let bot = body["bot"]["status"].as_u64();
+            anyhow::ensure!(
+                status.is_success() && bot.is_none_or(|s| (200..300).contains(&s)),
+                "{path}: {status}, bot answered {bot:?}"
+            );
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+    post(format!(
+        "{base}/sim/teams/channels/{ALERTS_CHANNEL_ID}/install"
+    ))
+    .await?;
+    for key in &keys {
+        post(format!("{base}/sim/teams/personas/{key}/install")).await?;
+    }
+    Ok(keys)
+}
