@@ -7,6 +7,8 @@
 //! clock or a database. The engine fetches facts, calls in here, and carries
 //! out what comes back.
 
+#![warn(unreachable_pub)]
+
 pub mod approval;
 pub mod approvers;
 pub mod catalog;

@@ -6,21 +6,21 @@ use super::approval::{RequestState, RequestView, ReviewResult, StageStatus, Stag
 use super::ids::{AccessPackageId, ObjectId, RequestId, StageId};
 
 /// A user or group id numbered `n` (never nil).
-pub fn oid(n: u8) -> ObjectId {
+pub(crate) fn oid(n: u8) -> ObjectId {
     ObjectId::from_uuid(Uuid::from_u128(
         0x0b1e_c700_0000_4000_8000_0000_0000_0000 | (u128::from(n) + 1),
     ))
     .expect("not nil")
 }
 
-pub fn rid(n: u8) -> RequestId {
+pub(crate) fn rid(n: u8) -> RequestId {
     RequestId::from_uuid(Uuid::from_u128(
         0x5e90_0000_0000_4000_8000_0000_0000_0000 | (u128::from(n) + 1),
     ))
     .expect("not nil")
 }
 
-pub fn sid(n: u8) -> StageId {
+pub(crate) fn sid(n: u8) -> StageId {
     StageId::from_uuid(Uuid::from_u128(
         0x57a6_e000_0000_4000_8000_0000_0000_0000 | (u128::from(n) + 1),
     ))
@@ -28,7 +28,7 @@ pub fn sid(n: u8) -> StageId {
 }
 
 /// A stage numbered `n` (for its id) with the given approvers, not started.
-pub fn stage(n: u8, approvers: &[u8]) -> StageView {
+pub(crate) fn stage(n: u8, approvers: &[u8]) -> StageView {
     StageView {
         id: sid(n),
         status: StageStatus::NotStarted,
@@ -41,7 +41,7 @@ pub fn stage(n: u8, approvers: &[u8]) -> StageView {
 }
 
 /// A request by user 0, pending approval, with the given stages.
-pub fn view(stages: Vec<StageView>) -> RequestView {
+pub(crate) fn view(stages: Vec<StageView>) -> RequestView {
     RequestView {
         id: rid(1),
         package: AccessPackageId::from_uuid(Uuid::from_u128(
@@ -58,13 +58,13 @@ pub fn view(stages: Vec<StageView>) -> RequestView {
 }
 
 /// Marks stage `s` as in progress.
-pub fn start(mut s: StageView) -> StageView {
+pub(crate) fn start(mut s: StageView) -> StageView {
     s.status = StageStatus::InProgress;
     s
 }
 
 /// Marks stage `s` as decided by `by`.
-pub fn decide(mut s: StageView, result: ReviewResult, by: u8, why: &str) -> StageView {
+pub(crate) fn decide(mut s: StageView, result: ReviewResult, by: u8, why: &str) -> StageView {
     s.status = StageStatus::Completed;
     s.result = result;
     s.reviewed_by = Some(oid(by));

@@ -3,6 +3,8 @@
 //! the load swarm live here, apart from the production bot, which never
 //! contains them.
 
+#![warn(unreachable_pub)]
+
 pub mod bench;
 pub mod bot_process;
 pub mod chaos;

@@ -3,6 +3,8 @@
 //! The emulators are a separate HTTP server that the bot reaches exactly as it
 //! reaches Microsoft and Slack; only base URLs differ. State is in memory.
 
+#![warn(unreachable_pub)]
+
 pub mod client;
 pub mod clock;
 pub mod console;

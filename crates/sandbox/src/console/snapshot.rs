@@ -15,7 +15,7 @@ use crate::world::{AssignmentRequest, World};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConsoleState {
+pub(super) struct ConsoleState {
     generation: u64,
     clock: Clock,
     personas: Vec<Persona>,
@@ -90,13 +90,13 @@ struct SlackChannel {
 }
 
 /// Anyone on loopback (the console): a snapshot of the sandbox.
-pub async fn state(State(state): State<SimState>) -> Json<ConsoleState> {
+pub(super) async fn state(State(state): State<SimState>) -> Json<ConsoleState> {
     Json(snapshot(&state))
 }
 
 /// Reads the world, then the Teams store, then the Slack workspace: never
 /// two of those locks at once.
-pub fn snapshot(state: &SimState) -> ConsoleState {
+pub(super) fn snapshot(state: &SimState) -> ConsoleState {
     let generation = *state.watch_changes().borrow();
     let (mut personas, requests, privileged_groups) = {
         let world = state.world();

@@ -24,7 +24,11 @@ fn other_client() -> EntraError {
 /// `grant_type=authorization_code`. A code is spent by its first
 /// redemption attempt, successful or not: a second attempt (a replay, or a
 /// retry after a bad verifier) is refused as already redeemed.
-pub fn redeem_code(state: &SimState, client_id: &str, params: &Params) -> EntraResult<Value> {
+pub(super) fn redeem_code(
+    state: &SimState,
+    client_id: &str,
+    params: &Params,
+) -> EntraResult<Value> {
     let code = params
         .get("code")
         .ok_or_else(|| EntraError::missing_parameter("code"))?;
@@ -98,7 +102,7 @@ pub fn redeem_code(state: &SimState, client_id: &str, params: &Params) -> EntraR
 /// used to fetch new access tokens" and that clients are expected to discard
 /// them. Revocation (`/sim/personas/{key}/revoke`, like Graph's
 /// `revokeSignInSessions`) ends the whole family at once.
-pub fn redeem_refresh_token(
+pub(super) fn redeem_refresh_token(
     state: &SimState,
     client_id: &str,
     params: &Params,

@@ -34,7 +34,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// An error shown to the person instead of being redirected (bad client or
 /// redirect URI, unknown tenant …), with Entra's code and ids.
-pub fn error_page(error: &EntraError) -> Response {
+pub(super) fn error_page(error: &EntraError) -> Response {
     let r = error.render();
     let body = format!(
         "<h1>Sign in</h1><p>Sorry, but we’re having trouble signing you in.</p>\
@@ -50,7 +50,7 @@ pub fn error_page(error: &EntraError) -> Response {
 }
 
 /// What every sign-in page needs to post back.
-pub struct Form<'a> {
+pub(super) struct Form<'a> {
     /// `…/login/{tenant}/oauth2/v2.0/authorize` (steps are sub-paths).
     pub action_base: &'a str,
     pub ctx: &'a str,
@@ -65,7 +65,7 @@ fn hidden_ctx(form: &Form<'_>) -> String {
 }
 
 /// The account picker. `selected` pre-selects a persona (`login_hint`).
-pub fn picker(
+pub(super) fn picker(
     form: &Form<'_>,
     users: &[User],
     selected: Option<&str>,
@@ -116,7 +116,7 @@ pub fn picker(
 }
 
 /// The second factor: number matching, with the "phone" on the same page.
-pub fn mfa(form: &Form<'_>, user: &User, number: u8, wrong: bool) -> Response {
+pub(super) fn mfa(form: &Form<'_>, user: &User, number: u8, wrong: bool) -> Response {
     let banner = if wrong {
         "<p class=\"err\" id=\"error\">The number you entered doesn't match. Try again.</p>"
     } else {
@@ -138,7 +138,7 @@ pub fn mfa(form: &Form<'_>, user: &User, number: u8, wrong: bool) -> Response {
 }
 
 /// The consent prompt (`prompt=consent`) listing the permissions asked for.
-pub fn consent(form: &Form<'_>, user: &User, scopes: &[String]) -> Response {
+pub(super) fn consent(form: &Form<'_>, user: &User, scopes: &[String]) -> Response {
     let items: String = scopes
         .iter()
         .map(|s| format!("<li><code>{}</code></li>", text(s)))
@@ -158,7 +158,7 @@ pub fn consent(form: &Form<'_>, user: &User, scopes: &[String]) -> Response {
 
 /// "Need admin approval": the app asks for a permission nobody consented
 /// to, and users of this tenant cannot consent themselves.
-pub fn admin_approval(form: &Form<'_>, permission: &str) -> Response {
+pub(super) fn admin_approval(form: &Form<'_>, permission: &str) -> Response {
     let body = format!(
         "<h1>Need admin approval</h1><p class=\"err\" id=\"error\">AADSTS90094: {} needs permission to access resources in your organization that only an admin can grant ({}). Please ask an admin to grant permission to this app before you can use it.</p>\
 <form method=\"post\" action=\"{}/consent\">{}\

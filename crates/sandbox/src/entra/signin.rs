@@ -66,7 +66,7 @@ fn cancel(pending: &Pending, code: u32, message: &str) -> Response {
 
 /// Anyone (the browser of a sign-in in progress): the persona picked on the
 /// account picker, or Cancel.
-pub async fn signin(
+pub(super) async fn signin(
     State(state): State<SimState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -147,7 +147,7 @@ pub async fn signin(
 
 /// Anyone (the browser of a sign-in in progress): the number typed into the
 /// emulated Authenticator, or Deny.
-pub async fn mfa(
+pub(super) async fn mfa(
     State(state): State<SimState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -222,7 +222,7 @@ pub async fn mfa(
 
 /// Anyone (the browser of a sign-in in progress): Accept or Cancel on the
 /// consent prompt, or leaving the "Need admin approval" page.
-pub async fn consent(
+pub(super) async fn consent(
     State(state): State<SimState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,

@@ -20,8 +20,8 @@ use super::state::{Ephemeral, HookSource, Message, SlackWorld};
 use crate::SimState;
 use crate::moments::MessageMoments;
 
-pub const MAX_USES: u32 = 5;
-pub const LIFETIME_MINUTES: i64 = 30;
+pub(super) const MAX_USES: u32 = 5;
+pub(super) const LIFETIME_MINUTES: i64 = 30;
 
 fn text_reply(status: StatusCode, text: &'static str) -> Response {
     (status, text).into_response()
@@ -93,7 +93,7 @@ pub(super) fn post_response(
 
 /// Anyone holding the URL (it is the capability; no token): answers the
 /// command or click that issued it.
-pub async fn respond(
+pub(super) async fn respond(
     State(state): State<SimState>,
     Path(token): Path<String>,
     body: Bytes,

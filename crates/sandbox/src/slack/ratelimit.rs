@@ -35,7 +35,7 @@ fn quota_of(method: &str) -> Quota {
     }
 }
 
-pub struct EmuLimits {
+pub(super) struct EmuLimits {
     /// chat.postMessage, keyed by channel id.
     per_channel: DefaultKeyedRateLimiter<String>,
     /// Every other method, keyed by method; one limiter per distinct quota
@@ -50,7 +50,7 @@ impl std::fmt::Debug for EmuLimits {
     }
 }
 
-pub const METHODS: [&str; 10] = [
+pub(super) const METHODS: [&str; 10] = [
     "chat.postMessage",
     "chat.update",
     "chat.postEphemeral",
@@ -80,7 +80,7 @@ impl Default for EmuLimits {
 
 impl EmuLimits {
     /// `Err(retry_after)` when the call is over the limit.
-    pub fn check(&self, method: &str, channel: Option<&str>) -> Result<(), Duration> {
+    pub(super) fn check(&self, method: &str, channel: Option<&str>) -> Result<(), Duration> {
         let result = if method == "chat.postMessage" {
             self.per_channel
                 .check_key(&channel.unwrap_or_default().to_owned())

@@ -34,7 +34,7 @@ mod checks;
 /// are refused as Graph refuses undeclared or read-only input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateBody {
+pub(super) struct CreateBody {
     #[serde(rename = "@odata.type")]
     _odata_type: Option<String>,
     access_id: Option<String>,
@@ -50,7 +50,7 @@ pub struct CreateBody {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScheduleIn {
+pub(super) struct ScheduleIn {
     start_date_time: Option<String>,
     expiration: Option<ExpirationIn>,
     recurrence: Option<serde_json::Value>,
@@ -58,7 +58,7 @@ pub struct ScheduleIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExpirationIn {
+pub(super) struct ExpirationIn {
     #[serde(rename = "type")]
     kind: Option<String>,
     duration: Option<String>,
@@ -67,7 +67,7 @@ pub struct ExpirationIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TicketIn {
+pub(super) struct TicketIn {
     ticket_number: Option<String>,
     ticket_system: Option<String>,
 }
@@ -93,7 +93,7 @@ struct Validated {
 /// app-only token cannot carry). Admin actions need a delegated caller who
 /// owns the group (the RBAC include's Privileged Role Administrator is not
 /// modelled) or an application permission.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<SimState>,
     caller: Caller,
     GraphJson(body): GraphJson<CreateBody>,

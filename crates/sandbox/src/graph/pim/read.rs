@@ -15,7 +15,7 @@ use crate::graph::odata::{ODataQuery, Supported};
 use crate::world::World;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Collection {
+pub(crate) enum Collection {
     EligibilitySchedules,
     EligibilityInstances,
     AssignmentSchedules,
@@ -26,7 +26,7 @@ pub enum Collection {
 const EXPANDS: &[&str] = &["group", "principal"];
 
 impl Collection {
-    pub const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::EligibilitySchedules,
         Self::EligibilityInstances,
         Self::AssignmentSchedules,
@@ -34,7 +34,7 @@ impl Collection {
         Self::Requests,
     ];
 
-    pub fn segment(self) -> &'static str {
+    pub(crate) fn segment(self) -> &'static str {
         match self {
             Self::EligibilitySchedules => "eligibilitySchedules",
             Self::EligibilityInstances => "eligibilityScheduleInstances",
@@ -151,7 +151,7 @@ fn with_context(mut body: Value, context: String) -> Value {
 /// → `PrivilegedEligibilitySchedule.Read.AzureADGroup` or higher;
 /// assignments and requests → `PrivilegedAssignmentSchedule.Read.AzureADGroup`
 /// or higher; delegated and application alike.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<SimState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
@@ -190,7 +190,7 @@ pub async fn list(
 
 /// Get one item by id, or call `filterByCurrentUser(on='…')` (delegated
 /// only: it needs a signed-in user). Permissions as for [`list`].
-pub async fn item(
+pub(crate) async fn item(
     State(state): State<SimState>,
     caller: Caller,
     Path(key): Path<String>,

@@ -24,7 +24,7 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
 }
 
 /// `requestSchedule` of a schedule that runs from `start` to `end`.
-pub fn schedule_info(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Value {
+pub(crate) fn schedule_info(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Value {
     let expiration = match end {
         Some(end) => json!({ "type": "afterDateTime", "endDateTime": time(end), "duration": null }),
         None => json!({ "type": "noExpiration", "endDateTime": null, "duration": null }),
@@ -32,7 +32,7 @@ pub fn schedule_info(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Value 
     json!({ "startDateTime": time(start), "recurrence": null, "expiration": expiration })
 }
 
-pub fn eligibility_schedule(e: &EligibilitySchedule) -> Value {
+pub(crate) fn eligibility_schedule(e: &EligibilitySchedule) -> Value {
     json!({
         "id": e.id,
         "scheduleInfo": schedule_info(e.start, e.end),
@@ -47,7 +47,7 @@ pub fn eligibility_schedule(e: &EligibilitySchedule) -> Value {
     })
 }
 
-pub fn eligibility_instance(e: &EligibilitySchedule) -> Value {
+pub(crate) fn eligibility_instance(e: &EligibilitySchedule) -> Value {
     json!({
         "id": e.instance_id,
         "startDateTime": time(e.start),
@@ -60,7 +60,7 @@ pub fn eligibility_instance(e: &EligibilitySchedule) -> Value {
     })
 }
 
-pub fn assignment_schedule(s: &AssignmentSchedule) -> Value {
+pub(crate) fn assignment_schedule(s: &AssignmentSchedule) -> Value {
     json!({
         "id": s.id,
         "createdDateTime": time(s.created),
@@ -76,7 +76,7 @@ pub fn assignment_schedule(s: &AssignmentSchedule) -> Value {
     })
 }
 
-pub fn assignment_instance(s: &AssignmentSchedule) -> Value {
+pub(crate) fn assignment_instance(s: &AssignmentSchedule) -> Value {
     json!({
         "id": s.instance_id,
         "startDateTime": time(s.start),
@@ -91,7 +91,7 @@ pub fn assignment_instance(s: &AssignmentSchedule) -> Value {
 }
 
 /// The request in the shape of the documented selfActivate response.
-pub fn request(r: &ScheduleRequest) -> Value {
+pub(crate) fn request(r: &ScheduleRequest) -> Value {
     let created_by = match &r.created_by {
         CreatedBy::User(id) => json!({
             "application": null, "device": null,
@@ -136,7 +136,7 @@ pub fn request(r: &ScheduleRequest) -> Value {
 
 /// A `directoryObject` for `$expand=principal` / `group`: the user or group
 /// with its basic properties; `null` when it no longer exists.
-pub fn directory_object(world: &World, id: &str) -> Value {
+pub(crate) fn directory_object(world: &World, id: &str) -> Value {
     if let Some(u) = world.users.get(id) {
         return json!({
             "@odata.type": "#microsoft.graph.user",

@@ -78,7 +78,7 @@ pub(super) fn message_json(sim: &crate::slack::SlackSim, message: &Message) -> V
 /// a channel id or name, a `D…` DM id, or a user id (Slack then posts to the
 /// bot's DM with that person and answers with the `D…` id). A `metadata`
 /// argument is kept on the message (see [`metadata_arg`]).
-pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let (text, blocks) = message_content(args)?;
     let metadata = match metadata_arg(args)? {
@@ -131,7 +131,7 @@ pub fn post_message(state: &SimState, args: &Args, _caller: &Caller) -> ApiResul
 /// must be the channel id (for a DM the `D…` id, not the person's user id:
 /// Slack answers `channel_not_found` then). Without `metadata` the
 /// message keeps its metadata; `{}` removes it.
-pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let ts = args.required("ts")?;
     let (text, blocks) = message_content(args)?;
@@ -181,7 +181,7 @@ pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
 }
 
 /// Bot token with `chat:write`: a message only `user` sees, in `channel`.
-pub fn post_ephemeral(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn post_ephemeral(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let user = args.required("user")?;
     let (text, blocks) = message_content(args)?;

@@ -42,7 +42,7 @@ pub(super) fn history_scope(state: &SimState, channel: Option<&str>) -> Option<&
 /// instead of an id, is `channel_not_found`, as Slack answers for
 /// conversations a bot cannot see. Each message's `metadata` only with
 /// `include_all_metadata`.
-pub fn history(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn history(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let channel_arg = args.required("channel")?;
     let oldest = ts_arg(args, "oldest", "invalid_ts_oldest")?;
     let latest = ts_arg(args, "latest", "invalid_ts_latest")?;

@@ -9,7 +9,7 @@ use crate::slack::state::ChannelKind;
 /// Bot token with `im:write`: the bot's DM with one person, by `users=U…`
 /// (or an existing DM by `channel=D…`). The `D…` id is stable per person.
 /// Multi-person DMs are not emulated (the bot never opens one).
-pub fn conversations_open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn conversations_open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let sim = &state.slack;
     let mut world = sim.lock();
     let channel_id = match (args.str("users"), args.str("channel")) {
@@ -72,7 +72,7 @@ pub fn conversations_open(state: &SimState, args: &Args, _caller: &Caller) -> Ap
 
 /// Bot token with `users:read`: a person's profile; `profile.email` only
 /// with `users:read.email`.
-pub fn info(state: &SimState, args: &Args, caller: &Caller) -> ApiResult {
+pub(super) fn info(state: &SimState, args: &Args, caller: &Caller) -> ApiResult {
     let user_id = args.required("user")?;
     let sim = &state.slack;
     let world = sim.lock();
@@ -98,7 +98,7 @@ pub fn info(state: &SimState, args: &Args, caller: &Caller) -> ApiResult {
 }
 
 /// Any valid token: who it belongs to.
-pub fn auth_test(state: &SimState, _args: &Args, _caller: &Caller) -> ApiResult {
+pub(super) fn auth_test(state: &SimState, _args: &Args, _caller: &Caller) -> ApiResult {
     let sim = &state.slack;
     Ok(json!({
         "url": format!("https://{}.slack.com/", sim.team_domain),

@@ -9,7 +9,7 @@ use crate::slack::blocks::validate_view;
 use crate::slack::state::{OpenView, random_hex, random_id};
 
 /// "Pass a valid trigger_id within 3 seconds of receiving it."
-pub const TRIGGER_TTL_MS: i64 = 3000;
+pub(crate) const TRIGGER_TTL_MS: i64 = 3000;
 /// views.open: "view_too_large … over 250kb".
 const MAX_VIEW_BYTES: usize = 250 * 1024;
 
@@ -87,7 +87,7 @@ pub(crate) fn new_hash(state: &SimState) -> String {
 
 /// Bot token (no scope): opens a modal for whoever the `trigger_id` was
 /// issued to. The trigger is single-use and good for 3 s of emulated time.
-pub fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(crate) fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let trigger = match (args.str("trigger_id"), args.str("interactivity_pointer")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::new("invalid_arguments").messages(vec![
@@ -158,7 +158,7 @@ pub fn open(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
 
 /// Bot token (no scope): replaces an open modal, by `view_id` or
 /// `external_id` (exactly one); `hash` guards against a lost race.
-pub fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+pub(crate) fn update(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
     let target = match (args.str("view_id"), args.str("external_id")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::new("invalid_arguments").messages(vec![

@@ -17,7 +17,7 @@ use crate::slack::{COMMAND, SlackSim};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CommandRequest {
+pub(super) struct CommandRequest {
     #[serde(default)]
     text: String,
     command: Option<String>,
@@ -38,7 +38,7 @@ fn now_ts() -> String {
 }
 
 /// Anyone on loopback: persona `key` types a slash command.
-pub async fn command(
+pub(super) async fn command(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: axum::body::Bytes,
@@ -139,7 +139,7 @@ fn show_command_answer(state: &SimState, ack: &Ack, user: &str, channel: &str, c
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ClickRequest {
+pub(super) struct ClickRequest {
     channel: String,
     ts: String,
     action_id: String,
@@ -175,7 +175,7 @@ fn find_element(
 }
 
 /// Anyone on loopback: persona `key` clicks a button on a message.
-pub async fn click(
+pub(super) async fn click(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: axum::body::Bytes,

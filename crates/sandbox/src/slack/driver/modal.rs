@@ -16,7 +16,7 @@ use crate::slack::state::{OpenView, random_id};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SubmitRequest {
+pub(super) struct SubmitRequest {
     #[serde(default)]
     values: Map<String, Value>,
     view_id: Option<String>,
@@ -96,7 +96,7 @@ fn input_values(view: &Value, given: &Map<String, Value>, force: bool) -> Result
 }
 
 /// Anyone on loopback: persona `key` presses Submit on their top modal.
-pub async fn submit(
+pub(super) async fn submit(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: axum::body::Bytes,

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 /// The action a click targets: by `verb` or `id`, or the only one.
-pub fn find_action<'a>(
+pub(super) fn find_action<'a>(
     card: &'a Value,
     verb: Option<&str>,
     id: Option<&str>,
@@ -31,7 +31,11 @@ pub fn find_action<'a>(
 /// The invoke `value.action.data`: the action's `data` plus the card's
 /// inputs (`associatedInputs: "none"` gathers none), defaults from each
 /// input's `value`, then the person's entries.
-pub fn gather(card: &Value, action: &Value, entries: &Map<String, Value>) -> Result<Value, String> {
+pub(super) fn gather(
+    card: &Value,
+    action: &Value,
+    entries: &Map<String, Value>,
+) -> Result<Value, String> {
     let mut inputs = Vec::new();
     walk(card, &mut |node| {
         let is_input = node

@@ -78,7 +78,7 @@ impl Persona {
 
 /// Anyone on loopback: the persona installs the app (personal scope); the
 /// bot gets a signed `conversationUpdate` adding it and the user.
-pub async fn install(State(state): State<SimState>, Path(key): Path<String>) -> Response {
+pub(super) async fn install(State(state): State<SimState>, Path(key): Path<String>) -> Response {
     let persona = match Persona::lookup(&state, &key) {
         Ok(p) => p,
         Err(p) => return p.into_response(),
@@ -106,7 +106,7 @@ pub async fn install(State(state): State<SimState>, Path(key): Path<String>) -> 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Block {
+pub(super) struct Block {
     #[serde(default = "yes")]
     blocked: bool,
 }
@@ -117,7 +117,7 @@ fn yes() -> bool {
 
 /// Anyone on loopback: the persona blocks (or unblocks) the bot; the
 /// connector then refuses writes to their chat with 403.
-pub async fn block(
+pub(super) async fn block(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: Bytes,
@@ -152,12 +152,12 @@ pub async fn block(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Message {
+pub(super) struct Message {
     text: String,
 }
 
 /// Anyone on loopback: the persona types `text` in their chat with the bot.
-pub async fn message(
+pub(super) async fn message(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: Bytes,
@@ -203,7 +203,7 @@ pub async fn message(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Click {
+pub(super) struct Click {
     activity_id: String,
     /// Defaults to the persona's 1:1 chat; a channel thread id otherwise.
     conversation_id: Option<String>,
@@ -216,7 +216,7 @@ pub struct Click {
 /// Anyone on loopback: the persona clicks an `Action.Execute` button on a
 /// card they see; the bot gets a signed `adaptiveCard/action` invoke, and a
 /// card in its answer replaces the card for this persona.
-pub async fn invoke(
+pub(super) async fn invoke(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: Bytes,
@@ -300,7 +300,10 @@ pub async fn invoke(
 }
 
 /// Anyone on loopback: the persona's 1:1 chat with the bot as they see it.
-pub async fn conversation(State(state): State<SimState>, Path(key): Path<String>) -> Response {
+pub(super) async fn conversation(
+    State(state): State<SimState>,
+    Path(key): Path<String>,
+) -> Response {
     let persona = match Persona::lookup(&state, &key) {
         Ok(p) => p,
         Err(p) => return p.into_response(),

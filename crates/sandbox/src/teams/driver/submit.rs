@@ -19,7 +19,7 @@ use crate::SimState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Submit {
+pub(super) struct Submit {
     activity_id: String,
     /// The verb of the `Action.Execute` whose fallback is pressed.
     verb: String,
@@ -29,7 +29,7 @@ pub struct Submit {
 
 /// Anyone on loopback: the persona presses the `Action.Submit` fallback of
 /// the button with `verb` on a card in their 1:1 chat.
-pub async fn submit(
+pub(super) async fn submit(
     State(state): State<SimState>,
     Path(key): Path<String>,
     body: Bytes,

@@ -32,12 +32,12 @@ const EMULATED: &[&str] = &[
     "selfDeactivate",
 ];
 
-pub fn pim_error(code: &str, message: impl Into<String>) -> GraphError {
+pub(super) fn pim_error(code: &str, message: impl Into<String>) -> GraphError {
     GraphError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
 /// `400 RoleAssignmentRequestPolicyValidationFailed` listing `rules`.
-pub fn rules_failed(rules: &[&str]) -> GraphError {
+pub(super) fn rules_failed(rules: &[&str]) -> GraphError {
     let list = rules
         .iter()
         .map(|r| format!("\"{r}\""))
@@ -289,7 +289,7 @@ pub(super) fn policy_rules(
 /// append to an authorize URL. Status 400 like PIM's other validation
 /// failures. No `WWW-Authenticate` header: none is reported for PIM, and a
 /// client relying on one here would break against Microsoft.
-pub fn acrs_challenge(claim: &str) -> GraphError {
+pub(super) fn acrs_challenge(claim: &str) -> GraphError {
     let claims =
         format!("{{\"access_token\":{{\"acrs\":{{\"essential\":true, \"value\":\"{claim}\"}}}}}}");
     pim_error(
