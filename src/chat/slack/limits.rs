@@ -1,6 +1,7 @@
 //! Outbound rate limits, applied before a call is sent so the bot does not
-//! provoke 429s (facts/slack.md §4): `chat.postMessage` about one message per
-//! second per channel, the other methods their tier's per-minute budget.
+//! provoke 429s (docs/architecture.md, "Slack rate limits"):
+//! `chat.postMessage` about one message per second per channel, the other
+//! methods their tier's per-minute budget.
 //! Slack counts "per API method per app per workspace"; one client is one
 //! app in one workspace, so one budget per method (and per channel for
 //! `chat.postMessage`) matches how Slack counts. Budgets are sliding

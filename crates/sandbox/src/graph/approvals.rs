@@ -1,7 +1,8 @@
 //! Emulated Graph: entitlement-management approvals
 //! (`/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals`).
 //!
-//! Every operation here is delegated-only (facts/graph.md §0.1, §1.7): an
+//! Every operation here is delegated-only (docs/architecture.md, "Graph
+//! permissions" and "Entitlement management requests and approvals"): an
 //! app-only token gets 403. The approval id is the request id. The emulator
 //! records who decided each stage (`reviewedBy`), so a decision can be shown
 //! to have been made *as* a given person.

@@ -3,8 +3,9 @@
 //! calls (`/teams/v3/…`, so the serviceUrl is `{sim}/teams/`), and a driver
 //! API (`/sim/teams/…`) that plays each persona's Teams client.
 //!
-//! Shapes and rules follow `shared/facts/teams.md` §1, §3 and §5, the v3
-//! connector swagger (bundled next to this file) and the Teams docs examples.
+//! Shapes and rules follow docs/architecture.md ("Teams authentication",
+//! "Teams activities and cards", "Teams rate limits"), the v3 connector
+//! swagger (bundled next to this file) and the Teams docs examples.
 
 pub mod connector;
 pub mod driver;

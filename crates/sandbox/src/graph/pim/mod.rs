@@ -1,5 +1,6 @@
 //! Emulated Graph: PIM for Groups
-//! (`/identityGovernance/privilegedAccess/group/…`, facts/graph.md §4).
+//! (`/identityGovernance/privilegedAccess/group/…`; docs/architecture.md,
+//! "PIM for Groups").
 //!
 //! [`PimState`] holds what PIM knows about groups: eligibility schedules
 //! (created by access-package delivery, see [`sync`]), activation requests,

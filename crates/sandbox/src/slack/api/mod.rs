@@ -197,7 +197,7 @@ fn parse_args(
 
 /// A `/sim/faults` rule for service `slack` (path `/api/{method}`): 429 is
 /// `ratelimited` with `Retry-After`, 500 is `internal_error`, as Slack and
-/// its SDKs' mocks answer them (facts/slack.md §4).
+/// its SDKs' mocks answer them (docs/architecture.md, "Slack rate limits").
 async fn injected_fault(state: &SimState, method: &str) -> Option<Response> {
     let fault = state
         .faults
