@@ -27,9 +27,9 @@ pub enum Tier {
 
 /// The tier of each method the bot calls. Tiers for chat.update,
 /// chat.postEphemeral, conversations.open, users.info and auth.test are from
-/// slack-morphism's table (facts §10: not read from Slack's pages);
-/// conversations.history is Tier 3 for internal apps (its docs.slack.dev
-/// page; the 1-per-minute limit is for commercially distributed
+/// slack-morphism's table (docs/architecture.md, "Slack rate limits": not read
+/// from Slack's pages); conversations.history is Tier 3 for internal apps (its
+/// docs.slack.dev page; the 1-per-minute limit is for commercially distributed
 /// non-Marketplace apps).
 pub fn tier_of(method: &str) -> Tier {
     match method {

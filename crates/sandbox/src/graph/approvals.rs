@@ -237,7 +237,8 @@ async fn decide(
 }
 
 /// `reviewResult` is written as `Approve`/`Deny` and read back as
-/// `Approved`/`Denied` (facts §7.7).
+/// `Approved`/`Denied` (docs/architecture.md, "Entitlement management
+/// requests and approvals").
 fn parse_decision(body: &Value) -> GraphResult<(&'static str, String)> {
     let object = body
         .as_object()

@@ -357,7 +357,7 @@ fn check_element(
     }
 }
 
-/// Validates a modal view object (facts §5 "Modal view object").
+/// Validates a modal view object (docs/architecture.md, "Block Kit limits").
 pub fn validate_view(view: &Value) -> Result<(), Problems> {
     let mut problems = Problems::new();
     if !view.is_object() {

@@ -111,9 +111,10 @@ impl Caller {
     }
 }
 
-/// The scope each method needs from a bot token (facts §6); `None` for
-/// views.* and auth.test, which need none. conversations.history needs the
-/// one of the conversation it reads (`im:history` for a DM), so `args` too.
+/// The scope each method needs from a bot token (docs/architecture.md, "Slack
+/// Web API"); `None` for views.* and auth.test, which need none.
+/// conversations.history needs the one of the conversation it reads
+/// (`im:history` for a DM), so `args` too.
 fn needed_scope(state: &SimState, method: &str, args: &Args) -> Option<&'static str> {
     match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => Some("chat:write"),
