@@ -378,8 +378,9 @@ pub struct TeamsSettings {
     #[serde(default = "default_botframework_openid_url")]
     pub openid_metadata_url: String,
     /// The Bot Connector base used to reach people no activity has
-    /// brought a serviceUrl for yet (facts §3: "use
-    /// `https://smba.trafficmanager.net/teams/`").
+    /// brought a serviceUrl for yet (Microsoft: "use
+    /// `https://smba.trafficmanager.net/teams/`"; docs/architecture.md,
+    /// "Teams activities and cards").
     #[serde(default = "default_teams_service_url")]
     pub service_url: String,
     /// Conversation id of the security channel (`19:…@thread.tacv2`);

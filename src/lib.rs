@@ -1,6 +1,6 @@
 //! stagegate: Microsoft Entra multi-stage approval of privileged roles, in
-//! Microsoft Teams and Slack. See DESIGN.md in the shared reference and the
-//! README for the architecture.
+//! Microsoft Teams and Slack. See docs/architecture.md and the README's code
+//! map for the architecture.
 
 pub mod app;
 pub mod chat;

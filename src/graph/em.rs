@@ -1,8 +1,8 @@
 //! Entitlement management: assignment requests, policies and approvals.
-//! Permissions (facts/graph.md §0.1): reading requests and policies works
-//! with the app token; creating `userAdd`/`userUpdate` requests, `cancel`,
-//! reading approvals and deciding stages are delegated-only, done with the
-//! person's own token.
+//! Permissions (docs/architecture.md, "Graph permissions"): reading
+//! requests and policies works with the app token; creating
+//! `userAdd`/`userUpdate` requests, `cancel`, reading approvals and deciding
+//! stages are delegated-only, done with the person's own token.
 
 use reqwest::Method;
 use serde::Serialize;

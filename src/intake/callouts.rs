@@ -12,8 +12,9 @@
 //!
 //! Microsoft documents the callout only at type level, with camelCase names
 //! (`accessPackageAssignmentRequestCalloutData`), while its Logic Apps how-to
-//! reads PascalCase keys (`triggerBody()?['CallbackUriPath']`, facts/graph.md
-//! §2.2). Property names are therefore matched case-insensitively, and a body
+//! reads PascalCase keys (`triggerBody()?['CallbackUriPath']`;
+//! docs/architecture.md, "Entitlement management custom extensions").
+//! Property names are therefore matched case-insensitively, and a body
 //! without the `data` envelope is read as the data itself: whichever casing
 //! Entra really sends, the relay can forward it untouched.
 

@@ -9,10 +9,12 @@ use crate::config::IntakeSettings;
 use stagegate_domain::ids::ObjectId;
 
 /// Longest lifetime Graph grants a subscription to a directory resource
-/// (user, group): "41,760 minutes (under 29 days)" (facts/graph.md §3).
+/// (user, group): "41,760 minutes (under 29 days)" (docs/architecture.md,
+/// "Graph change notifications").
 pub const MAX_LIFETIME_MINUTES: i64 = 41_760;
 /// `clientState` maximum length. subscription.md says 128, changeNotification.md
-/// 255 (facts/graph.md §7.8); the stricter limit is accepted by both readings.
+/// 255 (docs/architecture.md, "Graph change notifications"); the stricter
+/// limit is accepted by both readings.
 pub const CLIENT_STATE_MAX: usize = 128;
 /// Shortest accepted secret: `openssl rand -base64 32` gives 44 characters.
 pub const SECRET_MIN: usize = 32;

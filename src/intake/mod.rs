@@ -1,4 +1,4 @@
-//! The three intakes (DESIGN.md, "Facts that shape everything"): Graph change
+//! The three intakes (docs/architecture.md, "Intake"): Graph change
 //! notifications for the privileged groups' membership, custom-extension
 //! callouts relayed by the Logic App, and the reconciling poller. Intake only
 //! says *that* something may have changed; the engine ([`IntakeSink`]) reads

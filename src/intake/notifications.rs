@@ -1,6 +1,7 @@
 //! `POST /api/graph/notifications` and `POST /api/graph/lifecycle`: Microsoft
 //! Graph's validation handshake, change notifications for the watched groups'
-//! `/members`, and lifecycle notifications (facts/graph.md §3).
+//! `/members`, and lifecycle notifications (docs/architecture.md, "Graph
+//! change notifications").
 //!
 //! Authentication: Graph proves itself only by echoing the subscription's
 //! `clientState`. Microsoft: "If there's a mismatch, don't consider the change

@@ -1,5 +1,6 @@
 //! Keeps one Graph subscription on `/groups/{id}/members` alive per watched
-//! privileged group (facts/graph.md §3), with the app's own token:
+//! privileged group (docs/architecture.md, "Graph change notifications"),
+//! with the app's own token:
 //!
 //! - created at start (the bot already listens: Graph's handshake calls it),
 //!   with `clientState` and a `lifecycleNotificationUrl`, and stored;
@@ -214,7 +215,8 @@ async fn create(
     };
     let now = inner.clock.now();
     // User and group subscriptions support `updated` (membership changes)
-    // and `deleted`; `created` is refused for them (facts/graph.md §3).
+    // and `deleted`; `created` is refused for them (docs/architecture.md,
+    // "Graph change notifications").
     let body = json!({
         "changeType": "updated",
         "notificationUrl": config.notification_url,

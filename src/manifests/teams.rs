@@ -14,8 +14,8 @@ pub const TEAMS_TEMPLATE: &str = include_str!("../../manifests/teams/manifest.te
 pub const COLOR_ICON: &[u8] = include_bytes!("../../manifests/teams/color.png");
 /// 32×32, white on transparent.
 pub const OUTLINE_ICON: &[u8] = include_bytes!("../../manifests/teams/outline.png");
-/// The schema the template is written against (facts/teams.md §6: v1.30 is
-/// the latest GA schema).
+/// The schema the template is written against (docs/architecture.md, "Teams
+/// app manifest": v1.30 is the latest GA schema).
 pub const TEAMS_MANIFEST_VERSION: &str = "1.30";
 
 /// Everything a Teams manifest varies by between deployments.
@@ -38,11 +38,11 @@ pub struct TeamsOptions {
 /// The filled-in `manifest.json`.
 ///
 /// No `webApplicationInfo`: it declares the Entra app for Teams SSO (the
-/// `signin/tokenExchange` flow, facts/teams.md §7), which stagegate does not
-/// use. People link their account through the bot's own authorization-code +
-/// PKCE pages in a browser, and approvers are identified by the activity's
-/// `from.aadObjectId`, so declaring it would only make Teams ask for consent
-/// to nothing.
+/// `signin/tokenExchange` flow; docs/architecture.md, "Teams app manifest"),
+/// which stagegate does not use. People link their account through the
+/// bot's own authorization-code + PKCE pages in a browser, and approvers are
+/// identified by the activity's `from.aadObjectId`, so declaring it would
+/// only make Teams ask for consent to nothing.
 pub fn render_teams_manifest(options: &TeamsOptions) -> Result<Value, ManifestError> {
     let mut manifest = fill(
         "Teams manifest",

@@ -1,5 +1,6 @@
-//! The bot's Slack request verification (facts/slack.md §1) and payload
-//! parsing, against Slack's official test vector and the SDKs' fixtures.
+//! The bot's Slack request verification (docs/architecture.md, "Slack
+//! request signing") and payload parsing, against Slack's official test
+//! vector and the SDKs' fixtures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

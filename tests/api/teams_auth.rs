@@ -1,6 +1,7 @@
-//! The bot's inbound activity authentication (facts §1): every forged,
-//! stale or misdirected activity is refused with 401 before the handler
-//! runs; a genuine one from the emulated connector is accepted.
+//! The bot's inbound activity authentication (docs/architecture.md, "Teams
+//! authentication"): every forged, stale or misdirected activity is refused
+//! with 401 before the handler runs; a genuine one from the emulated connector
+//! is accepted.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -130,7 +130,8 @@ async fn handle(State(state): State<BotState>, TeamsActivity(activity): TeamsAct
 }
 
 /// A client-credentials token endpoint like Entra's, counting requests and
-/// checking the form exactly as facts §2 gives it.
+/// checking the form exactly as docs/architecture.md, "Teams
+/// authentication", gives it.
 pub struct TokenStub {
     pub login_base: String,
     pub requests: Arc<AtomicUsize>,

@@ -118,9 +118,9 @@ impl FromStr for SlackTeamId {
 }
 
 /// A Teams user id as the Bot Connector sends it in `from.id` (`29:…`).
-/// It is specific to our bot (facts/teams.md: "You can't reuse the userId
-/// between bots"), so it is kept verbatim; the Entra identity is the
-/// separate `aadObjectId`.
+/// It is specific to our bot ("You can't reuse the userId between bots";
+/// docs/architecture.md, "Teams activities and cards"), so it is kept
+/// verbatim; the Entra identity is the separate `aadObjectId`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct TeamsUserId(String);
 

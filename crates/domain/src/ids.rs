@@ -287,9 +287,9 @@ impl FromStr for Ticket {
 /// and tabs.
 ///
 /// 500 so that a card stays within Slack's 3,000-character section text
-/// limit (facts/slack.md) while it shows the requester's justification and
-/// up to three stages' approver justifications together, with room for the
-/// package, ticket and names.
+/// limit (docs/architecture.md, "Block Kit limits") while it shows the
+/// requester's justification and up to three stages' approver
+/// justifications together, with room for the package, ticket and names.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Justification(String);
 

@@ -1,8 +1,9 @@
-//! Block Kit limits (facts/slack.md §5), applied before sending so Slack
-//! never answers `invalid_blocks`: text a person reads is cut visibly with
-//! `…`, surplus blocks are replaced by a "… N more" line, and what cannot be
-//! shortened without breaking the bot (ids, button values, too many buttons)
-//! is a [`BlockKitError`] — a bug in the card builder, caught before Slack.
+//! Block Kit limits (docs/architecture.md, "Block Kit limits"), applied
+//! before sending so Slack never answers `invalid_blocks`: text a person
+//! reads is cut visibly with `…`, surplus blocks are replaced by a "… N
+//! more" line, and what cannot be shortened without breaking the bot (ids,
+//! button values, too many buttons) is a [`BlockKitError`] — a bug in the
+//! card builder, caught before Slack.
 
 use serde_json::{Value, json};
 

@@ -16,11 +16,11 @@ use super::verify::{SlackVerifier, VerifiedRequest, VerifyError};
 use crate::http::limits::is_body_deadline;
 use crate::http::refusals::{self, Source};
 
-/// Slash commands: a dozen short form fields (facts/slack.md §2; the
-/// fixtures are 300–360 bytes) plus what the person typed. Our longest
-/// valid command (`/request`, a ticket, a 500-character justification) is
-/// under 7.5 KB even if every character takes 4 UTF-8 bytes, each
-/// percent-encoded; this leaves twice that.
+/// Slash commands: a dozen short form fields (docs/architecture.md, "Slack
+/// payloads"; the fixtures are 300–360 bytes) plus what the person typed.
+/// Our longest valid command (`/request`, a ticket, a 500-character
+/// justification) is under 7.5 KB even if every character takes 4 UTF-8
+/// bytes, each percent-encoded; this leaves twice that.
 pub const COMMAND_BODY_LIMIT: usize = 16 * 1024;
 /// Interactions: a click carries the message it was on (one of our cards)
 /// and a `view_submission` the whole modal and its state (ours: one

@@ -1,6 +1,7 @@
 //! Outbound rate limits, applied before a call is sent so the bot does not
-//! provoke 429s (facts/slack.md §4): `chat.postMessage` about one message per
-//! second per channel, the other methods their tier's per-minute budget.
+//! provoke 429s (docs/architecture.md, "Slack rate limits"):
+//! `chat.postMessage` about one message per second per channel, the other
+//! methods their tier's per-minute budget.
 //! Slack counts "per API method per app per workspace"; one client is one
 //! app in one workspace, so one budget per method (and per channel for
 //! `chat.postMessage`) matches how Slack counts. Budgets are sliding
@@ -26,9 +27,9 @@ pub enum Tier {
 
 /// The tier of each method the bot calls. Tiers for chat.update,
 /// chat.postEphemeral, conversations.open, users.info and auth.test are from
-/// slack-morphism's table (facts §10: not read from Slack's pages);
-/// conversations.history is Tier 3 for internal apps (its docs.slack.dev
-/// page; the 1-per-minute limit is for commercially distributed
+/// slack-morphism's table (docs/architecture.md, "Slack rate limits": not read
+/// from Slack's pages); conversations.history is Tier 3 for internal apps (its
+/// docs.slack.dev page; the 1-per-minute limit is for commercially distributed
 /// non-Marketplace apps).
 pub fn tier_of(method: &str) -> Tier {
     match method {

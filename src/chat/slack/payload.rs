@@ -1,6 +1,6 @@
 //! What Slack sends the bot, parsed only after [`super::verify`] accepted it
-//! (facts/slack.md §2–3): slash commands as form fields, interactions as a
-//! form with one `payload` field holding JSON.
+//! (docs/architecture.md, "Slack payloads"): slash commands as form fields,
+//! interactions as a form with one `payload` field holding JSON.
 //!
 //! Field names are Slack's. The deprecated verification `token` is not kept:
 //! the signature is what authenticates, and the token should not linger in

@@ -1,5 +1,5 @@
 //! Verifying that a request really comes from Slack, before anything in it is
-//! parsed (facts/slack.md §1).
+//! parsed (docs/architecture.md, "Slack request signing").
 //!
 //! Slack signs every request it sends: `X-Slack-Signature: v0=<hex>` where
 //! `<hex>` is HMAC-SHA256, keyed with the app's signing secret, over

@@ -146,7 +146,8 @@ pub struct ExecuteAction {
 
 impl Activity {
     /// The tenant: `conversation.tenantId`, else `channelData.tenant.id`
-    /// (personal-chat examples carry only the latter; facts §3).
+    /// (personal-chat examples carry only the latter; docs/architecture.md,
+    /// "Teams activities and cards").
     pub fn tenant_id(&self) -> Option<&str> {
         self.conversation
             .as_ref()
@@ -169,7 +170,8 @@ impl Activity {
 }
 
 /// What the bot sends. It never sets `id`, `recipient` or `serviceUrl`
-/// (protocol rules A2031, A2071; facts checklist 3).
+/// (protocol rules A2031, A2071; docs/architecture.md, "Teams activities
+/// and cards").
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OutgoingActivity {

@@ -236,7 +236,8 @@ impl TeamsPort {
                     .admit(&self.default_service_url)
                     .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
                 // Teams accepts the Entra object id in `members[].id` when
-                // the app is installed for the user (facts §3).
+                // the app is installed for the user (docs/architecture.md,
+                // "Teams activities and cards").
                 let created = self
                     .connector
                     .create_personal_conversation(
@@ -321,7 +322,8 @@ impl TeamsPort {
     }
 }
 
-/// Teams' answers in the engine's terms (facts §3, §5).
+/// Teams' answers in the engine's terms (docs/architecture.md, "Teams
+/// activities and cards" and "Teams rate limits").
 pub fn chat_error(error: TeamsError) -> ChatError {
     match error {
         TeamsError::Blocked { code } => ChatError::Unreachable {

@@ -1,5 +1,6 @@
 //! Authenticates every activity the Bot Connector sends the bot, before its
-//! body is used (facts §1, the botbuilder-js rules):
+//! body is used (docs/architecture.md, "Teams authentication"; the
+//! botbuilder-js rules):
 //!
 //! - `Authorization: Bearer <JWT>`, RS256/RS384/RS512 only;
 //! - the key (by `kid`) from the Bot Framework OpenID metadata's JWKS, kept

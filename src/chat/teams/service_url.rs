@@ -46,7 +46,8 @@ pub struct ServiceUrlAllowlist {
     learned: RwLock<BTreeSet<String>>,
 }
 
-/// Teams' public and government connector hosts (facts §3).
+/// Teams' public and government connector hosts (docs/architecture.md,
+/// "Teams activities and cards").
 pub const TEAMS_SERVICE_URLS: &[&str] = &[
     "https://smba.trafficmanager.net/",
     "https://smba.infra.gcc.teams.microsoft.com/",

@@ -33,8 +33,9 @@ pub fn load_json(path: &Path) -> Value {
 
 /// A draft-07 validator for `schema`. The Teams schema declares draft-04 but
 /// uses draft-06's `const` (for `manifestVersion`), which a draft-04
-/// validator silently ignores (facts/teams.md §6), so the declared draft is
-/// dropped and draft-07 semantics apply; the Slack schema is draft-07 anyway.
+/// validator silently ignores (docs/architecture.md, "Teams app manifest"),
+/// so the declared draft is dropped and draft-07 semantics apply; the Slack
+/// schema is draft-07 anyway.
 /// Remote `$ref`s cannot be fetched (the crate is built without its resolver
 /// features) and none of the schemas used here has one.
 pub fn draft7(mut schema: Value) -> Validator {

@@ -1,6 +1,7 @@
 //! The rate-limit floor: the least time in which the chat platforms would
 //! accept the messages the bot actually sent, given the limits the emulators
-//! enforce (facts/teams.md §5, facts/slack.md §4):
+//! enforce (docs/architecture.md, "Teams rate limits" and "Slack rate
+//! limits"):
 //!
 //! - Teams, per conversation, sends and updates together: 7 per 1 s, 8 per
 //!   2 s, 60 per 30 s, 1,800 per hour; per app per tenant: 50 per second.

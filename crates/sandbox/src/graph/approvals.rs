@@ -1,7 +1,8 @@
 //! Emulated Graph: entitlement-management approvals
 //! (`/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals`).
 //!
-//! Every operation here is delegated-only (facts/graph.md §0.1, §1.7): an
+//! Every operation here is delegated-only (docs/architecture.md, "Graph
+//! permissions" and "Entitlement management requests and approvals"): an
 //! app-only token gets 403. The approval id is the request id. The emulator
 //! records who decided each stage (`reviewedBy`), so a decision can be shown
 //! to have been made *as* a given person.
@@ -236,7 +237,8 @@ async fn decide(
 }
 
 /// `reviewResult` is written as `Approve`/`Deny` and read back as
-/// `Approved`/`Denied` (facts §7.7).
+/// `Approved`/`Denied` (docs/architecture.md, "Entitlement management
+/// requests and approvals").
 fn parse_decision(body: &Value) -> GraphResult<(&'static str, String)> {
     let object = body
         .as_object()

@@ -2,8 +2,9 @@
 //!
 //! [`Caller`] is an extractor: it verifies the bearer token the emulated
 //! Entra issued (signature, issuer, audience, lifetime) before any handler
-//! runs. [`Permission`] states what an operation accepts, per the tables in
-//! `shared/facts/graph.md` §0.1; `caller.require(&P)` enforces it.
+//! runs. [`Permission`] states what an operation accepts, per the table in
+//! docs/architecture.md, "Graph permissions"; `caller.require(&P)` enforces
+//! it.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

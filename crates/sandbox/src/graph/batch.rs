@@ -1,4 +1,5 @@
-//! `POST /$batch` — JSON batching (facts/graph.md §5).
+//! `POST /$batch` — JSON batching (docs/architecture.md, "Graph throttling
+//! and JSON batching").
 //!
 //! At most 20 requests with unique `id`s; each runs through the real emulated
 //! Graph router (so authentication, permissions, faults and error shapes are

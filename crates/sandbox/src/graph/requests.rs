@@ -2,7 +2,7 @@
 //! (`/identityGovernance/entitlementManagement/assignmentRequests`) and the
 //! read-only assignments they produce (`…/assignments`).
 //!
-//! Permissions per `shared/facts/graph.md` §0.1: reads accept
+//! Permissions per docs/architecture.md, "Graph permissions": reads accept
 //! `EntitlementManagement.Read.All` / `ReadWrite.All` (delegated or
 //! application); `filterByCurrentUser` and `cancel` are delegated-only.
 

@@ -1,13 +1,14 @@
 //! Emulated Graph: Entra role management as far as PIM for Groups needs it
-//! (`/roleManagement/directory/…`, facts §4.5), and the PIM policies of
-//! groups (`/policies/roleManagementPolicies`, in [`policies`]).
+//! (`/roleManagement/directory/…`; docs/architecture.md, "PIM for Groups"), and
+//! the PIM policies of groups (`/policies/roleManagementPolicies`, in
+//! [`policies`]).
 //!
-//! Each PIM-managed group of the tenant file is *eligible* for its roles:
-//! a `unifiedRoleEligibilitySchedule` whose `principalId` is the group
-//! (INFERENCE, facts §4.5: no documented example of the group-principal row;
-//! the role is assigned to the group's object id). Users never appear here
-//! themselves: "When a user gets their role eligibility via group
-//! membership, this … request doesn't return their eligibility."
+//! Each PIM-managed group of the tenant file is *eligible* for its roles: a
+//! `unifiedRoleEligibilitySchedule` whose `principalId` is the group (our
+//! reading, docs/architecture.md, "PIM for Groups": no documented example of
+//! the group-principal row; the role is assigned to the group's object id).
+//! Users never appear here themselves: "When a user gets their role eligibility
+//! via group membership, this … request doesn't return their eligibility."
 //! `roleAssignmentScheduleInstances` is not emulated: with the role only
 //! *eligible* to the group, a group activation does not make the role
 //! active, so showing it active would be unfaithful.

@@ -1,9 +1,10 @@
 //! Entitlement-management custom-extension callouts, as the **Logic App
 //! relay** delivers them to stagegate.
 //!
-//! Entitlement management can only call a Logic App (facts/graph.md §2.2);
-//! stagegate ships a Logic App (`manifests/logic-app/`) that receives the
-//! callout and forwards it. Microsoft documents the callout only at type level
+//! Entitlement management can only call a Logic App (docs/architecture.md,
+//! "Entitlement management custom extensions"); stagegate ships a Logic App
+//! (`manifests/logic-app/`) that receives the callout and forwards it.
+//! Microsoft documents the callout only at type level
 //! (`customExtensionCalloutRequest` + `accessPackageAssignmentRequestCalloutData`),
 //! so the relay's wire format is **ours**, fixed here:
 //!

@@ -19,7 +19,8 @@ use crate::clock::graph_time;
 pub enum RetryPolicy {
     /// Graph change notifications: "If Microsoft Graph doesn't receive a 2xx
     /// class code within 3 seconds, it tries to resend the change
-    /// notification multiple times, for up to 4 hours" (facts/graph.md §3).
+    /// notification multiple times, for up to 4 hours" (docs/architecture.md,
+    /// "Graph change notifications").
     /// Graph does not publish the intervals; the sandbox uses 1 min doubling,
     /// capped at 1 h, and drops the notification once the next attempt would
     /// fall more than 4 h after the first one.

@@ -2,13 +2,15 @@
 //! to do and the bot must survive.
 //!
 //! - Graph "tries to resend the change notification multiple times, for up
-//!   to 4 hours" when it got no 2xx within 3 s (facts/graph.md §3), and a
-//!   subscription gets "at least one" `changeNotificationCollection` per
-//!   change; nothing in the protocol orders deliveries.
+//!   to 4 hours" when it got no 2xx within 3 s (docs/architecture.md,
+//!   "Graph change notifications"), and a subscription gets "at least one"
+//!   `changeNotificationCollection` per change; nothing in the protocol
+//!   orders deliveries.
 //! - The Logic App relay's HTTP action retries on timeouts (Logic Apps'
 //!   default policy), and Entra's own call to the Logic App may be retried
-//!   (`maximumRetries` 0 or 1, facts/graph.md §2.2): the bot can get the same
-//!   callout twice, and a slow relay run can land after a later one.
+//!   (`maximumRetries` 0 or 1; docs/architecture.md, "Entitlement management
+//!   custom extensions"): the bot can get the same callout twice, and a slow
+//!   relay run can land after a later one.
 //!
 //! A **duplicate** is the same body (same `subscriptionId`, `resource`,
 //! `clientState`, `id` when Graph sets one; for callouts the same

@@ -1,6 +1,7 @@
-//! Block Kit validation as Slack applies it (facts/slack.md §5, §9): a
-//! failure is `invalid_blocks` with each problem and its JSON pointer, in the
-//! `[ERROR] … [json-pointer:/…]` style Slack uses for `invalid_arguments`.
+//! Block Kit validation as Slack applies it (docs/architecture.md, "Block Kit
+//! limits"): a failure is `invalid_blocks` with each problem and its JSON
+//! pointer, in the `[ERROR] … [json-pointer:/…]` style Slack uses for
+//! `invalid_arguments`.
 //! Written independently of the bot's `chat::slack::blocks` so that a wrong
 //! limit there is caught here rather than mirrored.
 
@@ -356,7 +357,7 @@ fn check_element(
     }
 }
 
-/// Validates a modal view object (facts §5 "Modal view object").
+/// Validates a modal view object (docs/architecture.md, "Block Kit limits").
 pub fn validate_view(view: &Value) -> Result<(), Problems> {
     let mut problems = Problems::new();
     if !view.is_object() {

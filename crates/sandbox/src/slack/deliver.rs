@@ -1,5 +1,6 @@
-//! Sending the bot what Slack sends: a form body signed as facts §1 says,
-//! with Slack's headers, and Slack's 3-second acknowledgement deadline.
+//! Sending the bot what Slack sends: a form body signed as
+//! docs/architecture.md, "Slack request signing", says, with Slack's headers,
+//! and Slack's 3-second acknowledgement deadline.
 
 use std::time::{Duration, Instant};
 

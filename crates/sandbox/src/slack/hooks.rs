@@ -4,9 +4,9 @@
 //! `response_type` (`ephemeral`, the default, or `in_channel`),
 //! `replace_original` or `delete_original`; success is the plain text `ok`.
 //!
-//! Slack's answers on overuse and expiry are not documented anywhere we
-//! could read (facts §10); the emulator answers 404 with `used_url` and
-//! `expired_url`, and `invalid_token` for a URL it never issued.
+//! Slack's answers on overuse and expiry are not documented anywhere we could
+//! read (docs/architecture.md, "Slack payloads"); the emulator answers 404 with
+//! `used_url` and `expired_url`, and `invalid_token` for a URL it never issued.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -31,7 +31,8 @@ use super::SimState;
 use super::world::World;
 use state::{BotEndpoints, Channel, ChannelKind, SlackUser, SlackWorld, random_hex, stable_id};
 
-/// The scopes of the sandbox app's bot token (the manifest in facts §6).
+/// The scopes of the sandbox app's bot token (docs/architecture.md, "Slack
+/// Web API"; `manifests/slack/manifest.template.json`).
 pub const BOT_SCOPES: [&str; 6] = [
     "chat:write",
     "commands",

@@ -1,4 +1,5 @@
-//! Slack's rate limits as the emulator applies them (facts/slack.md §4):
+//! Slack's rate limits as the emulator applies them (docs/architecture.md,
+//! "Slack rate limits"):
 //! "per API method per app per workspace" by tier, and for
 //! `chat.postMessage` about one message per second per channel with a small
 //! burst tolerance. Over the limit: HTTP 429, `Retry-After: <whole seconds>`,

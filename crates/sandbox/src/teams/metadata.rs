@@ -1,6 +1,7 @@
 //! The Bot Framework OpenID metadata and JWKS (what
 //! `login.botframework.com/v1/.well-known/…` serves), and the tokens the
-//! Bot Connector puts on the activities it sends to the bot (facts §1).
+//! Bot Connector puts on the activities it sends to the bot
+//! (docs/architecture.md, "Teams authentication").
 //! `/sim/faults` rules for the service `botframework` (paths relative to
 //! `/botframework`, e.g. `/v1/.well-known/*`) make both answer 429/503/504
 //! or late: login.botframework.com having an outage.

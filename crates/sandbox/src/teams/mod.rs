@@ -3,8 +3,9 @@
 //! calls (`/teams/v3/…`, so the serviceUrl is `{sim}/teams/`), and a driver
 //! API (`/sim/teams/…`) that plays each persona's Teams client.
 //!
-//! Shapes and rules follow `shared/facts/teams.md` §1, §3 and §5, the v3
-//! connector swagger (bundled next to this file) and the Teams docs examples.
+//! Shapes and rules follow docs/architecture.md ("Teams authentication",
+//! "Teams activities and cards", "Teams rate limits"), the v3 connector
+//! swagger (bundled next to this file) and the Teams docs examples.
 
 pub mod connector;
 pub mod driver;
@@ -39,8 +40,8 @@ pub struct PublishedKey {
 }
 
 /// An error the next connector call(s) will answer with instead of serving
-/// (Teams' 412/429/5xx and friends; facts §3 "the emulator should be able to
-/// inject every one of these").
+/// (Teams' 412/429/5xx and friends; docs/architecture.md, "Teams activities
+/// and cards").
 #[derive(Debug, Clone)]
 pub struct Fault {
     pub status: u16,
@@ -183,14 +184,16 @@ fn new_kid() -> String {
     format!("bf-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
 }
 
-/// The bot's id in Teams: `28:<MicrosoftAppId>` (facts §3).
+/// The bot's id in Teams: `28:<MicrosoftAppId>` (docs/architecture.md,
+/// "Teams activities and cards").
 pub fn bot_id(app_id: &str) -> String {
     format!("28:{app_id}")
 }
 
 /// A persona's Teams user id. Real ids are opaque `29:` strings "unique to
-/// your bot ID and a particular user" (facts §3), so derive one from both,
-/// stable across sandbox restarts.
+/// your bot ID and a particular user" (docs/architecture.md, "Teams
+/// activities and cards"), so derive one from both, stable across sandbox
+/// restarts.
 pub fn teams_user_id(app_id: &str, aad_object_id: &str) -> String {
     let digest = Sha256::digest(format!("{app_id}|{aad_object_id}").as_bytes());
     format!("29:1{}", URL_SAFE_NO_PAD.encode(digest))

@@ -1,4 +1,5 @@
-//! Teams' rate limits for bots (facts §5, `bots/how-to/rate-limit.md`):
+//! Teams' rate limits for bots (docs/architecture.md, "Teams rate limits";
+//! Microsoft's `bots/how-to/rate-limit` page):
 //! per bot per thread, sliding windows of 1 s / 2 s / 30 s / 1 h, and a
 //! global limit per app per tenant of 50 requests per second. Counted on
 //! real time, not the emulated clock: throttling is about the wall clock.

@@ -9,7 +9,8 @@ mod tests;
 
 use serde::Deserialize;
 
-/// The seeded tenant of DESIGN.md, compiled into the binary.
+/// The seeded tenant (docs/sandbox.md, "Seeded tenant and personas"),
+/// compiled into the binary.
 pub const SEED_TENANT: &str = include_str!("../tenant.toml");
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,9 @@
 //! The one task that fetches the Bot Framework keys: at start, then every
-//! `interval` ("refresh … at least once every 24 hours", facts §1), at once
-//! when a request asks (no key set yet, or an unknown `kid`), and after a
-//! failure with exponential backoff, during which requests are answered
-//! from the last good set without waiting (see [`super::keys`]).
+//! `interval` ("refresh … at least once every 24 hours"; docs/architecture.md,
+//! "Teams authentication"), at once when a request asks (no key set yet, or an
+//! unknown `kid`), and after a failure with exponential backoff, during which
+//! requests are answered from the last good set without waiting (see
+//! [`super::keys`]).
 
 use std::sync::Arc;
 

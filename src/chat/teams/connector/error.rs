@@ -53,7 +53,8 @@ pub enum TeamsError {
 }
 
 impl TeamsError {
-    /// Worth retrying after a wait: 429, 412, 502, 503, 504 (facts §5).
+    /// Worth retrying after a wait: 429, 412, 502, 503, 504
+    /// (docs/architecture.md, "Teams rate limits").
     pub fn is_transient(&self) -> bool {
         match self {
             Self::RateLimited { .. } | Self::PreconditionFailed => true,

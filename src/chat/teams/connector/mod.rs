@@ -26,7 +26,8 @@ use crate::graph::AppTokenSource;
 pub use error::TeamsError;
 use throttle::Throttle;
 
-/// The scope of the bot's connector token (facts §2).
+/// The scope of the bot's connector token (docs/architecture.md, "Teams
+/// authentication").
 pub const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
 
 #[derive(Debug, Clone)]
@@ -313,7 +314,8 @@ impl ConnectorClient {
                 Err(e) => return Err(TeamsError::Transport(e.without_url().to_string())),
             };
             // A token the connector refuses may have been revoked early:
-            // fetch a new one once (facts §2).
+            // fetch a new one once (docs/architecture.md, "Teams
+            // authentication").
             if matches!(error, TeamsError::Unauthorized { .. }) && !refreshed_token {
                 refreshed_token = true;
                 self.tokens.invalidate().await;

@@ -1,8 +1,9 @@
-//! Client-side pacing so the bot stays under Teams' limits (facts §5)
-//! instead of provoking 429s: per thread 7/1 s, 8/2 s, 60/30 s, 1800/h for
-//! sends and creates, and 50 requests per second per app — Teams' exact
-//! windows, counted from each request's answer (`chat::pacing` explains
-//! why that, and not a margin, is what keeps clear of 429s).
+//! Client-side pacing so the bot stays under Teams' limits
+//! (docs/architecture.md, "Teams rate limits") instead of provoking 429s: per
+//! thread 7/1 s, 8/2 s, 60/30 s, 1800/h for sends and creates, and 50 requests
+//! per second per app — Teams' exact windows, counted from each request's
+//! answer (`chat::pacing` explains why that, and not a margin, is what keeps
+//! clear of 429s).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -127,8 +127,8 @@ fn still_recording(bot: &TeamsBot, here: Option<&ConversationRef>, card: Option<
 }
 
 /// The action and trimmed justification a click names. Clients accept
-/// whitespace for `isRequired` (facts §4), so a decision's justification
-/// is checked here.
+/// whitespace for `isRequired` (docs/architecture.md, "Teams activities and
+/// cards"), so a decision's justification is checked here.
 pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), &'static str> {
     let action = card_action(verb, data)?;
     let justification = data

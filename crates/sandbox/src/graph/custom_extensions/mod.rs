@@ -25,8 +25,9 @@ const BASE: &str =
     "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions";
 
 /// The docs list "EntitlementManagement.Read.All EntitlementManagement.ReadWrite.All"
-/// for the application create permission (facts/graph.md §0.1); a read
-/// permission that writes is a doc slip, so only ReadWrite.All is accepted.
+/// for the application create permission (docs/architecture.md, "Graph
+/// permissions"); a read permission that writes is a doc slip, so only
+/// ReadWrite.All is accepted.
 const WRITE: Permission = Permission {
     delegated: &["EntitlementManagement.ReadWrite.All"],
     application: Some(&["EntitlementManagement.ReadWrite.All"]),

@@ -4,8 +4,9 @@
 //! Only a callout whose extension has a `callbackConfiguration` waits for a
 //! callback ("whose requestStatus is in a WaitingForCallback state"), and only
 //! within its `timeoutDuration`. The docs disagree on when `state` may deny or
-//! cancel (facts/graph.md §7.4); the sandbox follows the callbackData resource:
-//! `Denied` / `Canceled` only at `assignmentRequestCreated`.
+//! cancel (docs/architecture.md, "Entitlement management custom extensions");
+//! the sandbox follows the callbackData resource: `Denied` / `Canceled` only
+//! at `assignmentRequestCreated`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,11 +1,12 @@
 //! Emulated Graph: the directory (users, managers, groups and memberships).
 //!
-//! Permissions follow Microsoft's per-operation tables (facts/graph.md §6 and
-//! the v1.0 API pages): reading users needs `User.ReadBasic.All` (delegated)
-//! or `User.Read.All` (application), the signed-in user may read themselves
-//! and their own manager with `User.Read`, managers of others need
-//! `User.Read.All`, and groups and their members need `GroupMember.Read.All`
-//! or a higher `Group.*` / `Directory.*` permission.
+//! Permissions follow Microsoft's per-operation tables (docs/architecture.md,
+//! "Graph permissions", and the v1.0 API pages): reading users needs
+//! `User.ReadBasic.All` (delegated) or `User.Read.All` (application), the
+//! signed-in user may read themselves and their own manager with
+//! `User.Read`, managers of others need `User.Read.All`, and groups and
+//! their members need `GroupMember.Read.All` or a higher `Group.*` /
+//! `Directory.*` permission.
 
 pub mod groups;
 pub mod manager;

@@ -3,7 +3,8 @@
 //! (`adminAssign`, `adminRemove`), with the group's PIM policy enforced.
 //!
 //! Policy violations are answered the way PIM answers them (community
-//! reports; Microsoft documents no error body, see facts §4.2):
+//! reports; Microsoft documents no error body, see docs/architecture.md,
+//! "PIM for Groups"):
 //! `400 RoleAssignmentRequestPolicyValidationFailed` with the message
 //! `The following policy rules failed: ["ExpirationRule","MfaRule"]`
 //! (microsoftgraph/msgraph-sdk-powershell#1808 for MfaRule,
@@ -84,13 +85,13 @@ struct Validated {
 
 /// Create an assignment schedule request.
 ///
-/// Permission: `PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup`
-/// (delegated or application; `…Remove.AzureADGroup` suffices for removals),
-/// facts §0.1. `selfActivate` / `selfDeactivate` additionally need a user
-/// token whose user is the `principalId` (INFERENCE, facts §0.1 consequence
-/// 3: the action is "for principals to activate their assignments", and the
-/// MFA / authentication-context rules apply to that user's token, which an
-/// app-only token cannot carry). Admin actions need a delegated caller who
+/// Permission: `PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup` (delegated
+/// or application; `…Remove.AzureADGroup` suffices for removals),
+/// docs/architecture.md, "Graph permissions". `selfActivate` / `selfDeactivate`
+/// additionally need a user token whose user is the `principalId` (our reading,
+/// stated there: the action is "for principals to activate their assignments",
+/// and the MFA / authentication-context rules apply to that user's token, which
+/// an app-only token cannot carry). Admin actions need a delegated caller who
 /// owns the group (the RBAC include's Privileged Role Administrator is not
 /// modelled) or an application permission.
 pub(super) async fn create(

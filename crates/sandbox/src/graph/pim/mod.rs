@@ -1,5 +1,6 @@
 //! Emulated Graph: PIM for Groups
-//! (`/identityGovernance/privilegedAccess/group/…`, facts/graph.md §4).
+//! (`/identityGovernance/privilegedAccess/group/…`; docs/architecture.md,
+//! "PIM for Groups").
 //!
 //! [`PimState`] holds what PIM knows about groups: eligibility schedules
 //! (created by access-package delivery, see [`sync`]), activation requests,
@@ -131,9 +132,9 @@ pub struct DirectGrant {
     pub added: bool,
 }
 
-/// Reading eligibility (list/get/filterByCurrentUser) — facts §0.1; the
-/// `PrivilegedAccess.*` permissions are the older, broader ones the docs
-/// list as higher-privileged.
+/// Reading eligibility (list/get/filterByCurrentUser) — docs/architecture.md,
+/// "Graph permissions"; the `PrivilegedAccess.*` permissions are the older,
+/// broader ones the docs list as higher-privileged.
 pub const ELIGIBILITY_READ: Permission = Permission {
     delegated: &[
         "PrivilegedEligibilitySchedule.Read.AzureADGroup",
@@ -165,8 +166,9 @@ pub const ASSIGNMENT_READ: Permission = Permission {
     ]),
 };
 
-/// Creating assignment schedule requests (facts §0.1: ReadWrite, and
-/// `…Remove.AzureADGroup` which only covers removals).
+/// Creating assignment schedule requests (docs/architecture.md, "Graph
+/// permissions": ReadWrite, and `…Remove.AzureADGroup` which only covers
+/// removals).
 pub const ASSIGNMENT_WRITE: Permission = Permission {
     delegated: &[
         "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",

@@ -147,7 +147,8 @@ fn with_context(mut body: Value, context: String) -> Value {
     body
 }
 
-/// List a collection. Permission per collection (facts §0.1): eligibility
+/// List a collection. Permission per collection (docs/architecture.md,
+/// "Graph permissions"): eligibility
 /// → `PrivilegedEligibilitySchedule.Read.AzureADGroup` or higher;
 /// assignments and requests → `PrivilegedAssignmentSchedule.Read.AzureADGroup`
 /// or higher; delegated and application alike.

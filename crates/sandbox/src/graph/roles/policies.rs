@@ -1,8 +1,8 @@
 //! `/policies/roleManagementPolicies` and `/policies/roleManagementPolicyAssignments`
-//! for PIM for Groups (facts §4.4): two policies per PIM-managed group
-//! (`member` and `owner`), each with the 17 rules of the documented
-//! Example 3, rendered from [`GroupPolicy`] — the same model activation
-//! enforces.
+//! for PIM for Groups (docs/architecture.md, "PIM for Groups"): two policies
+//! per PIM-managed group (`member` and `owner`), each with the 17 rules of the
+//! documented Example 3, rendered from [`GroupPolicy`] — the same model
+//! activation enforces.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;

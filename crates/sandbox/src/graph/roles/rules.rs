@@ -80,7 +80,8 @@ pub fn rules(policy: &GroupPolicy) -> Vec<Value> {
             "id": "Approval_EndUser_Assignment",
             "target": target(user, assign),
             // Activation needs no PIM approval here: the approval stages
-            // are the access package's (DESIGN.md).
+            // are the access package's (docs/architecture.md, "The
+            // workflow").
             "setting": {
                 "isApprovalRequired": false,
                 "isApprovalRequiredForExtension": false,

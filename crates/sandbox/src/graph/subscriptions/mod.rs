@@ -23,7 +23,8 @@ use crate::notify::dispatcher::REAUTHORIZATION_THRESHOLDS;
 use validate::{CLIENT_STATE_MAX, invalid_request};
 
 /// "Your app must have read permissions for the resource": reading a group's
-/// members (facts/graph.md §6), delegated or application.
+/// members (docs/architecture.md, "Graph permissions"), delegated or
+/// application.
 pub const READ_GROUP_MEMBERS: Permission = Permission {
     delegated: &[
         "GroupMember.Read.All",

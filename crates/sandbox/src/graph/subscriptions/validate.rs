@@ -9,11 +9,13 @@ use crate::SimState;
 use crate::graph::error::{GraphError, GraphResult};
 
 /// Longest lifetime of a subscription to a directory resource (user, group):
-/// "41,760 minutes (under 29 days)" (facts/graph.md §3).
+/// "41,760 minutes (under 29 days)" (docs/architecture.md, "Graph change
+/// notifications").
 pub const MAX_LIFETIME_MINUTES: i64 = 41_760;
 /// `clientState` maximum length. subscription.md says 128 and
-/// changeNotification.md 255 (facts/graph.md §7.8); the sandbox enforces the
-/// stricter one so a client that passes here passes on Graph.
+/// changeNotification.md 255 (docs/architecture.md, "Graph change
+/// notifications"); the sandbox enforces the stricter one so a client that
+/// passes here passes on Graph.
 pub const CLIENT_STATE_MAX: usize = 128;
 
 fn validation_error(message: &str) -> GraphError {

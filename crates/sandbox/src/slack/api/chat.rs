@@ -7,7 +7,8 @@ use crate::SimState;
 use crate::moments::MessageMoments;
 use crate::slack::state::{ChannelKind, Ephemeral, Message};
 
-/// `chat.update` refuses longer text (facts §4: "cannot exceed 4,000").
+/// `chat.update` refuses longer text ("cannot exceed 4,000";
+/// docs/architecture.md, "Slack Web API").
 const MAX_UPDATE_TEXT: usize = 4000;
 
 /// What a `metadata` argument asks for.

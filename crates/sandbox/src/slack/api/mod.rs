@@ -111,9 +111,10 @@ impl Caller {
     }
 }
 
-/// The scope each method needs from a bot token (facts §6); `None` for
-/// views.* and auth.test, which need none. conversations.history needs the
-/// one of the conversation it reads (`im:history` for a DM), so `args` too.
+/// The scope each method needs from a bot token (docs/architecture.md, "Slack
+/// Web API"); `None` for views.* and auth.test, which need none.
+/// conversations.history needs the one of the conversation it reads
+/// (`im:history` for a DM), so `args` too.
 fn needed_scope(state: &SimState, method: &str, args: &Args) -> Option<&'static str> {
     match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => Some("chat:write"),
@@ -197,7 +198,7 @@ fn parse_args(
 
 /// A `/sim/faults` rule for service `slack` (path `/api/{method}`): 429 is
 /// `ratelimited` with `Retry-After`, 500 is `internal_error`, as Slack and
-/// its SDKs' mocks answer them (facts/slack.md §4).
+/// its SDKs' mocks answer them (docs/architecture.md, "Slack rate limits").
 async fn injected_fault(state: &SimState, method: &str) -> Option<Response> {
     let fault = state
         .faults

@@ -317,7 +317,8 @@ fn bot_activity(activity: Value) -> Result<Value, ConnectorError> {
 
 /// A member of a 1:1 conversation: the user's `29:` id, or their Entra
 /// object id in `id` (which Teams accepts). `aadObjectId` alone is refused,
-/// as Teams does (facts §3, msteams-docs issue #14079).
+/// as Teams does (docs/architecture.md, "Teams activities and cards";
+/// msteams-docs issue #14079).
 fn resolve_member(world: &World, app_id: &str, member: &Value) -> Option<String> {
     let id = member.get("id").and_then(Value::as_str)?;
     world

@@ -76,7 +76,8 @@ pub enum ConnectorError {
     /// A missing or invalid bot token: the connector's ASP.NET body.
     Unauthorized,
     /// The user blocked or uninstalled the bot: Teams' own 403 body, which
-    /// is not the ErrorResponse shape (facts §3).
+    /// is not the ErrorResponse shape (docs/architecture.md, "Teams
+    /// activities and cards").
     MessageWritesBlocked,
     /// 429 `Throttled`; `retry_after: None` sends no `Retry-After`.
     Throttled { retry_after: Option<Duration> },
@@ -205,8 +206,9 @@ impl FromRequestParts<SimState> for BotCaller {
         let tenant = state.tenant_id();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[CONNECTOR_AUDIENCE]);
-        // Entra issues v1.0 tokens for this resource (facts §2's example has
-        // `iss: https://sts.windows.net/…/`); v2.0 is accepted too.
+        // Entra issues v1.0 tokens for this resource (Microsoft's example
+        // has `iss: https://sts.windows.net/…/`; docs/architecture.md,
+        // "Teams authentication"); v2.0 is accepted too.
         validation.set_issuer(&[
             v1_issuer(&tenant),
             format!("https://login.microsoftonline.com/{tenant}/v2.0"),
@@ -231,8 +233,9 @@ impl FromRequestParts<SimState> for BotCaller {
 }
 
 /// Mints the token Entra would issue the bot by client credentials for
-/// `https://api.botframework.com/.default` (v1.0 format, like facts §2's
-/// example). For tests and for the emulated Entra's token endpoint.
+/// `https://api.botframework.com/.default` (v1.0 format, like Microsoft's
+/// example; docs/architecture.md, "Teams authentication"). For tests and for
+/// the emulated Entra's token endpoint.
 pub fn mint_connector_token(state: &SimState, lifetime_secs: i64) -> String {
     let (tenant, app_id, sp_id) = {
         let world = state.world();

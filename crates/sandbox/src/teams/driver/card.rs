@@ -75,8 +75,9 @@ pub(super) fn gather(
                 other => other.to_string(),
             }),
         };
-        // Clients accept any character, spaces included (facts §4), so only
-        // an empty value fails `isRequired`.
+        // Clients accept any character, spaces included (docs/architecture.md,
+        // "Teams activities and cards"), so only an empty value fails
+        // `isRequired`.
         let required = input.get("isRequired").and_then(Value::as_bool) == Some(true);
         if required && value.as_deref().is_none_or(str::is_empty) {
             let message = input

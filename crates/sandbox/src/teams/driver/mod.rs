@@ -185,7 +185,8 @@ async fn inject_faults(State(state): State<SimState>, body: axum::body::Bytes) -
         .into_response()
 }
 
-/// Teams' codes for each status (facts §3 "Teams connector error codes").
+/// Teams' codes for each status (docs/architecture.md, "Teams activities
+/// and cards").
 fn default_code(status: u16) -> &'static str {
     match status {
         401 => "BotNotRegistered",

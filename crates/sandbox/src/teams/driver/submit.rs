@@ -2,7 +2,8 @@
 //! shows our `Action.Execute` buttons' `Action.Submit` fallback. Such a
 //! click is not an invoke: the bot gets a signed `message` activity with
 //! no text whose `value` holds the fallback's `data` merged with the card's
-//! inputs (facts/teams.md §4), replying to the card's activity.
+//! inputs (docs/architecture.md, "Teams activities and cards"), replying to
+//! the card's activity.
 
 use std::time::Instant;
 
