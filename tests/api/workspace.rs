@@ -103,3 +103,36 @@ fn the_production_binary_points_at_the_lab_for_the_sandbox() {
         "the help says where the sandbox is: {help}"
     );
 }
+
+/// Every `.rs` file under `dir` (relative to the repository root), with its
+/// text.
+fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// Inside the bot crate the compiler cannot keep the two adapters apart;
+/// this test does: Teams and Slack know nothing of each other.
+#[test]
+fn the_teams_and_slack_adapters_do_not_import_each_other() {
+    for (from, other) in [
+        ("src/chat/teams", "chat::slack"),
+        ("src/chat/slack", "chat::teams"),
+    ] {
+        for (path, text) in sources(from) {
+            assert!(!text.contains(other), "{} names {other}", path.display());
+        }
+    }
+}
