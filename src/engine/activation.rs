@@ -115,7 +115,7 @@ impl Engine {
                 &me.to_string(),
                 &group.to_string(),
                 duration,
-                "requesting",
+                ActivationState::Requesting,
                 None,
                 None,
                 Utc::now(),
@@ -134,7 +134,7 @@ impl Engine {
         if created.is_err() {
             // Not activated (or not known to be): what was recorded before.
             let (state, duration, until) = previous
-                .map_or(("refused".to_owned(), String::new(), None), |p| {
+                .map_or((ActivationState::Refused, String::new(), None), |p| {
                     (p.state, p.duration, p.active_until)
                 });
             self.store
@@ -143,7 +143,7 @@ impl Engine {
                     &me.to_string(),
                     &group.to_string(),
                     &duration,
-                    &state,
+                    state,
                     None,
                     until,
                     Utc::now(),
@@ -190,7 +190,7 @@ impl Engine {
                 &me.to_string(),
                 &group.to_string(),
                 duration,
-                "requested",
+                ActivationState::Requested,
                 Some(&schedule_request.id),
                 None,
                 now,
@@ -236,7 +236,7 @@ impl Engine {
                 &me.to_string(),
                 &group.to_string(),
                 "",
-                "active",
+                ActivationState::Active,
                 None,
                 until,
                 Utc::now(),
@@ -360,7 +360,7 @@ impl Engine {
             .store
             .activation_of(&member.to_string(), &group.to_string())
             .await?
-            .is_some_and(|a| matches!(a.state.as_str(), "active" | "requested" | "requesting"));
+            .is_some_and(|a| a.state.explains_membership());
         if explained {
             return Ok(());
         }
@@ -465,6 +465,7 @@ fn approval_alert_lines(
     lines
 }
 
+use crate::store::ActivationState;
 use crate::store::links::ChatIdentity;
 
 #[cfg(test)]

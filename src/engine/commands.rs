@@ -159,7 +159,7 @@ impl Engine {
                     alias: Some(valid.alias.to_string()),
                     ticket: Some(valid.ticket.to_string()),
                     justification: valid.justification.as_ref().map(ToString::to_string),
-                    state: created.state.clone(),
+                    state: created.state.parse().unwrap_or_else(|e| match e {}),
                 },
                 Utc::now(),
             )

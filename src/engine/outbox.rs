@@ -13,7 +13,7 @@ use super::jobs::Job;
 use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
 use crate::config::SecurityChannelSettings;
-use crate::store::StoreError;
+use crate::store::{DeliveryStatus, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 mod attempts;
@@ -203,7 +203,7 @@ impl Engine {
         match outcome {
             Outcome::Done(note) => {
                 self.store
-                    .finish_outbox(row.id, "sent", note.as_deref(), now)
+                    .finish_outbox(row.id, DeliveryStatus::Sent, note.as_deref(), now)
                     .await?;
             }
             Outcome::Defer { after, why } => {
@@ -219,7 +219,7 @@ impl Engine {
             Outcome::Retry { error, .. } | Outcome::Failed(error) => {
                 tracing::error!(key = %row.key, %error, "outbox job given up");
                 self.store
-                    .finish_outbox(row.id, "failed", Some(&error), now)
+                    .finish_outbox(row.id, DeliveryStatus::Failed, Some(&error), now)
                     .await?;
             }
         }
@@ -400,7 +400,7 @@ impl Engine {
         let Some((status, refs)) = self.store.outbox_by_key(key).await? else {
             return Ok(Outcome::Done(Some("nothing to update".into())));
         };
-        if status == "pending" || status == "sending" {
+        if status.is_unfinished() {
             return Err(Failure::NotYet(format!("`{key}` not delivered yet")));
         }
         let refs: Refs = refs

@@ -12,11 +12,17 @@ use super::view::Snapshot;
 use super::{Engine, EngineError};
 use crate::graph::{em, pim};
 use crate::store::engine::RequestRow;
+use stagegate_domain::approval::RequestState;
 use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{Effect, plan};
 
 /// States in which a request still needs watching.
-pub const OPEN_STATES: [&str; 4] = ["submitted", "pendingApproval", "delivering", "delivered"];
+pub const OPEN_STATES: [RequestState; 4] = [
+    RequestState::Submitted,
+    RequestState::PendingApproval,
+    RequestState::Delivering,
+    RequestState::Delivered,
+];
 
 impl Engine {
     /// Brings chat in line with Graph for one request.
@@ -52,7 +58,7 @@ impl Engine {
                     alias: None,
                     ticket: snapshot.view.ticket.clone(),
                     justification: snapshot.view.justification.clone(),
-                    state: snapshot.view.state.to_string(),
+                    state: snapshot.view.state.clone(),
                 },
                 now,
             )

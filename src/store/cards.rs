@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::engine::CardRow;
 use super::links::ChatIdentity;
-use super::{Store, StoreError};
+use super::{CardState, Store, StoreError};
 
 impl Store {
     #[allow(clippy::too_many_arguments)]
@@ -57,7 +57,7 @@ impl Store {
                         .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
                     message_ref: r.get("message_ref"),
                     card: r.get("card"),
-                    state: r.get("state"),
+                    state: r.try_get("state")?,
                 })
             })
             .collect()
@@ -72,9 +72,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE cards SET state = 'retired', updated_at = ?
+            "UPDATE cards SET state = ?, updated_at = ?
              WHERE request_id = ? AND stage = ? AND approver = ? AND platform = ?",
         )
+        .bind(CardState::Retired)
         .bind(now)
         .bind(request_id)
         .bind(i64::from(stage))

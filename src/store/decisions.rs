@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use stagegate_domain::approval::Review;
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
 use super::links::ChatIdentity;
-use super::{Store, StoreError};
+use super::{ActivationState, DecisionState, Store, StoreError};
 
 const DECISION_COLUMNS: &str =
     "id, request_id, stage, stage_id, approver, identity, review, justification, state";
@@ -19,9 +20,21 @@ fn decision(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRow, StoreError> {
         approver: r.get("approver"),
         identity: serde_json::from_str(&r.get::<String, _>("identity"))
             .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
-        review: r.get("review"),
+        review: r
+            .get::<String, _>("review")
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("decision {}: {e}", r.get::<i64, _>("id"))))?,
         justification: r.get("justification"),
-        state: r.get("state"),
+        state: r.try_get("state")?,
+    })
+}
+
+fn activation_row(r: &sqlx::sqlite::SqliteRow) -> Result<ActivationRow, StoreError> {
+    Ok(ActivationRow {
+        request_id: r.get("request_id"),
+        state: r.try_get("state")?,
+        duration: r.get("duration"),
+        active_until: r.get("active_until"),
     })
 }
 
@@ -33,7 +46,7 @@ pub struct NewDecision<'a> {
     pub stage_id: &'a str,
     pub approver: &'a str,
     pub identity: &'a ChatIdentity,
-    pub review: &'a str,
+    pub review: Review,
     pub justification: &'a str,
 }
 
@@ -49,15 +62,16 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO decisions (request_id, stage, stage_id, approver, identity, review, justification,
                state, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'recorded', ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(d.request_id)
         .bind(i64::from(d.stage))
         .bind(d.stage_id)
         .bind(d.approver)
         .bind(serde_json::to_string(d.identity).unwrap_or_default())
-        .bind(d.review)
+        .bind(d.review.as_str())
         .bind(d.justification)
+        .bind(DecisionState::Recorded)
         .bind(now)
         .bind(now)
         .fetch_one(self.pool())
@@ -69,7 +83,7 @@ impl Store {
     pub async fn set_decision_state(
         &self,
         id: i64,
-        state: &str,
+        state: DecisionState,
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -91,10 +105,13 @@ impl Store {
     ) -> Result<Option<DecisionRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = ? AND stage = ?
-             AND state IN ('recorded', 'relaying', 'relayed')"
+             AND state IN (?, ?, ?)"
         ))
         .bind(request_id)
         .bind(i64::from(stage))
+        .bind(DecisionState::LIVE[0])
+        .bind(DecisionState::LIVE[1])
+        .bind(DecisionState::LIVE[2])
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(decision).transpose()
@@ -103,8 +120,10 @@ impl Store {
     /// Decisions not yet known to have reached Graph (crash recovery).
     pub async fn unrelayed_decisions(&self) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions WHERE state IN ('recorded', 'relaying') ORDER BY id"
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE state IN (?, ?) ORDER BY id"
         ))
+        .bind(DecisionState::Recorded)
+        .bind(DecisionState::Relaying)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(decision).collect()
@@ -127,7 +146,7 @@ impl Store {
         requester: &str,
         group_id: &str,
         duration: &str,
-        state: &str,
+        state: ActivationState,
         schedule_request_id: Option<&str>,
         active_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
@@ -164,8 +183,9 @@ impl Store {
     ) -> Result<Vec<InterruptedActivation>, StoreError> {
         let rows = sqlx::query(
             "SELECT request_id, requester, group_id, duration, updated_at FROM activations
-             WHERE state = 'requesting' AND updated_at < ?",
+             WHERE state = ? AND updated_at < ?",
         )
+        .bind(ActivationState::Requesting)
         .bind(before)
         .fetch_all(self.pool())
         .await?;
@@ -188,12 +208,7 @@ impl Store {
         .bind(request_id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| ActivationRow {
-            request_id: r.get("request_id"),
-            state: r.get("state"),
-            duration: r.get("duration"),
-            active_until: r.get("active_until"),
-        }))
+        row.as_ref().map(activation_row).transpose()
     }
 }
 
@@ -213,11 +228,6 @@ impl Store {
         .bind(group)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| ActivationRow {
-            request_id: r.get("request_id"),
-            state: r.get("state"),
-            duration: r.get("duration"),
-            active_until: r.get("active_until"),
-        }))
+        row.as_ref().map(activation_row).transpose()
     }
 }

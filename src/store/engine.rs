@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use stagegate_domain::approval::{RequestState, Review};
 
 use super::links::ChatIdentity;
 pub use super::outbox::OutboxRow;
-use super::{Store, StoreError};
+use super::{ActivationState, CardState, DecisionState, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
@@ -18,7 +19,8 @@ pub struct RequestRow {
     pub alias: Option<String>,
     pub ticket: Option<String>,
     pub justification: Option<String>,
-    pub state: String,
+    /// As Graph last showed it.
+    pub state: RequestState,
 }
 
 #[derive(Debug, Clone)]
@@ -28,7 +30,7 @@ pub struct CardRow {
     pub recipient: ChatIdentity,
     pub message_ref: String,
     pub card: String,
-    pub state: String,
+    pub state: CardState,
 }
 
 #[derive(Debug, Clone)]
@@ -39,9 +41,9 @@ pub struct DecisionRow {
     pub stage_id: String,
     pub approver: String,
     pub identity: ChatIdentity,
-    pub review: String,
+    pub review: Review,
     pub justification: String,
-    pub state: String,
+    pub state: DecisionState,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +59,7 @@ pub struct InterruptedActivation {
 #[derive(Debug, Clone)]
 pub struct ActivationRow {
     pub request_id: String,
-    pub state: String,
+    pub state: ActivationState,
     pub duration: String,
     pub active_until: Option<DateTime<Utc>>,
 }
@@ -84,7 +86,7 @@ impl Store {
         .bind(&row.alias)
         .bind(&row.ticket)
         .bind(&row.justification)
-        .bind(&row.state)
+        .bind(row.state.as_str())
         .bind(now)
         .bind(now)
         .execute(self.pool())
@@ -105,7 +107,10 @@ impl Store {
             alias: r.get("alias"),
             ticket: r.get("ticket"),
             justification: r.get("justification"),
-            state: r.get("state"),
+            state: r
+                .get::<String, _>("state")
+                .parse()
+                .unwrap_or_else(|e| match e {}),
         }))
     }
 
@@ -118,9 +123,10 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, alias FROM engine_requests
-             WHERE requester = ? AND state = 'delivered' ORDER BY updated_at DESC",
+             WHERE requester = ? AND state = ? ORDER BY updated_at DESC",
         )
         .bind(requester)
+        .bind(RequestState::Delivered.as_str())
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -133,13 +139,16 @@ impl Store {
     }
 
     /// Requests the engine knows that were last seen in one of `states`.
-    pub async fn requests_in(&self, states: &[&str]) -> Result<Vec<String>, StoreError> {
+    pub async fn requests_in(&self, states: &[RequestState]) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT id, state FROM engine_requests ORDER BY created_at")
             .fetch_all(self.pool())
             .await?;
         Ok(rows
             .into_iter()
-            .filter(|r| states.contains(&r.get::<String, _>("state").as_str()))
+            .filter(|r| {
+                let state = r.get::<String, _>("state").parse();
+                states.contains(&state.unwrap_or_else(|e| match e {}))
+            })
             .map(|r| r.get("id"))
             .collect())
     }
@@ -252,9 +261,12 @@ impl Store {
             .collect();
         let decisions = sqlx::query(
             "SELECT stage, approver FROM decisions WHERE request_id = ?
-             AND state IN ('recorded', 'relaying', 'relayed')",
+             AND state IN (?, ?, ?)",
         )
         .bind(request_id)
+        .bind(DecisionState::LIVE[0])
+        .bind(DecisionState::LIVE[1])
+        .bind(DecisionState::LIVE[2])
         .fetch_all(self.pool())
         .await?;
         for d in decisions {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{DeliveryStatus, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
@@ -162,7 +162,7 @@ impl Store {
     pub async fn finish_outbox(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -281,12 +281,13 @@ impl Store {
     pub async fn outbox_by_key(
         &self,
         key: &str,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    ) -> Result<Option<(DeliveryStatus, Option<String>)>, StoreError> {
         let row = sqlx::query("SELECT status, message_ref FROM outbox WHERE key = ?")
             .bind(key)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| (r.get("status"), r.get("message_ref"))))
+        row.map(|r| Ok((r.try_get("status")?, r.get("message_ref"))))
+            .transpose()
     }
 
     /// Whether any job whose key starts with `prefix` is not finished.

@@ -270,7 +270,9 @@ async fn an_unreachable_approver_is_reported_not_skipped() {
 }
 
 mod recovery {
+    use stagegate::store::DecisionState;
     use stagegate::store::decisions::NewDecision;
+    use stagegate_domain::approval::Review;
 
     use crate::engine_support::{decided_cards, spawn_engine_app};
 
@@ -296,7 +298,7 @@ mod recovery {
                     stage_id: &card.stage_id.to_string(),
                     approver: &miriam,
                     identity: &app.persona("miriam"),
-                    review: "Approve",
+                    review: Review::Approve,
                     justification: "relayed before the crash",
                 },
                 chrono::Utc::now(),
@@ -305,7 +307,7 @@ mod recovery {
             .unwrap();
         app.engine
             .store()
-            .set_decision_state(decision, "relaying", None, chrono::Utc::now())
+            .set_decision_state(decision, DecisionState::Relaying, None, chrono::Utc::now())
             .await
             .unwrap();
         let (status, _) = app
@@ -324,7 +326,7 @@ mod recovery {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(live.state, "relayed");
+        assert_eq!(live.state, DecisionState::Relayed);
         let decided = decided_cards(&app.inbox("miriam"));
         assert_eq!(decided.len(), 1);
         assert_eq!(
@@ -353,7 +355,7 @@ mod recovery {
                     stage_id: &card.stage_id.to_string(),
                     approver: &miriam,
                     identity: &app.persona("miriam"),
-                    review: "Approve",
+                    review: Review::Approve,
                     justification: "recorded before the crash",
                 },
                 chrono::Utc::now(),

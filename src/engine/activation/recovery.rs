@@ -15,6 +15,7 @@ use crate::engine::port::Message;
 use crate::engine::view::Snapshot;
 use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
+use crate::store::ActivationState;
 use crate::store::engine::InterruptedActivation;
 use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::{ObjectId, RequestId};
@@ -115,7 +116,7 @@ impl Engine {
                 &activation.requester,
                 &activation.group_id,
                 "",
-                "interrupted",
+                ActivationState::Interrupted,
                 None,
                 None,
                 Utc::now(),

@@ -8,8 +8,8 @@ use super::{Failure, Outcome};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
 use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef};
-use crate::store::StoreError;
 use crate::store::engine::OutboxRow;
+use crate::store::{CardState, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 impl Engine {
@@ -158,7 +158,7 @@ impl Engine {
         }
         let r = request.to_string();
         for card in self.store.cards_of(&r, stage).await? {
-            if card.state == "retired" {
+            if card.state == CardState::Retired {
                 continue;
             }
             let content: ApprovalCard = serde_json::from_str(&card.card)
