@@ -108,12 +108,12 @@ impl Engine {
         // group's change notification can reach intake before PIM's answer
         // reaches us; a join seen meanwhile must read as this activation.
         let r = request.to_string();
-        let previous = self.store.activation(&r).await?;
+        let previous = self.store.activation(request).await?;
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                request,
+                &me,
+                &group,
                 duration,
                 ActivationState::Requesting,
                 None,
@@ -139,9 +139,9 @@ impl Engine {
                 });
             self.store
                 .upsert_activation(
-                    &r,
-                    &me.to_string(),
-                    &group.to_string(),
+                    request,
+                    &me,
+                    &group,
                     &duration,
                     state,
                     None,
@@ -186,9 +186,9 @@ impl Engine {
         let now = Utc::now();
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                request,
+                &me,
+                &group,
                 duration,
                 ActivationState::Requested,
                 Some(&schedule_request.id),
@@ -229,12 +229,11 @@ impl Engine {
             ));
         };
         let until = instance.end_date_time;
-        let r = request.to_string();
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                &request,
+                me,
+                &group,
                 "",
                 ActivationState::Active,
                 None,
@@ -358,7 +357,7 @@ impl Engine {
         }
         let explained = self
             .store
-            .activation_of(&member.to_string(), &group.to_string())
+            .activation_of(member, group)
             .await?
             .is_some_and(|a| a.state.explains_membership());
         if explained {
@@ -414,14 +413,7 @@ impl Engine {
             .filter(|p| p.group == *group)
             .map(|p| p.alias.to_string())
             .collect();
-        let Some(id) = self
-            .store
-            .delivered_request_of(&member.to_string(), &aliases)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Ok(request) = id.parse::<RequestId>() else {
+        let Some(request) = self.store.delivered_request_of(member, &aliases).await? else {
             return Ok(None);
         };
         let Some(snapshot) = self.snapshot(&request).await? else {

@@ -163,10 +163,10 @@ impl Engine {
             .store
             .record_decision(
                 &NewDecision {
-                    request_id: &request.to_string(),
+                    request_id: request,
                     stage: k,
-                    stage_id: &stage_id.to_string(),
-                    approver: &clicker.to_string(),
+                    stage_id,
+                    approver: &clicker,
                     identity: who,
                     review,
                     justification,
@@ -177,7 +177,7 @@ impl Engine {
         let id = match recorded {
             Ok(id) => id,
             Err(StoreError::Conflict(_)) => {
-                let existing = self.store.live_decision(&request.to_string(), k).await?;
+                let existing = self.store.live_decision(request, k).await?;
                 let mine = existing
                     .as_ref()
                     .is_some_and(|d| d.approver == clicker.to_string());

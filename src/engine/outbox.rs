@@ -249,7 +249,7 @@ impl Engine {
             tokio::pin!(progress);
             progress.as_mut().enable();
             let unfinished = match request {
-                Some(request) => self.store.outbox_unfinished_for(&request.to_string()).await,
+                Some(request) => self.store.outbox_unfinished_for(request).await,
                 None => self.store.outbox_backlog().await.map(|(n, _)| n),
             };
             match unfinished {
@@ -383,7 +383,7 @@ impl Engine {
         person: &ObjectId,
         message: &Message,
     ) -> Result<Outcome, Failure> {
-        let identities = self.store.identities_of(&person.to_string()).await?;
+        let identities = self.store.identities_of(person).await?;
         if identities.is_empty() {
             tracing::warn!(%person, key = %row.key, "person has no chat identity; message not delivered");
             return Ok(Outcome::Done(Some("unreachable: no chat identity".into())));
@@ -454,7 +454,7 @@ impl Engine {
         let Some(row) = new_job(&key, &job) else {
             return;
         };
-        match self.store.enqueue("-", &[row], Utc::now()).await {
+        match self.store.enqueue(None, &[row], Utc::now()).await {
             Ok(_) => self.outbox_wake.notify_one(),
             Err(e) => tracing::error!(error = %e, "cannot queue a reply"),
         }
@@ -475,16 +475,20 @@ impl Engine {
         request: &RequestId,
         jobs: &[(String, Job)],
     ) -> Result<(), EngineError> {
-        self.queue_under(&request.to_string(), jobs).await
+        self.queue_under(Some(request), jobs).await
     }
 
     /// Queues keyed jobs that belong to no request (alerts about group
     /// membership or account links) and wakes the worker.
     pub(super) async fn queue_unattached(&self, jobs: &[(String, Job)]) -> Result<(), EngineError> {
-        self.queue_under("-", jobs).await
+        self.queue_under(None, jobs).await
     }
 
-    async fn queue_under(&self, request: &str, jobs: &[(String, Job)]) -> Result<(), EngineError> {
+    async fn queue_under(
+        &self,
+        request: Option<&RequestId>,
+        jobs: &[(String, Job)],
+    ) -> Result<(), EngineError> {
         let rows = self.rows(jobs);
         if self.store.enqueue(request, &rows, Utc::now()).await? > 0 {
             self.outbox_wake.notify_one();

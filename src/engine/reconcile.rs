@@ -32,8 +32,7 @@ impl Engine {
         let Some(snapshot) = self.snapshot(id).await? else {
             return Ok(());
         };
-        let key = id.to_string();
-        let done = self.store.done_keys(&key).await?;
+        let done = self.store.done_keys(id).await?;
         let mut jobs: Vec<(String, Job)> = Vec::new();
         for effect in plan(&snapshot.view, &done) {
             let job = match &effect {
@@ -53,8 +52,8 @@ impl Engine {
         self.store
             .insert_request(
                 &RequestRow {
-                    id: key.clone(),
-                    requester: snapshot.view.requester.to_string(),
+                    id: *id,
+                    requester: snapshot.view.requester,
                     alias: None,
                     ticket: snapshot.view.ticket.clone(),
                     justification: snapshot.view.justification.clone(),
@@ -63,7 +62,7 @@ impl Engine {
                 now,
             )
             .await?;
-        let added = self.store.enqueue(&key, &rows, now).await?;
+        let added = self.store.enqueue(Some(id), &rows, now).await?;
         if added > 0 {
             tracing::debug!(request = %id, added, "reconcile queued effects");
             self.outbox_wake.notify_one();
@@ -116,9 +115,7 @@ impl Engine {
                 .filter_map(|r| r.id.parse().ok())
                 .collect();
         for id in self.store.requests_in(&OPEN_STATES).await? {
-            if let Ok(id) = id.parse()
-                && !ids.contains(&id)
-            {
+            if !ids.contains(&id) {
                 ids.push(id);
             }
         }

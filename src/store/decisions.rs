@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use stagegate_domain::approval::Review;
+use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
 use super::links::ChatIdentity;
-use super::{ActivationState, DecisionState, Store, StoreError};
+use super::{ActivationState, DecisionState, Store, StoreError, parse_id};
 
 const DECISION_COLUMNS: &str =
     "id, request_id, stage, stage_id, approver, identity, review, justification, state";
@@ -41,10 +42,10 @@ fn activation_row(r: &sqlx::sqlite::SqliteRow) -> Result<ActivationRow, StoreErr
 /// A decision about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
     pub stage: u8,
-    pub stage_id: &'a str,
-    pub approver: &'a str,
+    pub stage_id: &'a StageId,
+    pub approver: &'a ObjectId,
     pub identity: &'a ChatIdentity,
     pub review: Review,
     pub justification: &'a str,
@@ -64,10 +65,10 @@ impl Store {
                state, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
-        .bind(d.request_id)
+        .bind(d.request_id.to_string())
         .bind(i64::from(d.stage))
-        .bind(d.stage_id)
-        .bind(d.approver)
+        .bind(d.stage_id.to_string())
+        .bind(d.approver.to_string())
         .bind(serde_json::to_string(d.identity).unwrap_or_default())
         .bind(d.review.as_str())
         .bind(d.justification)
@@ -100,14 +101,14 @@ impl Store {
     /// The live (recorded, relaying or relayed) decision of a stage.
     pub async fn live_decision(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         stage: u8,
     ) -> Result<Option<DecisionRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = ? AND stage = ?
              AND state IN (?, ?, ?)"
         ))
-        .bind(request_id)
+        .bind(request_id.to_string())
         .bind(i64::from(stage))
         .bind(DecisionState::LIVE[0])
         .bind(DecisionState::LIVE[1])
@@ -129,9 +130,9 @@ impl Store {
         rows.iter().map(decision).collect()
     }
 
-    pub async fn count_decisions(&self, request_id: &str) -> Result<i64, StoreError> {
+    pub async fn count_decisions(&self, request_id: &RequestId) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM decisions WHERE request_id = ?")
-            .bind(request_id)
+            .bind(request_id.to_string())
             .fetch_one(self.pool())
             .await?;
         Ok(row.get("n"))
@@ -142,9 +143,9 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn upsert_activation(
         &self,
-        request_id: &str,
-        requester: &str,
-        group_id: &str,
+        request_id: &RequestId,
+        requester: &ObjectId,
+        group_id: &ObjectId,
         duration: &str,
         state: ActivationState,
         schedule_request_id: Option<&str>,
@@ -161,9 +162,9 @@ impl Store {
                schedule_request_id = COALESCE(excluded.schedule_request_id, schedule_request_id),
                active_until = excluded.active_until, updated_at = excluded.updated_at",
         )
-        .bind(request_id)
-        .bind(requester)
-        .bind(group_id)
+        .bind(request_id.to_string())
+        .bind(requester.to_string())
+        .bind(group_id.to_string())
         .bind(duration)
         .bind(state)
         .bind(schedule_request_id)
@@ -189,23 +190,27 @@ impl Store {
         .bind(before)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| InterruptedActivation {
-                request_id: r.get("request_id"),
-                requester: r.get("requester"),
-                group_id: r.get("group_id"),
-                duration: r.get("duration"),
-                since: r.get("updated_at"),
+        rows.iter()
+            .map(|r| {
+                Ok(InterruptedActivation {
+                    request_id: parse_id(r, "request_id")?,
+                    requester: parse_id(r, "requester")?,
+                    group_id: parse_id(r, "group_id")?,
+                    duration: r.get("duration"),
+                    since: r.get("updated_at"),
+                })
             })
-            .collect())
+            .collect()
     }
 
-    pub async fn activation(&self, request_id: &str) -> Result<Option<ActivationRow>, StoreError> {
+    pub async fn activation(
+        &self,
+        request_id: &RequestId,
+    ) -> Result<Option<ActivationRow>, StoreError> {
         let row = sqlx::query(
             "SELECT request_id, state, duration, active_until FROM activations WHERE request_id = ?",
         )
-        .bind(request_id)
+        .bind(request_id.to_string())
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(activation_row).transpose()
@@ -216,16 +221,16 @@ impl Store {
     /// The latest activation through the bot of `requester` in `group`.
     pub async fn activation_of(
         &self,
-        requester: &str,
-        group: &str,
+        requester: &ObjectId,
+        group: &ObjectId,
     ) -> Result<Option<ActivationRow>, StoreError> {
         let row = sqlx::query(
             "SELECT request_id, state, duration, active_until FROM activations
              WHERE requester = ? COLLATE NOCASE AND group_id = ? COLLATE NOCASE
              ORDER BY updated_at DESC LIMIT 1",
         )
-        .bind(requester)
-        .bind(group)
+        .bind(requester.to_string())
+        .bind(group.to_string())
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(activation_row).transpose()

@@ -41,6 +41,19 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// Reads a column holding an id stagegate wrote from a validated newtype:
+/// one that no longer parses is corruption, reported rather than skipped.
+pub(crate) fn parse_id<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use sqlx::Row;
+    let raw: String = row.try_get(column)?;
+    raw.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column} `{raw}`: {e}")))
+}
+
 impl StoreError {
     /// Maps a unique-constraint violation to [`StoreError::Conflict`].
     pub fn from_write(error: sqlx::Error) -> Self {

@@ -150,9 +150,9 @@ async fn interrupted_activation(app: &EngineApp, since: chrono::DateTime<chrono:
     app.engine
         .store()
         .upsert_activation(
-            &id.to_string(),
-            &app.sandbox.persona_id("alex"),
-            &group,
+            &id,
+            &app.sandbox.persona_id("alex").parse().unwrap(),
+            &group.parse().unwrap(),
             "PT2H",
             ActivationState::Requesting,
             None,

@@ -218,7 +218,10 @@ async fn a_chat_the_platform_holds_up_does_not_hold_up_anyone_else() {
     let mut jobs: Vec<NewJob> = (0..40).map(|i| job(i, &miriam)).collect();
     jobs.push(job(40, &bianca));
     let store = app.engine.store();
-    store.enqueue("-", &jobs, chrono::Utc::now()).await.unwrap();
+    store
+        .enqueue(None, &jobs, chrono::Utc::now())
+        .await
+        .unwrap();
     app.engine.wake_outbox();
 
     tokio::time::timeout(
@@ -293,10 +296,10 @@ mod recovery {
             .store()
             .record_decision(
                 &NewDecision {
-                    request_id: &r,
+                    request_id: &id,
                     stage: 1,
-                    stage_id: &card.stage_id.to_string(),
-                    approver: &miriam,
+                    stage_id: &card.stage_id,
+                    approver: &miriam.parse().unwrap(),
                     identity: &app.persona("miriam"),
                     review: Review::Approve,
                     justification: "relayed before the crash",
@@ -322,7 +325,7 @@ mod recovery {
         let live = app
             .engine
             .store()
-            .live_decision(&r, 1)
+            .live_decision(&id, 1)
             .await
             .unwrap()
             .unwrap();
@@ -350,10 +353,10 @@ mod recovery {
             .store()
             .record_decision(
                 &NewDecision {
-                    request_id: &r,
+                    request_id: &id,
                     stage: 1,
-                    stage_id: &card.stage_id.to_string(),
-                    approver: &miriam,
+                    stage_id: &card.stage_id,
+                    approver: &miriam.parse().unwrap(),
                     identity: &app.persona("miriam"),
                     review: Review::Approve,
                     justification: "recorded before the crash",
