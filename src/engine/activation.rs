@@ -108,14 +108,14 @@ impl Engine {
         // group's change notification can reach intake before PIM's answer
         // reaches us; a join seen meanwhile must read as this activation.
         let r = request.to_string();
-        let previous = self.store.activation(&r).await?;
+        let previous = self.store.activation(request).await?;
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                request,
+                &me,
+                &group,
                 duration,
-                "requesting",
+                ActivationState::Requesting,
                 None,
                 None,
                 Utc::now(),
@@ -134,16 +134,16 @@ impl Engine {
         if created.is_err() {
             // Not activated (or not known to be): what was recorded before.
             let (state, duration, until) = previous
-                .map_or(("refused".to_owned(), String::new(), None), |p| {
+                .map_or((ActivationState::Refused, String::new(), None), |p| {
                     (p.state, p.duration, p.active_until)
                 });
             self.store
                 .upsert_activation(
-                    &r,
-                    &me.to_string(),
-                    &group.to_string(),
+                    request,
+                    &me,
+                    &group,
                     &duration,
-                    &state,
+                    state,
                     None,
                     until,
                     Utc::now(),
@@ -186,11 +186,11 @@ impl Engine {
         let now = Utc::now();
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                request,
+                &me,
+                &group,
                 duration,
-                "requested",
+                ActivationState::Requested,
                 Some(&schedule_request.id),
                 None,
                 now,
@@ -229,14 +229,13 @@ impl Engine {
             ));
         };
         let until = instance.end_date_time;
-        let r = request.to_string();
         self.store
             .upsert_activation(
-                &r,
-                &me.to_string(),
-                &group.to_string(),
+                &request,
+                me,
+                &group,
                 "",
-                "active",
+                ActivationState::Active,
                 None,
                 until,
                 Utc::now(),
@@ -358,9 +357,9 @@ impl Engine {
         }
         let explained = self
             .store
-            .activation_of(&member.to_string(), &group.to_string())
+            .activation_of(member, group)
             .await?
-            .is_some_and(|a| matches!(a.state.as_str(), "active" | "requested" | "requesting"));
+            .is_some_and(|a| a.state.explains_membership());
         if explained {
             return Ok(());
         }
@@ -414,14 +413,7 @@ impl Engine {
             .filter(|p| p.group == *group)
             .map(|p| p.alias.to_string())
             .collect();
-        let Some(id) = self
-            .store
-            .delivered_request_of(&member.to_string(), &aliases)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Ok(request) = id.parse::<RequestId>() else {
+        let Some(request) = self.store.delivered_request_of(member, &aliases).await? else {
             return Ok(None);
         };
         let Some(snapshot) = self.snapshot(&request).await? else {
@@ -465,6 +457,7 @@ fn approval_alert_lines(
     lines
 }
 
+use crate::store::ActivationState;
 use crate::store::links::ChatIdentity;
 
 #[cfg(test)]

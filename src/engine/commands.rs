@@ -154,12 +154,12 @@ impl Engine {
         self.store
             .insert_request(
                 &RequestRow {
-                    id: id.to_string(),
-                    requester: me.to_string(),
+                    id,
+                    requester: me,
                     alias: Some(valid.alias.to_string()),
                     ticket: Some(valid.ticket.to_string()),
                     justification: valid.justification.as_ref().map(ToString::to_string),
-                    state: created.state.clone(),
+                    state: created.state.parse().unwrap_or_else(|e| match e {}),
                 },
                 Utc::now(),
             )

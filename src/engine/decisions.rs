@@ -11,10 +11,10 @@ use super::resume::Resume;
 use super::{Engine, EngineError};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
-use crate::store::StoreError;
 use crate::store::decisions::NewDecision;
 use crate::store::engine::DecisionRow;
 use crate::store::links::ChatIdentity;
+use crate::store::{DecisionState, StoreError};
 use stagegate_domain::approval::{DecisionRefusal, authorize_decision};
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
@@ -159,20 +159,16 @@ impl Engine {
                 )
                 .await);
         }
-        let review_text = match review {
-            Review::Approve => "Approve",
-            Review::Deny => "Deny",
-        };
         let recorded = self
             .store
             .record_decision(
                 &NewDecision {
-                    request_id: &request.to_string(),
+                    request_id: request,
                     stage: k,
-                    stage_id: &stage_id.to_string(),
-                    approver: &clicker.to_string(),
+                    stage_id,
+                    approver: &clicker,
                     identity: who,
-                    review: review_text,
+                    review,
                     justification,
                 },
                 Utc::now(),
@@ -181,7 +177,7 @@ impl Engine {
         let id = match recorded {
             Ok(id) => id,
             Err(StoreError::Conflict(_)) => {
-                let existing = self.store.live_decision(&request.to_string(), k).await?;
+                let existing = self.store.live_decision(request, k).await?;
                 let mine = existing
                     .as_ref()
                     .is_some_and(|d| d.approver == clicker.to_string());
@@ -200,7 +196,7 @@ impl Engine {
             &clicker.to_string(),
             "decision.recorded",
             &format!("{request}:{k}"),
-            review_text,
+            review.as_str(),
             serde_json::json!({ "stage": k }),
         )
         .await;
@@ -273,20 +269,22 @@ impl Engine {
     ) -> Result<Relay, EngineError> {
         let now = Utc::now;
         self.store
-            .set_decision_state(id, "relaying", None, now())
+            .set_decision_state(id, DecisionState::Relaying, None, now())
             .await?;
         let result =
             em::decide_stage(&self.graph, token, request, stage_id, review, justification).await;
         let (state, outcome) = match result {
-            Ok(()) => ("relayed", Relay::Relayed),
-            Err(GraphError::Conflict { .. }) => ("conflict", Relay::Conflict),
-            Err(GraphError::ClaimsChallenge { claims }) => ("failed", Relay::StepUp(claims)),
+            Ok(()) => (DecisionState::Relayed, Relay::Relayed),
+            Err(GraphError::Conflict { .. }) => (DecisionState::Conflict, Relay::Conflict),
+            Err(GraphError::ClaimsChallenge { claims }) => {
+                (DecisionState::Failed, Relay::StepUp(claims))
+            }
             Err(
                 e @ (GraphError::Forbidden { .. }
                 | GraphError::InvalidRequest { .. }
                 | GraphError::NotFound { .. }
                 | GraphError::Unauthorized { .. }),
-            ) => ("failed", Relay::Refused(e.to_string())),
+            ) => (DecisionState::Failed, Relay::Refused(e.to_string())),
             // Timeouts and 5xx leave it unknown whether Graph applied it:
             // stay `relaying`, so recovery checks `reviewedBy` first.
             Err(e) => {
@@ -301,7 +299,7 @@ impl Engine {
             "stagegate",
             "decision.relay",
             &format!("{request}:{k}"),
-            state,
+            state.as_str(),
             serde_json::json!({ "decision": id }),
         )
         .await;
@@ -328,7 +326,7 @@ impl Engine {
             self.store
                 .set_decision_state(
                     d.id,
-                    "failed",
+                    DecisionState::Failed,
                     Some("approver no longer linked"),
                     Utc::now(),
                 )
@@ -347,17 +345,17 @@ impl Engine {
             .is_some_and(|by| by.eq_ignore_ascii_case(&d.approver))
         {
             self.store
-                .set_decision_state(d.id, "relayed", Some("verified after restart"), Utc::now())
+                .set_decision_state(
+                    d.id,
+                    DecisionState::Relayed,
+                    Some("verified after restart"),
+                    Utc::now(),
+                )
                 .await?;
         } else if stage.is_some_and(|s| {
             s.status.as_deref() == Some("InProgress")
                 && s.review_result.as_deref() == Some("NotReviewed")
         }) {
-            let review = if d.review == "Deny" {
-                Review::Deny
-            } else {
-                Review::Approve
-            };
             let k = u8::try_from(d.stage).unwrap_or(0);
             self.relay(
                 d.id,
@@ -365,13 +363,18 @@ impl Engine {
                 &request,
                 k,
                 &stage_id,
-                review,
+                d.review,
                 &d.justification,
             )
             .await?;
         } else {
             self.store
-                .set_decision_state(d.id, "conflict", Some("decided elsewhere"), Utc::now())
+                .set_decision_state(
+                    d.id,
+                    DecisionState::Conflict,
+                    Some("decided elsewhere"),
+                    Utc::now(),
+                )
                 .await?;
         }
         self.reconcile(&request).await

@@ -114,13 +114,14 @@ impl Engine {
             )));
         }
         let before = self.store.link(who).await?.map(|l| l.object_id);
-        let others: Vec<ChatIdentity> = self
-            .store
-            .linked_identities_of(&signed.object_id)
-            .await?
-            .into_iter()
-            .filter(|other| other != who)
-            .collect();
+        // An `oid` claim that is not a GUID cannot be linked anywhere else.
+        let others: Vec<ChatIdentity> = match signed.object_id.parse::<ObjectId>() {
+            Ok(oid) => self.store.linked_identities_of(&oid).await?,
+            Err(_) => Vec::new(),
+        }
+        .into_iter()
+        .filter(|other| other != who)
+        .collect();
         self.links.store_link(&signed).await?;
         let linked = signed.linked();
         if let Ok(oid) = linked.object_id.parse::<ObjectId>() {

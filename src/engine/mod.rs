@@ -234,12 +234,7 @@ impl Engine {
         display_name: &str,
     ) -> Result<(), EngineError> {
         self.store
-            .upsert_person(
-                who,
-                &object_id.to_string(),
-                display_name,
-                chrono::Utc::now(),
-            )
+            .upsert_person(who, object_id, display_name, chrono::Utc::now())
             .await?;
         Ok(())
     }
@@ -267,7 +262,7 @@ impl Engine {
         &self,
         user: &ObjectId,
     ) -> Result<Option<(ChatIdentity, SecretString)>, EngineError> {
-        for who in self.store.linked_identities_of(&user.to_string()).await? {
+        for who in self.store.linked_identities_of(user).await? {
             if let Some(token) = self.token_of(&who).await? {
                 return Ok(Some((who, token)));
             }

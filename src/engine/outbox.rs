@@ -13,7 +13,7 @@ use super::jobs::Job;
 use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
 use crate::config::SecurityChannelSettings;
-use crate::store::StoreError;
+use crate::store::{DeliveryStatus, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 mod attempts;
@@ -203,7 +203,7 @@ impl Engine {
         match outcome {
             Outcome::Done(note) => {
                 self.store
-                    .finish_outbox(row.id, "sent", note.as_deref(), now)
+                    .finish_outbox(row.id, DeliveryStatus::Sent, note.as_deref(), now)
                     .await?;
             }
             Outcome::Defer { after, why } => {
@@ -219,7 +219,7 @@ impl Engine {
             Outcome::Retry { error, .. } | Outcome::Failed(error) => {
                 tracing::error!(key = %row.key, %error, "outbox job given up");
                 self.store
-                    .finish_outbox(row.id, "failed", Some(&error), now)
+                    .finish_outbox(row.id, DeliveryStatus::Failed, Some(&error), now)
                     .await?;
             }
         }
@@ -249,7 +249,7 @@ impl Engine {
             tokio::pin!(progress);
             progress.as_mut().enable();
             let unfinished = match request {
-                Some(request) => self.store.outbox_unfinished_for(&request.to_string()).await,
+                Some(request) => self.store.outbox_unfinished_for(request).await,
                 None => self.store.outbox_backlog().await.map(|(n, _)| n),
             };
             match unfinished {
@@ -383,7 +383,7 @@ impl Engine {
         person: &ObjectId,
         message: &Message,
     ) -> Result<Outcome, Failure> {
-        let identities = self.store.identities_of(&person.to_string()).await?;
+        let identities = self.store.identities_of(person).await?;
         if identities.is_empty() {
             tracing::warn!(%person, key = %row.key, "person has no chat identity; message not delivered");
             return Ok(Outcome::Done(Some("unreachable: no chat identity".into())));
@@ -400,7 +400,7 @@ impl Engine {
         let Some((status, refs)) = self.store.outbox_by_key(key).await? else {
             return Ok(Outcome::Done(Some("nothing to update".into())));
         };
-        if status == "pending" || status == "sending" {
+        if status.is_unfinished() {
             return Err(Failure::NotYet(format!("`{key}` not delivered yet")));
         }
         let refs: Refs = refs
@@ -454,7 +454,7 @@ impl Engine {
         let Some(row) = new_job(&key, &job) else {
             return;
         };
-        match self.store.enqueue("-", &[row], Utc::now()).await {
+        match self.store.enqueue(None, &[row], Utc::now()).await {
             Ok(_) => self.outbox_wake.notify_one(),
             Err(e) => tracing::error!(error = %e, "cannot queue a reply"),
         }
@@ -475,16 +475,20 @@ impl Engine {
         request: &RequestId,
         jobs: &[(String, Job)],
     ) -> Result<(), EngineError> {
-        self.queue_under(&request.to_string(), jobs).await
+        self.queue_under(Some(request), jobs).await
     }
 
     /// Queues keyed jobs that belong to no request (alerts about group
     /// membership or account links) and wakes the worker.
     pub(super) async fn queue_unattached(&self, jobs: &[(String, Job)]) -> Result<(), EngineError> {
-        self.queue_under("-", jobs).await
+        self.queue_under(None, jobs).await
     }
 
-    async fn queue_under(&self, request: &str, jobs: &[(String, Job)]) -> Result<(), EngineError> {
+    async fn queue_under(
+        &self,
+        request: Option<&RequestId>,
+        jobs: &[(String, Job)],
+    ) -> Result<(), EngineError> {
         let rows = self.rows(jobs);
         if self.store.enqueue(request, &rows, Utc::now()).await? > 0 {
             self.outbox_wake.notify_one();

@@ -12,11 +12,17 @@ use super::view::Snapshot;
 use super::{Engine, EngineError};
 use crate::graph::{em, pim};
 use crate::store::engine::RequestRow;
+use stagegate_domain::approval::RequestState;
 use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{Effect, plan};
 
 /// States in which a request still needs watching.
-pub const OPEN_STATES: [&str; 4] = ["submitted", "pendingApproval", "delivering", "delivered"];
+pub const OPEN_STATES: [RequestState; 4] = [
+    RequestState::Submitted,
+    RequestState::PendingApproval,
+    RequestState::Delivering,
+    RequestState::Delivered,
+];
 
 impl Engine {
     /// Brings chat in line with Graph for one request.
@@ -26,8 +32,7 @@ impl Engine {
         let Some(snapshot) = self.snapshot(id).await? else {
             return Ok(());
         };
-        let key = id.to_string();
-        let done = self.store.done_keys(&key).await?;
+        let done = self.store.done_keys(id).await?;
         let mut jobs: Vec<(String, Job)> = Vec::new();
         for effect in plan(&snapshot.view, &done) {
             let job = match &effect {
@@ -47,17 +52,17 @@ impl Engine {
         self.store
             .insert_request(
                 &RequestRow {
-                    id: key.clone(),
-                    requester: snapshot.view.requester.to_string(),
+                    id: *id,
+                    requester: snapshot.view.requester,
                     alias: None,
                     ticket: snapshot.view.ticket.clone(),
                     justification: snapshot.view.justification.clone(),
-                    state: snapshot.view.state.to_string(),
+                    state: snapshot.view.state.clone(),
                 },
                 now,
             )
             .await?;
-        let added = self.store.enqueue(&key, &rows, now).await?;
+        let added = self.store.enqueue(Some(id), &rows, now).await?;
         if added > 0 {
             tracing::debug!(request = %id, added, "reconcile queued effects");
             self.outbox_wake.notify_one();
@@ -110,9 +115,7 @@ impl Engine {
                 .filter_map(|r| r.id.parse().ok())
                 .collect();
         for id in self.store.requests_in(&OPEN_STATES).await? {
-            if let Ok(id) = id.parse()
-                && !ids.contains(&id)
-            {
+            if !ids.contains(&id) {
                 ids.push(id);
             }
         }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::models::{Approval, AssignmentPolicy, AssignmentRequest};
 use super::{Auth, GraphClient, GraphError, encode};
+use stagegate_domain::approval::RequestState;
 use stagegate_domain::ids::{AccessPackageId, ObjectId, PolicyId, QuestionId, RequestId, StageId};
 
 pub const EM: &str = "/identityGovernance/entitlementManagement";
@@ -33,7 +34,7 @@ pub async fn get_request(
 pub async fn list_requests(
     graph: &GraphClient,
     packages: &[AccessPackageId],
-    states: &[&str],
+    states: &[RequestState],
 ) -> Result<Vec<AssignmentRequest>, GraphError> {
     if packages.is_empty() || states.is_empty() {
         return Ok(Vec::new());
@@ -174,12 +175,9 @@ pub async fn my_requests(
         .await
 }
 
-/// `Approve` or `Deny` as written to `reviewResult`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub enum Review {
-    Approve,
-    Deny,
-}
+/// `Approve` or `Deny` as written to `reviewResult`; a domain value, so the
+/// store keeps it in the same spelling.
+pub use stagegate_domain::approval::Review;
 
 /// Decides a stage as the token holder. `Conflict` means someone decided
 /// it first (or it expired): not an error for the person, a reason to

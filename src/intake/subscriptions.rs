@@ -152,7 +152,7 @@ async fn ensure(
     let Some(secret) = config.client_state.as_ref() else {
         return Ok(DateTime::<Utc>::MAX_UTC);
     };
-    let stored = inner.store.intake_subscription(&group.to_string()).await?;
+    let stored = inner.store.intake_subscription(&group).await?;
     let (mut row, created) = match stored {
         Some(row)
             if row.client_state_hash == secret.digest_hex()

@@ -6,15 +6,17 @@ use sqlx::Row;
 
 use super::engine::CardRow;
 use super::links::ChatIdentity;
-use super::{Store, StoreError};
+use stagegate_domain::ids::{ObjectId, RequestId};
+
+use super::{CardState, Store, StoreError, parse_id};
 
 impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_card(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         stage: u8,
-        approver: &str,
+        approver: &ObjectId,
         recipient: &ChatIdentity,
         message_ref: &str,
         card: &str,
@@ -24,9 +26,9 @@ impl Store {
             "INSERT INTO cards (request_id, stage, approver, platform, recipient, message_ref, card, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(request_id)
+        .bind(request_id.to_string())
         .bind(i64::from(stage))
-        .bind(approver)
+        .bind(approver.to_string())
         .bind(&recipient.platform)
         .bind(serde_json::to_string(recipient).unwrap_or_default())
         .bind(message_ref)
@@ -39,25 +41,29 @@ impl Store {
         Ok(())
     }
 
-    pub async fn cards_of(&self, request_id: &str, stage: u8) -> Result<Vec<CardRow>, StoreError> {
+    pub async fn cards_of(
+        &self,
+        request_id: &RequestId,
+        stage: u8,
+    ) -> Result<Vec<CardRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT approver, platform, recipient, message_ref, card, state FROM cards
              WHERE request_id = ? AND stage = ? ORDER BY approver, platform",
         )
-        .bind(request_id)
+        .bind(request_id.to_string())
         .bind(i64::from(stage))
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(CardRow {
-                    approver: r.get("approver"),
+                    approver: parse_id(&r, "approver")?,
                     platform: r.get("platform"),
                     recipient: serde_json::from_str(&r.get::<String, _>("recipient"))
                         .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
                     message_ref: r.get("message_ref"),
                     card: r.get("card"),
-                    state: r.get("state"),
+                    state: r.try_get("state")?,
                 })
             })
             .collect()
@@ -65,20 +71,21 @@ impl Store {
 
     pub async fn retire_card(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         stage: u8,
-        approver: &str,
+        approver: &ObjectId,
         platform: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE cards SET state = 'retired', updated_at = ?
+            "UPDATE cards SET state = ?, updated_at = ?
              WHERE request_id = ? AND stage = ? AND approver = ? AND platform = ?",
         )
+        .bind(CardState::Retired)
         .bind(now)
-        .bind(request_id)
+        .bind(request_id.to_string())
         .bind(i64::from(stage))
-        .bind(approver)
+        .bind(approver.to_string())
         .bind(platform)
         .execute(self.pool())
         .await?;

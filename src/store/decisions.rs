@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use stagegate_domain::approval::Review;
+use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
 use super::links::ChatIdentity;
-use super::{Store, StoreError};
+use super::{ActivationState, DecisionState, Store, StoreError, parse_id};
 
 const DECISION_COLUMNS: &str =
     "id, request_id, stage, stage_id, approver, identity, review, justification, state";
@@ -19,21 +21,33 @@ fn decision(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRow, StoreError> {
         approver: r.get("approver"),
         identity: serde_json::from_str(&r.get::<String, _>("identity"))
             .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
-        review: r.get("review"),
+        review: r
+            .get::<String, _>("review")
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("decision {}: {e}", r.get::<i64, _>("id"))))?,
         justification: r.get("justification"),
-        state: r.get("state"),
+        state: r.try_get("state")?,
+    })
+}
+
+fn activation_row(r: &sqlx::sqlite::SqliteRow) -> Result<ActivationRow, StoreError> {
+    Ok(ActivationRow {
+        request_id: r.get("request_id"),
+        state: r.try_get("state")?,
+        duration: r.get("duration"),
+        active_until: r.get("active_until"),
     })
 }
 
 /// A decision about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
     pub stage: u8,
-    pub stage_id: &'a str,
-    pub approver: &'a str,
+    pub stage_id: &'a StageId,
+    pub approver: &'a ObjectId,
     pub identity: &'a ChatIdentity,
-    pub review: &'a str,
+    pub review: Review,
     pub justification: &'a str,
 }
 
@@ -49,15 +63,16 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO decisions (request_id, stage, stage_id, approver, identity, review, justification,
                state, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'recorded', ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
-        .bind(d.request_id)
+        .bind(d.request_id.to_string())
         .bind(i64::from(d.stage))
-        .bind(d.stage_id)
-        .bind(d.approver)
+        .bind(d.stage_id.to_string())
+        .bind(d.approver.to_string())
         .bind(serde_json::to_string(d.identity).unwrap_or_default())
-        .bind(d.review)
+        .bind(d.review.as_str())
         .bind(d.justification)
+        .bind(DecisionState::Recorded)
         .bind(now)
         .bind(now)
         .fetch_one(self.pool())
@@ -69,7 +84,7 @@ impl Store {
     pub async fn set_decision_state(
         &self,
         id: i64,
-        state: &str,
+        state: DecisionState,
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -86,15 +101,18 @@ impl Store {
     /// The live (recorded, relaying or relayed) decision of a stage.
     pub async fn live_decision(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         stage: u8,
     ) -> Result<Option<DecisionRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = ? AND stage = ?
-             AND state IN ('recorded', 'relaying', 'relayed')"
+             AND state IN (?, ?, ?)"
         ))
-        .bind(request_id)
+        .bind(request_id.to_string())
         .bind(i64::from(stage))
+        .bind(DecisionState::LIVE[0])
+        .bind(DecisionState::LIVE[1])
+        .bind(DecisionState::LIVE[2])
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(decision).transpose()
@@ -103,16 +121,18 @@ impl Store {
     /// Decisions not yet known to have reached Graph (crash recovery).
     pub async fn unrelayed_decisions(&self) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {DECISION_COLUMNS} FROM decisions WHERE state IN ('recorded', 'relaying') ORDER BY id"
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE state IN (?, ?) ORDER BY id"
         ))
+        .bind(DecisionState::Recorded)
+        .bind(DecisionState::Relaying)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(decision).collect()
     }
 
-    pub async fn count_decisions(&self, request_id: &str) -> Result<i64, StoreError> {
+    pub async fn count_decisions(&self, request_id: &RequestId) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM decisions WHERE request_id = ?")
-            .bind(request_id)
+            .bind(request_id.to_string())
             .fetch_one(self.pool())
             .await?;
         Ok(row.get("n"))
@@ -123,11 +143,11 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn upsert_activation(
         &self,
-        request_id: &str,
-        requester: &str,
-        group_id: &str,
+        request_id: &RequestId,
+        requester: &ObjectId,
+        group_id: &ObjectId,
         duration: &str,
-        state: &str,
+        state: ActivationState,
         schedule_request_id: Option<&str>,
         active_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
@@ -142,9 +162,9 @@ impl Store {
                schedule_request_id = COALESCE(excluded.schedule_request_id, schedule_request_id),
                active_until = excluded.active_until, updated_at = excluded.updated_at",
         )
-        .bind(request_id)
-        .bind(requester)
-        .bind(group_id)
+        .bind(request_id.to_string())
+        .bind(requester.to_string())
+        .bind(group_id.to_string())
         .bind(duration)
         .bind(state)
         .bind(schedule_request_id)
@@ -164,36 +184,36 @@ impl Store {
     ) -> Result<Vec<InterruptedActivation>, StoreError> {
         let rows = sqlx::query(
             "SELECT request_id, requester, group_id, duration, updated_at FROM activations
-             WHERE state = 'requesting' AND updated_at < ?",
+             WHERE state = ? AND updated_at < ?",
         )
+        .bind(ActivationState::Requesting)
         .bind(before)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| InterruptedActivation {
-                request_id: r.get("request_id"),
-                requester: r.get("requester"),
-                group_id: r.get("group_id"),
-                duration: r.get("duration"),
-                since: r.get("updated_at"),
+        rows.iter()
+            .map(|r| {
+                Ok(InterruptedActivation {
+                    request_id: parse_id(r, "request_id")?,
+                    requester: parse_id(r, "requester")?,
+                    group_id: parse_id(r, "group_id")?,
+                    duration: r.get("duration"),
+                    since: r.get("updated_at"),
+                })
             })
-            .collect())
+            .collect()
     }
 
-    pub async fn activation(&self, request_id: &str) -> Result<Option<ActivationRow>, StoreError> {
+    pub async fn activation(
+        &self,
+        request_id: &RequestId,
+    ) -> Result<Option<ActivationRow>, StoreError> {
         let row = sqlx::query(
             "SELECT request_id, state, duration, active_until FROM activations WHERE request_id = ?",
         )
-        .bind(request_id)
+        .bind(request_id.to_string())
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| ActivationRow {
-            request_id: r.get("request_id"),
-            state: r.get("state"),
-            duration: r.get("duration"),
-            active_until: r.get("active_until"),
-        }))
+        row.as_ref().map(activation_row).transpose()
     }
 }
 
@@ -201,23 +221,18 @@ impl Store {
     /// The latest activation through the bot of `requester` in `group`.
     pub async fn activation_of(
         &self,
-        requester: &str,
-        group: &str,
+        requester: &ObjectId,
+        group: &ObjectId,
     ) -> Result<Option<ActivationRow>, StoreError> {
         let row = sqlx::query(
             "SELECT request_id, state, duration, active_until FROM activations
              WHERE requester = ? COLLATE NOCASE AND group_id = ? COLLATE NOCASE
              ORDER BY updated_at DESC LIMIT 1",
         )
-        .bind(requester)
-        .bind(group)
+        .bind(requester.to_string())
+        .bind(group.to_string())
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| ActivationRow {
-            request_id: r.get("request_id"),
-            state: r.get("state"),
-            duration: r.get("duration"),
-            active_until: r.get("active_until"),
-        }))
+        row.as_ref().map(activation_row).transpose()
     }
 }

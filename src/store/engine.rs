@@ -6,29 +6,32 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use stagegate_domain::approval::{RequestState, Review};
+use stagegate_domain::ids::{ObjectId, RequestId};
 
 use super::links::ChatIdentity;
 pub use super::outbox::OutboxRow;
-use super::{Store, StoreError};
+use super::{ActivationState, CardState, DecisionState, Store, StoreError, parse_id};
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
-    pub id: String,
-    pub requester: String,
+    pub id: RequestId,
+    pub requester: ObjectId,
     pub alias: Option<String>,
     pub ticket: Option<String>,
     pub justification: Option<String>,
-    pub state: String,
+    /// As Graph last showed it.
+    pub state: RequestState,
 }
 
 #[derive(Debug, Clone)]
 pub struct CardRow {
-    pub approver: String,
+    pub approver: ObjectId,
     pub platform: String,
     pub recipient: ChatIdentity,
     pub message_ref: String,
     pub card: String,
-    pub state: String,
+    pub state: CardState,
 }
 
 #[derive(Debug, Clone)]
@@ -39,16 +42,16 @@ pub struct DecisionRow {
     pub stage_id: String,
     pub approver: String,
     pub identity: ChatIdentity,
-    pub review: String,
+    pub review: Review,
     pub justification: String,
-    pub state: String,
+    pub state: DecisionState,
 }
 
 #[derive(Debug, Clone)]
 pub struct InterruptedActivation {
-    pub request_id: String,
-    pub requester: String,
-    pub group_id: String,
+    pub request_id: RequestId,
+    pub requester: ObjectId,
+    pub group_id: ObjectId,
     pub duration: String,
     /// When the activation was about to call PIM.
     pub since: DateTime<Utc>,
@@ -57,7 +60,7 @@ pub struct InterruptedActivation {
 #[derive(Debug, Clone)]
 pub struct ActivationRow {
     pub request_id: String,
-    pub state: String,
+    pub state: ActivationState,
     pub duration: String,
     pub active_until: Option<DateTime<Utc>>,
 }
@@ -79,12 +82,12 @@ impl Store {
                justification = COALESCE(excluded.justification, justification),
                state = excluded.state, updated_at = excluded.updated_at",
         )
-        .bind(&row.id)
-        .bind(&row.requester)
+        .bind(row.id.to_string())
+        .bind(row.requester.to_string())
         .bind(&row.alias)
         .bind(&row.ticket)
         .bind(&row.justification)
-        .bind(&row.state)
+        .bind(row.state.as_str())
         .bind(now)
         .bind(now)
         .execute(self.pool())
@@ -92,20 +95,26 @@ impl Store {
         Ok(())
     }
 
-    pub async fn request_row(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
+    pub async fn request_row(&self, id: &RequestId) -> Result<Option<RequestRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, requester, alias, ticket, justification, state FROM engine_requests WHERE id = ?",
         )
-        .bind(id)
+        .bind(id.to_string())
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| RequestRow {
-            id: r.get("id"),
-            requester: r.get("requester"),
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        Ok(Some(RequestRow {
+            id: parse_id(&r, "id")?,
+            requester: parse_id(&r, "requester")?,
             alias: r.get("alias"),
             ticket: r.get("ticket"),
             justification: r.get("justification"),
-            state: r.get("state"),
+            state: r
+                .get::<String, _>("state")
+                .parse()
+                .unwrap_or_else(|e| match e {}),
         }))
     }
 
@@ -113,35 +122,38 @@ impl Store {
     /// (the approval that explains their membership of a privileged group).
     pub async fn delivered_request_of(
         &self,
-        requester: &str,
+        requester: &ObjectId,
         aliases: &[String],
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<RequestId>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, alias FROM engine_requests
-             WHERE requester = ? AND state = 'delivered' ORDER BY updated_at DESC",
+             WHERE requester = ? AND state = ? ORDER BY updated_at DESC",
         )
-        .bind(requester)
+        .bind(requester.to_string())
+        .bind(RequestState::Delivered.as_str())
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
+        rows.iter()
             .find(|r| {
                 r.get::<Option<String>, _>("alias")
                     .is_some_and(|a| aliases.contains(&a))
             })
-            .map(|r| r.get("id")))
+            .map(|r| parse_id(r, "id"))
+            .transpose()
     }
 
     /// Requests the engine knows that were last seen in one of `states`.
-    pub async fn requests_in(&self, states: &[&str]) -> Result<Vec<String>, StoreError> {
+    pub async fn requests_in(&self, states: &[RequestState]) -> Result<Vec<RequestId>, StoreError> {
         let rows = sqlx::query("SELECT id, state FROM engine_requests ORDER BY created_at")
             .fetch_all(self.pool())
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| states.contains(&r.get::<String, _>("state").as_str()))
-            .map(|r| r.get("id"))
-            .collect())
+        rows.iter()
+            .filter(|r| {
+                let state = r.get::<String, _>("state").parse();
+                states.contains(&state.unwrap_or_else(|e| match e {}))
+            })
+            .map(|r| parse_id(r, "id"))
+            .collect()
     }
 
     // ---- people
@@ -149,7 +161,7 @@ impl Store {
     pub async fn upsert_person(
         &self,
         who: &ChatIdentity,
-        object_id: &str,
+        object_id: &ObjectId,
         display_name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -163,7 +175,7 @@ impl Store {
         .bind(&who.platform)
         .bind(&who.workspace)
         .bind(&who.user)
-        .bind(object_id)
+        .bind(object_id.to_string())
         .bind(display_name)
         .bind(now)
         .execute(self.pool())
@@ -198,12 +210,15 @@ impl Store {
     }
 
     /// Every chat identity through which a user can be reached.
-    pub async fn identities_of(&self, object_id: &str) -> Result<Vec<ChatIdentity>, StoreError> {
+    pub async fn identities_of(
+        &self,
+        object_id: &ObjectId,
+    ) -> Result<Vec<ChatIdentity>, StoreError> {
         let rows = sqlx::query(
             "SELECT platform, workspace, chat_user FROM people WHERE object_id = ? COLLATE NOCASE
              ORDER BY platform, workspace, chat_user",
         )
-        .bind(object_id)
+        .bind(object_id.to_string())
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -219,13 +234,13 @@ impl Store {
     /// Chat identities with a completed link acting as `object_id`.
     pub async fn linked_identities_of(
         &self,
-        object_id: &str,
+        object_id: &ObjectId,
     ) -> Result<Vec<ChatIdentity>, StoreError> {
         let rows = sqlx::query(
             "SELECT platform, workspace, chat_user FROM links WHERE object_id = ? COLLATE NOCASE
              ORDER BY refreshed_at DESC",
         )
-        .bind(object_id)
+        .bind(object_id.to_string())
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -242,9 +257,10 @@ impl Store {
 
     /// Keys of everything done (queued) for a request, and of its live
     /// chat decisions: the planner's `done`.
-    pub async fn done_keys(&self, request_id: &str) -> Result<BTreeSet<String>, StoreError> {
+    pub async fn done_keys(&self, request_id: &RequestId) -> Result<BTreeSet<String>, StoreError> {
+        let request_id = request_id.to_string();
         let mut keys: BTreeSet<String> = sqlx::query("SELECT key FROM outbox WHERE request_id = ?")
-            .bind(request_id)
+            .bind(&request_id)
             .fetch_all(self.pool())
             .await?
             .into_iter()
@@ -252,9 +268,12 @@ impl Store {
             .collect();
         let decisions = sqlx::query(
             "SELECT stage, approver FROM decisions WHERE request_id = ?
-             AND state IN ('recorded', 'relaying', 'relayed')",
+             AND state IN (?, ?, ?)",
         )
-        .bind(request_id)
+        .bind(&request_id)
+        .bind(DecisionState::LIVE[0])
+        .bind(DecisionState::LIVE[1])
+        .bind(DecisionState::LIVE[2])
         .fetch_all(self.pool())
         .await?;
         for d in decisions {

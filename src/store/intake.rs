@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use stagegate_domain::ids::ObjectId;
+
 use super::{Store, StoreError};
 
 /// One watched group's subscription, as stagegate last saw it in Graph.
@@ -32,12 +34,12 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SubscriptionRow, StoreError
 impl Store {
     pub async fn intake_subscription(
         &self,
-        group_id: &str,
+        group_id: &ObjectId,
     ) -> Result<Option<SubscriptionRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM intake_subscriptions WHERE group_id = ?"
         ))
-        .bind(group_id)
+        .bind(group_id.to_string())
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(from_row).transpose()
@@ -105,9 +107,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_intake_subscription(&self, group_id: &str) -> Result<(), StoreError> {
+    pub async fn delete_intake_subscription(&self, group_id: &ObjectId) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM intake_subscriptions WHERE group_id = ?")
-            .bind(group_id)
+            .bind(group_id.to_string())
             .execute(self.pool())
             .await?;
         Ok(())

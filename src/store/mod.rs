@@ -10,6 +10,7 @@ pub mod links;
 pub mod outbox;
 pub mod replay;
 pub mod slack;
+pub mod states;
 pub mod teams;
 
 use std::path::Path;
@@ -19,6 +20,8 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use states::{ActivationState, CardState, DecisionState, DeliveryStatus, UnknownState};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -31,8 +34,24 @@ pub enum StoreError {
     /// A unique constraint refused the write: the thing already exists.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A row holds a value this build cannot read (see [`states`]).
+    #[error("unreadable row: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+}
+
+/// Reads a column holding an id stagegate wrote from a validated newtype:
+/// one that no longer parses is corruption, reported rather than skipped.
+pub(crate) fn parse_id<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    use sqlx::Row;
+    let raw: String = row.try_get(column)?;
+    raw.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column} `{raw}`: {e}")))
 }
 
 impl StoreError {

@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use stagegate_domain::ids::RequestId;
+
+use super::{DeliveryStatus, Store, StoreError};
+
+/// What `outbox.request_id` holds for a job that belongs to no request.
+const UNATTACHED: &str = "-";
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
@@ -41,13 +46,15 @@ pub type LaneLoad = BTreeMap<String, usize>;
 
 impl Store {
     /// Queues jobs under their keys in one transaction; a key already
-    /// queued is skipped. Returns how many were new.
+    /// queued is skipped. Returns how many were new. `None`: jobs that
+    /// belong to no request (alerts).
     pub async fn enqueue(
         &self,
-        request_id: &str,
+        request_id: Option<&RequestId>,
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let request_id = request_id.map_or_else(|| UNATTACHED.to_owned(), ToString::to_string);
         let mut tx = self.pool().begin().await?;
         let mut added = 0;
         for NewJob { key, lane, job } in jobs {
@@ -56,7 +63,7 @@ impl Store {
                  VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             )
             .bind(key)
-            .bind(request_id)
+            .bind(&request_id)
             .bind(job)
             .bind(lane)
             .bind(now.timestamp_millis())
@@ -162,7 +169,7 @@ impl Store {
     pub async fn finish_outbox(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -237,11 +244,11 @@ impl Store {
     }
 
     /// Unfinished jobs of one request.
-    pub async fn outbox_unfinished_for(&self, request_id: &str) -> Result<i64, StoreError> {
+    pub async fn outbox_unfinished_for(&self, request_id: &RequestId) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox WHERE request_id = ? AND status IN ('pending', 'sending')",
         )
-        .bind(request_id)
+        .bind(request_id.to_string())
         .fetch_one(self.pool())
         .await?;
         Ok(row.get("n"))
@@ -281,12 +288,13 @@ impl Store {
     pub async fn outbox_by_key(
         &self,
         key: &str,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    ) -> Result<Option<(DeliveryStatus, Option<String>)>, StoreError> {
         let row = sqlx::query("SELECT status, message_ref FROM outbox WHERE key = ?")
             .bind(key)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| (r.get("status"), r.get("message_ref"))))
+        row.map(|r| Ok((r.try_get("status")?, r.get("message_ref"))))
+            .transpose()
     }
 
     /// Whether any job whose key starts with `prefix` is not finished.

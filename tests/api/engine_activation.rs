@@ -4,6 +4,7 @@
 
 use stagegate::engine::intake::IntakeSink;
 use stagegate::engine::port::{CardAction, Message};
+use stagegate::store::ActivationState;
 
 use crate::engine_support::{EngineApp, sign_in_url, spawn_engine_app, texts};
 use crate::helpers::group_id;
@@ -149,11 +150,11 @@ async fn interrupted_activation(app: &EngineApp, since: chrono::DateTime<chrono:
     app.engine
         .store()
         .upsert_activation(
-            &id.to_string(),
-            &app.sandbox.persona_id("alex"),
-            &group,
+            &id,
+            &app.sandbox.persona_id("alex").parse().unwrap(),
+            &group.parse().unwrap(),
             "PT2H",
-            "requesting",
+            ActivationState::Requesting,
             None,
             None,
             since,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use stagegate::graph::models::User;
 use stagegate::graph::{AppTokenSource, Auth, GraphClient, RetryPolicy, directory, em, pim};
+use stagegate_domain::approval::RequestState;
 
 use crate::helpers::{TestSandbox, group_id, spawn_sandbox};
 
@@ -51,9 +52,13 @@ async fn open_requests_of_configured_packages() {
     let first = sandbox.submit("alex", "global-admin").await;
     let second = sandbox.submit("alex", "helpdesk-admin").await;
     let (global, _, _) = sandbox.package("global-admin");
-    let open = em::list_requests(&graph, &[global.parse().unwrap()], &["pendingApproval"])
-        .await
-        .unwrap();
+    let open = em::list_requests(
+        &graph,
+        &[global.parse().unwrap()],
+        &[RequestState::PendingApproval],
+    )
+    .await
+    .unwrap();
     let ids: Vec<&str> = open.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids,

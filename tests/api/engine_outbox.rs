@@ -218,7 +218,10 @@ async fn a_chat_the_platform_holds_up_does_not_hold_up_anyone_else() {
     let mut jobs: Vec<NewJob> = (0..40).map(|i| job(i, &miriam)).collect();
     jobs.push(job(40, &bianca));
     let store = app.engine.store();
-    store.enqueue("-", &jobs, chrono::Utc::now()).await.unwrap();
+    store
+        .enqueue(None, &jobs, chrono::Utc::now())
+        .await
+        .unwrap();
     app.engine.wake_outbox();
 
     tokio::time::timeout(
@@ -270,7 +273,9 @@ async fn an_unreachable_approver_is_reported_not_skipped() {
 }
 
 mod recovery {
+    use stagegate::store::DecisionState;
     use stagegate::store::decisions::NewDecision;
+    use stagegate_domain::approval::Review;
 
     use crate::engine_support::{decided_cards, spawn_engine_app};
 
@@ -291,12 +296,12 @@ mod recovery {
             .store()
             .record_decision(
                 &NewDecision {
-                    request_id: &r,
+                    request_id: &id,
                     stage: 1,
-                    stage_id: &card.stage_id.to_string(),
-                    approver: &miriam,
+                    stage_id: &card.stage_id,
+                    approver: &miriam.parse().unwrap(),
                     identity: &app.persona("miriam"),
-                    review: "Approve",
+                    review: Review::Approve,
                     justification: "relayed before the crash",
                 },
                 chrono::Utc::now(),
@@ -305,7 +310,7 @@ mod recovery {
             .unwrap();
         app.engine
             .store()
-            .set_decision_state(decision, "relaying", None, chrono::Utc::now())
+            .set_decision_state(decision, DecisionState::Relaying, None, chrono::Utc::now())
             .await
             .unwrap();
         let (status, _) = app
@@ -320,11 +325,11 @@ mod recovery {
         let live = app
             .engine
             .store()
-            .live_decision(&r, 1)
+            .live_decision(&id, 1)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(live.state, "relayed");
+        assert_eq!(live.state, DecisionState::Relayed);
         let decided = decided_cards(&app.inbox("miriam"));
         assert_eq!(decided.len(), 1);
         assert_eq!(
@@ -348,12 +353,12 @@ mod recovery {
             .store()
             .record_decision(
                 &NewDecision {
-                    request_id: &r,
+                    request_id: &id,
                     stage: 1,
-                    stage_id: &card.stage_id.to_string(),
-                    approver: &miriam,
+                    stage_id: &card.stage_id,
+                    approver: &miriam.parse().unwrap(),
                     identity: &app.persona("miriam"),
-                    review: "Approve",
+                    review: Review::Approve,
                     justification: "recorded before the crash",
                 },
                 chrono::Utc::now(),

@@ -33,14 +33,7 @@ async fn non_approvers_and_the_requester_are_refused_and_nothing_changes() {
         stage_review(&app, &id.to_string(), 0),
         ("NotReviewed".into(), None)
     );
-    assert_eq!(
-        app.engine
-            .store()
-            .count_decisions(&id.to_string())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.engine.store().count_decisions(&id).await.unwrap(), 0);
     assert!(
         app.card("miriam", &id, 1).is_some(),
         "Miriam's card is still live"
@@ -84,14 +77,7 @@ async fn a_retired_card_and_a_double_click_change_nothing() {
         1,
         "{replies:?}"
     );
-    assert_eq!(
-        app.engine
-            .store()
-            .count_decisions(&id.to_string())
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.engine.store().count_decisions(&id).await.unwrap(), 1);
     let miriam = app.sandbox.persona_id("miriam");
     assert_eq!(
         stage_review(&app, &id.to_string(), 0),

@@ -58,7 +58,11 @@ async fn a_forwarded_slack_link_signed_in_by_someone_else_links_nothing() {
     );
     let miriam_id = app.sandbox.persona_id("miriam");
     assert!(
-        store.identities_of(&miriam_id).await.unwrap().is_empty(),
+        store
+            .identities_of(&miriam_id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
         "Miriam is reachable through no chat account"
     );
     let alerts = alerts(&app).await;
@@ -203,7 +207,12 @@ async fn a_new_link_is_announced_and_a_second_chat_account_named() {
         .await
         .unwrap();
     store
-        .upsert_person(&teams, &alex_id, "Alex Wilber", chrono::Utc::now())
+        .upsert_person(
+            &teams,
+            &alex_id.parse().unwrap(),
+            "Alex Wilber",
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     app.command("alex", "/stagegate", "unlink").await;
@@ -227,14 +236,21 @@ async fn unlink_removes_every_route_to_the_person() {
     let alex_id = app.sandbox.persona_id("alex");
     let store = app.engine.store();
     assert_eq!(
-        store.identities_of(&alex_id).await.unwrap(),
+        store
+            .identities_of(&alex_id.parse().unwrap())
+            .await
+            .unwrap(),
         vec![alex.clone()]
     );
     app.command("alex", "/stagegate", "unlink").await;
     app.settle().await;
     assert!(store.link(&alex).await.unwrap().is_none());
     assert!(
-        store.identities_of(&alex_id).await.unwrap().is_empty(),
+        store
+            .identities_of(&alex_id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
         "no card can reach Alex's Slack account any more"
     );
 }

@@ -45,9 +45,13 @@ async fn the_sandbox_creates_a_subscription_against_the_bot() {
     })
     .await;
     let group = t.sandbox.group_id(GROUP);
-    let row =
-        crate::helpers::eventually(|| async { t.store.intake_subscription(&group).await.unwrap() })
-            .await;
+    let row = crate::helpers::eventually(|| async {
+        t.store
+            .intake_subscription(&group.parse().unwrap())
+            .await
+            .unwrap()
+    })
+    .await;
     let subs = t.sandbox_subscriptions();
     assert_eq!(subs.len(), 1, "{subs:?}");
     let sub = &subs[0];
@@ -160,8 +164,13 @@ async fn membership_changes_in_the_sandbox_reach_the_engine() {
     })
     .await;
     let group = t.sandbox.group_id(GROUP);
-    crate::helpers::eventually(|| async { t.store.intake_subscription(&group).await.unwrap() })
-        .await;
+    crate::helpers::eventually(|| async {
+        t.store
+            .intake_subscription(&group.parse().unwrap())
+            .await
+            .unwrap()
+    })
+    .await;
     let other = t.sandbox.group_id("grp-elig-helpdeskadmin");
     let alex = t.sandbox.persona_id("alex");
     {

@@ -13,7 +13,13 @@ const GROUP: &str = "grp-elig-globaladmin";
 /// Waits for the group's subscription; returns (id, expiration).
 async fn created(t: &TestIntake) -> (String, DateTime<Utc>) {
     let group = t.sandbox.group_id(GROUP);
-    let row = eventually(|| async { t.store.intake_subscription(&group).await.unwrap() }).await;
+    let row = eventually(|| async {
+        t.store
+            .intake_subscription(&group.parse().unwrap())
+            .await
+            .unwrap()
+    })
+    .await;
     (row.subscription_id, row.expires_at)
 }
 
@@ -52,7 +58,7 @@ async fn renews_before_expiry_when_the_clock_advances() {
     let row = eventually(|| async {
         let row = t
             .store
-            .intake_subscription(&t.sandbox.group_id(GROUP))
+            .intake_subscription(&t.sandbox.group_id(GROUP).parse().unwrap())
             .await
             .unwrap()?;
         (row.expires_at == second).then_some(row)
@@ -143,7 +149,12 @@ async fn removed_or_missing_subscriptions_are_recreated_and_members_resynced() {
         t.sink.memberships(),
         vec![present.clone(), present.clone(), present]
     );
-    let row = t.store.intake_subscription(&group).await.unwrap().unwrap();
+    let row = t
+        .store
+        .intake_subscription(&group.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.subscription_id, third);
     assert!(
         t.store

@@ -190,7 +190,12 @@ async fn a_double_click_and_a_replayed_activity_decide_once() {
         stage_result(&app, &request, 0),
         ("Approved".into(), Some(miriam))
     );
-    let decisions = app.engine.store().count_decisions(&request).await.unwrap();
+    let decisions = app
+        .engine
+        .store()
+        .count_decisions(&request.parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(decisions, 1, "one decision recorded and relayed");
     let card = card_of(&app, "miriam", &id).await;
     assert!(verbs(&card).is_empty(), "{card}");
@@ -238,7 +243,11 @@ async fn two_approvers_clicking_at_once_make_exactly_one_decision() {
         "{result} by {by:?}"
     );
     assert_eq!(
-        app.engine.store().count_decisions(&request).await.unwrap(),
+        app.engine
+            .store()
+            .count_decisions(&request.parse().unwrap())
+            .await
+            .unwrap(),
         1
     );
     // Both see the outcome on their card; no button is left.

@@ -110,6 +110,51 @@ graph_enum!(
     }
 );
 
+/// An approver's verdict on a stage, spelled as Graph's PATCH of
+/// `reviewResult` takes it (and as the store keeps it). Unlike the read-side
+/// enums there is no catch-all: stagegate only ever writes these two, so
+/// anything else read back is corruption and is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Review {
+    Approve,
+    Deny,
+}
+
+impl Review {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "Approve",
+            Self::Deny => "Deny",
+        }
+    }
+}
+
+/// A string that is neither `Approve` nor `Deny`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a review (Approve or Deny)")]
+pub struct UnknownReview(pub String);
+
+impl FromStr for Review {
+    type Err = UnknownReview;
+
+    fn from_str(s: &str) -> Result<Self, UnknownReview> {
+        match s {
+            "Approve" => Ok(Self::Approve),
+            "Deny" => Ok(Self::Deny),
+            other => Err(UnknownReview(super::ids::shown(other))),
+        }
+    }
+}
+
+impl fmt::Display for Review {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+serde_via_str!(Review);
+
 /// Maps an `approvalStage.reviewedBy.id` to a reviewer: Graph reports
 /// "`00000000-0000-0000-0000-000000000000` if the assigned reviewer hasn't
 /// reviewed" (and `null` in its examples), and neither is a person.

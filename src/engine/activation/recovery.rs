@@ -15,6 +15,7 @@ use crate::engine::port::Message;
 use crate::engine::view::Snapshot;
 use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
+use crate::store::ActivationState;
 use crate::store::engine::InterruptedActivation;
 use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::{ObjectId, RequestId};
@@ -41,13 +42,11 @@ impl Engine {
         &self,
         activation: &InterruptedActivation,
     ) -> Result<(), EngineError> {
-        let (Ok(request), Ok(requester), Ok(group)) = (
-            activation.request_id.parse::<RequestId>(),
-            activation.requester.parse::<ObjectId>(),
-            activation.group_id.parse::<ObjectId>(),
-        ) else {
-            return Ok(());
-        };
+        let (request, requester, group) = (
+            activation.request_id,
+            activation.requester,
+            activation.group_id,
+        );
         let attempt = activation.since.timestamp_millis();
         let landed = pim::assignment_instances(&self.graph, &requester, &group)
             .await?
@@ -92,7 +91,7 @@ impl Engine {
         &self,
         person: &ObjectId,
     ) -> Result<Option<ChatIdentity>, EngineError> {
-        for who in self.store.identities_of(&person.to_string()).await? {
+        for who in self.store.identities_of(person).await? {
             if self.token_of(&who).await?.is_some() {
                 return Ok(Some(who));
             }
@@ -111,11 +110,11 @@ impl Engine {
     ) -> Result<Message, EngineError> {
         self.store
             .upsert_activation(
-                &activation.request_id,
-                &activation.requester,
+                request,
+                requester,
                 &activation.group_id,
                 "",
-                "interrupted",
+                ActivationState::Interrupted,
                 None,
                 None,
                 Utc::now(),

@@ -8,8 +8,8 @@ use super::{Failure, Outcome};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
 use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef};
-use crate::store::StoreError;
 use crate::store::engine::OutboxRow;
+use crate::store::{CardState, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 impl Engine {
@@ -29,10 +29,8 @@ impl Engine {
             .outbox_by_key(&format!("retire:{request}:{stage}"))
             .await?
             .is_some();
-        let r = request.to_string();
-        let a = approver.to_string();
-        let identities = self.store.identities_of(&a).await?;
-        let existing = self.store.cards_of(&r, stage).await?;
+        let identities = self.store.identities_of(approver).await?;
+        let existing = self.store.cards_of(request, stage).await?;
         let mut attempts = PostAttempts::of(row);
         let mut posted = false;
         let mut unreachable = Vec::new();
@@ -40,7 +38,7 @@ impl Engine {
         for who in &identities {
             if existing
                 .iter()
-                .any(|c| c.approver == a && c.platform == who.platform)
+                .any(|c| c.approver == *approver && c.platform == who.platform)
             {
                 posted = true;
                 continue;
@@ -64,7 +62,7 @@ impl Engine {
             let json = serde_json::to_string(card).unwrap_or_default();
             match self
                 .store
-                .insert_card(&r, stage, &a, who, &at.0, &json, Utc::now())
+                .insert_card(request, stage, approver, who, &at.0, &json, Utc::now())
                 .await
             {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
@@ -128,9 +126,7 @@ impl Engine {
             ),
         ];
         let rows = self.rows(&jobs);
-        self.store
-            .enqueue(&r.to_string(), &rows, Utc::now())
-            .await?;
+        self.store.enqueue(Some(&r), &rows, Utc::now()).await?;
         Ok(())
     }
 
@@ -156,9 +152,8 @@ impl Engine {
                 "cards of the stage are still being posted".into(),
             ));
         }
-        let r = request.to_string();
-        for card in self.store.cards_of(&r, stage).await? {
-            if card.state == "retired" {
+        for card in self.store.cards_of(request, stage).await? {
+            if card.state == CardState::Retired {
                 continue;
             }
             let content: ApprovalCard = serde_json::from_str(&card.card)
@@ -172,7 +167,7 @@ impl Engine {
                 .await
                 .map_err(Failure::Chat)?;
             self.store
-                .retire_card(&r, stage, &card.approver, &card.platform, Utc::now())
+                .retire_card(request, stage, &card.approver, &card.platform, Utc::now())
                 .await?;
         }
         Ok(Outcome::Done(None))
