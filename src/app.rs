@@ -15,9 +15,10 @@ use crate::config::Settings;
 use crate::engine::port::ChatPort;
 use crate::engine::time::{Clock, SystemClock};
 use crate::engine::{Engine, EngineDeps};
-use crate::graph::{AppTokenSource, GraphClient, RetryPolicy};
+use crate::graph::{AppTokenSource, GraphClient};
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
+use crate::retry::RetryPolicy;
 use crate::store::Store;
 use stagegate_domain::chat_ids::Platform;
 

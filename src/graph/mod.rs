@@ -11,7 +11,7 @@ pub mod models;
 pub mod pim;
 pub mod token;
 
-pub use client::{Auth, GraphClient, RetryPolicy};
+pub use client::{Auth, GraphClient};
 pub use error::GraphError;
 pub use token::AppTokenSource;
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stagegate::graph::models::User;
-use stagegate::graph::{AppTokenSource, Auth, GraphClient, RetryPolicy, directory, em, pim};
+use stagegate::graph::{AppTokenSource, Auth, GraphClient, directory, em, pim};
+use stagegate::retry::RetryPolicy;
 
 use crate::helpers::{TestSandbox, group_id, spawn_sandbox};
 

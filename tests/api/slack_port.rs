@@ -11,6 +11,7 @@ use stagegate::chat::slack::adapter::parse_ref;
 use stagegate::chat::slack::client::ClientOptions;
 use stagegate::chat::slack::limits::ClientLimits;
 use stagegate::engine::port::{ChatError, ChatPort, EarlierPost, Message, Recipient};
+use stagegate::retry::RetryPolicy;
 use stagegate::store::links::ChatIdentity;
 use stagegate_domain::chat_ids::Platform;
 
@@ -138,7 +139,10 @@ async fn a_429_is_waited_out_or_handed_back_as_rate_limited() {
         secrecy::SecretString::from(token.to_owned()),
         ClientOptions {
             limits: ClientLimits::unthrottled(),
-            max_inline_wait: Duration::ZERO,
+            retry: RetryPolicy {
+                max_inline_wait: Duration::ZERO,
+                ..RetryPolicy::default()
+            },
             ..ClientOptions::default()
         },
     ));
