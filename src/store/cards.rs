@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::engine::CardRow;
-use super::links::ChatIdentity;
 use super::{Store, StoreError};
+use crate::chat::identity::ChatIdentity;
 
 impl Store {
     #[allow(clippy::too_many_arguments)]

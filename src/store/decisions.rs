@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
-use super::links::ChatIdentity;
 use super::{Store, StoreError};
+use crate::chat::identity::ChatIdentity;
 
 const DECISION_COLUMNS: &str =
     "id, request_id, stage, stage_id, approver, identity, review, justification, state";

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::links::ChatIdentity;
 pub use super::outbox::OutboxRow;
 use super::{Store, StoreError};
+use crate::chat::identity::ChatIdentity;
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {

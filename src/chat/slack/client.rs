@@ -256,7 +256,7 @@ impl SlackClient {
     {
         let retry = &self.options.retry;
         // A delivery with other work to do does not wait in a long line.
-        let first = match crate::engine::port::QUEUE_PATIENCE.try_with(|p| *p) {
+        let first = match crate::chat::port::QUEUE_PATIENCE.try_with(|p| *p) {
             Ok(patience) => Some(
                 self.limits
                     .acquire_within(method, channel, patience)
