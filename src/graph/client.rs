@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::GraphError;
-use super::token::AppTokenSource;
 use crate::retry::RetryPolicy;
+use crate::token::AppTokenSource;
 
 /// Whose identity a call uses.
 #[derive(Clone, Copy)]

@@ -40,6 +40,12 @@ pub enum GraphError {
     Token(String),
 }
 
+impl From<crate::token::TokenError> for GraphError {
+    fn from(e: crate::token::TokenError) -> Self {
+        Self::Token(e.0)
+    }
+}
+
 impl GraphError {
     /// Worth retrying after a wait: throttling, 503/504, timeouts, resets.
     pub fn is_transient(&self) -> bool {

@@ -22,8 +22,8 @@ use super::activity::{
     ResourceResponse, TeamsChannelAccount, TeamsChannelData,
 };
 use super::service_url::ServiceUrl;
-use crate::graph::AppTokenSource;
 use crate::retry::RetryPolicy;
+use crate::token::AppTokenSource;
 pub use error::TeamsError;
 use throttle::Throttle;
 
