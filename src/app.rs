@@ -11,14 +11,16 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::chat::port::ChatPort;
 use crate::config::Settings;
-use crate::engine::port::ChatPort;
 use crate::engine::time::{Clock, SystemClock};
 use crate::engine::{Engine, EngineDeps};
-use crate::graph::{AppTokenSource, GraphClient, RetryPolicy};
+use crate::graph::GraphClient;
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
+use crate::retry::RetryPolicy;
 use crate::store::Store;
+use crate::token::AppTokenSource;
 use stagegate_domain::chat_ids::Platform;
 
 /// Everything a handler may reach. Ports to the outside world are added here

@@ -12,6 +12,8 @@ pub mod http;
 pub mod identity;
 pub mod intake;
 pub mod manifests;
+pub mod retry;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod token;

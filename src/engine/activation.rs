@@ -7,10 +7,10 @@
 use chrono::Utc;
 
 use super::jobs::Job;
-use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
+use crate::chat::port::{CardAction, Message};
 use crate::graph::models::TicketInfo;
 use crate::graph::{GraphError, em, pim};
 use stagegate_domain::approval::{AssignmentState, RequestState};
@@ -457,8 +457,8 @@ fn approval_alert_lines(
     lines
 }
 
+use crate::chat::identity::ChatIdentity;
 use crate::store::ActivationState;
-use crate::store::links::ChatIdentity;
 
 #[cfg(test)]
 mod tests {

@@ -5,13 +5,13 @@
 
 use chrono::Utc;
 
-use super::port::Message;
 use super::resume::Resume;
 use super::{Engine, EngineError};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::Message;
 use crate::graph::{GraphError, em};
 use crate::identity::link::Linked;
 use crate::store::engine::RequestRow;
-use crate::store::links::ChatIdentity;
 use stagegate_domain::approvers::resolve_approvers;
 use stagegate_domain::catalog::{ValidatedRequest, validate_request};
 use stagegate_domain::command::{Command, RequestCommand, help_text, parse};

@@ -6,14 +6,14 @@
 
 use chrono::Utc;
 
-use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::{Engine, EngineError};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{CardAction, Message};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
 use crate::store::decisions::NewDecision;
 use crate::store::engine::DecisionRow;
-use crate::store::links::ChatIdentity;
 use crate::store::{DecisionState, StoreError};
 use stagegate_domain::approval::{DecisionRefusal, authorize_decision};
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use super::render;
 use super::view::{Snapshot, stage_result};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use crate::config::SecurityChannelSettings;
-use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{Effect, RequesterEvent};
 

@@ -8,11 +8,11 @@
 //! another chat account.
 
 use super::jobs::Job;
-use super::port::{ChatProfile, Message};
 use super::{Engine, EngineError};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{ChatProfile, Message};
 use crate::graph::directory;
 use crate::identity::link::{Linked, SignedIn};
-use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::ObjectId;
 
 /// Why a completed sign-in was not linked.

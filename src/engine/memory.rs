@@ -10,8 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Engine;
-use super::port::{CardAction, ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient};
-use crate::store::links::ChatIdentity;
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{
+    CardAction, ChatError, ChatPort, EarlierPost, Message, MessageRef, Recipient,
+};
 use stagegate_domain::chat_ids::Platform;
 
 /// One posted message and every version of it.

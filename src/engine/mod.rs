@@ -11,7 +11,6 @@ pub mod jobs;
 pub mod linking;
 pub mod memory;
 pub mod outbox;
-pub mod port;
 pub mod reconcile;
 pub mod render;
 pub mod time;
@@ -26,12 +25,12 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use secrecy::SecretString;
 use tokio::sync::Notify;
 
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{ChatPort, Message};
 use crate::config::{EngineSettings, PackageSettings};
 use crate::graph::{GraphClient, GraphError};
 use crate::identity::link::{LinkError, LinkService};
-use crate::store::links::ChatIdentity;
 use crate::store::{Store, StoreError};
-use port::{ChatPort, Message};
 use stagegate_domain::catalog::{PackageCatalog, PackageEntry, TicketRule};
 use stagegate_domain::ids::{AccessPackageId, Alias, ObjectId, RequestId};
 use time::Clock;
@@ -337,7 +336,7 @@ pub mod resume {
     //! What a sign-in link continues once the person is signed in.
     use serde::{Deserialize, Serialize};
 
-    use super::port::CardAction;
+    use crate::chat::port::CardAction;
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(

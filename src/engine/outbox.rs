@@ -10,8 +10,8 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 
 use super::jobs::Job;
-use super::port::{ChatError, Message, MessageRef, Recipient};
 use super::{Engine, EngineError};
+use crate::chat::port::{ChatError, Message, MessageRef, Recipient};
 use crate::config::SecurityChannelSettings;
 use crate::store::{DeliveryStatus, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
@@ -19,7 +19,7 @@ use stagegate_domain::ids::{ObjectId, RequestId};
 mod attempts;
 mod cards;
 mod in_flight;
-use crate::store::links::ChatIdentity;
+use crate::chat::identity::ChatIdentity;
 use crate::store::outbox::{LaneLoad, NewJob, OutboxRow};
 use in_flight::{Delivering, InFlight};
 
@@ -180,7 +180,7 @@ impl Engine {
             return Ok(());
         };
         let lease = Duration::seconds(self.settings.outbox_lease_seconds.max(1));
-        let delivery = super::port::QUEUE_PATIENCE.scope(QUEUE_PATIENCE, async {
+        let delivery = crate::chat::port::QUEUE_PATIENCE.scope(QUEUE_PATIENCE, async {
             match serde_json::from_str::<Job>(&row.job) {
                 Ok(job) => self.deliver(&row, &job).await,
                 Err(e) => Outcome::Failed(format!("unreadable job: {e}")),
@@ -331,7 +331,7 @@ impl Engine {
         }
     }
 
-    fn port_for(&self, platform: &str) -> Result<&Arc<dyn super::port::ChatPort>, Failure> {
+    fn port_for(&self, platform: &str) -> Result<&Arc<dyn crate::chat::port::ChatPort>, Failure> {
         self.ports.get(platform).ok_or_else(|| {
             Failure::Chat(ChatError::Permanent(format!(
                 "no chat adapter for platform `{platform}`"

@@ -7,9 +7,9 @@ use chrono::Duration;
 
 use super::intake::{Cause, IntakeSink};
 use super::jobs::{Job, job_for};
-use super::port::Message;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
+use crate::chat::port::Message;
 use crate::graph::{em, pim};
 use crate::store::engine::RequestRow;
 use stagegate_domain::approval::RequestState;

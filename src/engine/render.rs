@@ -1,9 +1,9 @@
 //! Words: how outcomes, events and alerts read, and a plain-text rendering
 //! of every message (the in-memory adapter's view; adapters render richer).
 
-use super::port::{ApprovalCard, Message};
 use super::time::human_duration;
 use super::view::Snapshot;
+use crate::chat::port::{ApprovalCard, Message};
 use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{
     AlertKind, DecidedVia, DenialReason, RequesterEvent, StageOutcome,

@@ -10,8 +10,8 @@ use chrono::Duration;
 
 use super::Engine;
 use super::jobs::Job;
-use super::port::Message;
 use super::view::Snapshot;
+use crate::chat::port::Message;
 use stagegate_domain::approval::{AssignmentState, RequestState};
 
 impl Engine {

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::GraphError;
-use super::token::AppTokenSource;
+use crate::retry::RetryPolicy;
+use crate::token::AppTokenSource;
 
 /// Whose identity a call uses.
 #[derive(Clone, Copy)]
@@ -22,27 +23,6 @@ pub enum Auth<'a> {
     App,
     /// A person, with their delegated access token.
     User(&'a SecretString),
-}
-
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_retries: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    /// A `Retry-After` longer than this is not slept through in-line; the
-    /// caller gets `Throttled` and reschedules (the outbox does).
-    pub max_inline_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 4,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
-            max_inline_wait: Duration::from_secs(30),
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -157,12 +137,7 @@ impl GraphClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response, GraphError> {
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
-            .build();
+        let mut backoff = self.retry.backoff().build();
         let mut refreshed_app_token = false;
         loop {
             let token = match auth {
@@ -195,13 +170,9 @@ impl GraphClient {
             if !error.is_transient() {
                 return Err(error);
             }
-            let Some(delay) = backoff.next() else {
+            let Some(wait) = self.retry.next_wait(&mut backoff, error.retry_after()) else {
                 return Err(error);
             };
-            let wait = error.retry_after().unwrap_or(delay);
-            if wait > self.retry.max_inline_wait {
-                return Err(error);
-            }
             tracing::debug!(%method, path, wait_ms = wait.as_millis() as u64, "retrying Graph call");
             tokio::time::sleep(wait).await;
         }

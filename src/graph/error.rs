@@ -40,6 +40,12 @@ pub enum GraphError {
     Token(String),
 }
 
+impl From<crate::token::TokenError> for GraphError {
+    fn from(e: crate::token::TokenError) -> Self {
+        Self::Token(e.0)
+    }
+}
+
 impl GraphError {
     /// Worth retrying after a wait: throttling, 503/504, timeouts, resets.
     pub fn is_transient(&self) -> bool {
@@ -87,7 +93,7 @@ impl GraphError {
         www_authenticate: Option<&str>,
         body: &str,
     ) -> Self {
-        let retry_after = retry_after.and_then(parse_retry_after);
+        let retry_after = retry_after.and_then(crate::retry::parse_retry_after);
         let challenge = www_authenticate.and_then(claims_from_www_authenticate);
         let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
         let (code, message) = parsed
@@ -123,12 +129,6 @@ struct ErrorDetail {
     code: String,
     #[serde(default)]
     message: String,
-}
-
-/// `Retry-After` in seconds; Graph sends fractions ("2.128").
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// `WWW-Authenticate: Bearer …, error="insufficient_claims", claims="<base64>"`.
@@ -178,17 +178,6 @@ fn truncate(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_accepts_fractions() {
-        assert_eq!(
-            parse_retry_after("2.128"),
-            Some(Duration::from_millis(2128))
-        );
-        assert_eq!(parse_retry_after("10"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_retry_after("soon"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-    }
 
     #[test]
     fn claims_challenge_from_header() {

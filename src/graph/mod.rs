@@ -1,5 +1,5 @@
-//! Microsoft Graph client: app and delegated tokens, retries honouring
-//! `Retry-After`, typed errors, and typed models and endpoint functions for
+//! Microsoft Graph client: the app's token ([`crate::token`]) or a person's
+//! delegated one, retries honouring `Retry-After`, typed errors, and typed models and endpoint functions for
 //! what the engine uses (entitlement management, directory, PIM for Groups).
 
 pub mod batch;
@@ -9,11 +9,9 @@ pub mod em;
 pub mod error;
 pub mod models;
 pub mod pim;
-pub mod token;
 
-pub use client::{Auth, GraphClient, RetryPolicy};
+pub use client::{Auth, GraphClient};
 pub use error::GraphError;
-pub use token::AppTokenSource;
 
 /// Percent-encodes a value for a URL query (`$filter` literals and such).
 /// Spaces become `%20` (not `+`, which not every server reads as a space).

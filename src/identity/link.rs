@@ -21,8 +21,9 @@ use subtle::ConstantTimeEq;
 
 use super::discovery::{Discovery, EntraApp, EntraClient, VerifyError};
 use super::vault::{KeyRing, REFRESH_TOKEN_AAD_VERSION, VaultError, refresh_token_aad};
+use crate::chat::identity::ChatIdentity;
 use crate::config::Settings;
-use crate::store::links::{ChatIdentity, LinkRow, PendingSignIn};
+use crate::store::links::{LinkRow, PendingSignIn};
 use crate::store::{Store, StoreError};
 
 /// How long a started sign-in may take before its `state` is void.

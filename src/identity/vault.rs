@@ -15,7 +15,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-use crate::store::links::ChatIdentity;
+use crate::chat::identity::ChatIdentity;
 
 const NONCE_LEN: usize = 24;
 

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::engine::CardRow;
-use super::links::ChatIdentity;
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 use super::{CardState, Store, StoreError, parse_id};
+use crate::chat::identity::ChatIdentity;
 
 impl Store {
     #[allow(clippy::too_many_arguments)]

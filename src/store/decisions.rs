@@ -6,8 +6,8 @@ use stagegate_domain::approval::Review;
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
-use super::links::ChatIdentity;
 use super::{ActivationState, DecisionState, Store, StoreError, parse_id};
+use crate::chat::identity::ChatIdentity;
 
 const DECISION_COLUMNS: &str =
     "id, request_id, stage, stage_id, approver, identity, review, justification, state";

@@ -9,9 +9,9 @@ use sqlx::Row;
 use stagegate_domain::approval::{RequestState, Review};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
-use super::links::ChatIdentity;
 pub use super::outbox::OutboxRow;
 use super::{ActivationState, CardState, DecisionState, Store, StoreError, parse_id};
+use crate::chat::identity::ChatIdentity;
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {

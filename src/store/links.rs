@@ -4,22 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError};
-
-/// Who someone is in chat: platform, workspace (tenant or Slack team), user.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct ChatIdentity {
-    pub platform: String,
-    pub workspace: String,
-    pub user: String,
-}
-
-impl std::fmt::Display for ChatIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.platform, self.workspace, self.user)
-    }
-}
+use crate::chat::identity::ChatIdentity;
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {

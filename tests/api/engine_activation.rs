@@ -2,8 +2,8 @@
 //! (PIM's `&claims=` answer), the expiry warning with its extend action,
 //! and memberships no activation through the bot explains.
 
+use stagegate::chat::port::{CardAction, Message};
 use stagegate::engine::intake::IntakeSink;
-use stagegate::engine::port::{CardAction, Message};
 use stagegate::store::ActivationState;
 
 use crate::engine_support::{EngineApp, sign_in_url, spawn_engine_app, texts};

@@ -1,7 +1,7 @@
 //! Chat commands: help, validation before anything else, `--dry-run`,
 //! `status`, `cancel`, `pending`, `unlink`, and the per-person limit.
 
-use stagegate::engine::port::Message;
+use stagegate::chat::port::Message;
 
 use crate::engine_support::{decided_cards, spawn_engine_app};
 
@@ -147,7 +147,7 @@ async fn a_flood_of_commands_is_told_to_slow_down() {
 async fn a_flood_of_clicks_is_told_to_slow_down_without_slowing_anyone_else() {
     let app = spawn_engine_app().await;
     // Clicks on a request nobody knows: cheap answers, but each one counts.
-    let bogus = stagegate::engine::port::CardAction::Approve {
+    let bogus = stagegate::chat::port::CardAction::Approve {
         request: "00000000-0000-4000-8000-000000000001".parse().unwrap(),
         stage: "00000000-0000-4000-8000-000000000002".parse().unwrap(),
     };

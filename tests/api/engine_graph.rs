@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stagegate::graph::models::User;
-use stagegate::graph::{AppTokenSource, Auth, GraphClient, RetryPolicy, directory, em, pim};
+use stagegate::graph::{Auth, GraphClient, directory, em, pim};
+use stagegate::retry::RetryPolicy;
+use stagegate::token::AppTokenSource;
 use stagegate_domain::approval::RequestState;
 
 use crate::helpers::{TestSandbox, group_id, spawn_sandbox};

@@ -4,7 +4,7 @@
 //! request, or flagged when nothing explains it.
 
 use serde_json::json;
-use stagegate::engine::port::Message;
+use stagegate::chat::port::Message;
 
 use crate::engine_support::{EngineApp, spawn_engine_app};
 use crate::helpers::{eventually, group_id};

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 use stagegate::app::{AppOptions, Application};
+use stagegate::chat::port::Message;
 use stagegate::config::Settings;
-use stagegate::engine::port::Message;
 use stagegate_domain::ids::RequestId;
 
 use crate::engine_support::{EngineApp, live_cards, spawn_engine_app_with};

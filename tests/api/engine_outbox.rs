@@ -118,7 +118,7 @@ async fn a_stage_decided_during_an_outage_leaves_no_live_card() {
 }
 
 /// The request id in the bot's reply to a request.
-fn request_id(reply: &stagegate::engine::port::Message) -> stagegate_domain::ids::RequestId {
+fn request_id(reply: &stagegate::chat::port::Message) -> stagegate_domain::ids::RequestId {
     reply
         .text()
         .split_whitespace()
@@ -128,7 +128,7 @@ fn request_id(reply: &stagegate::engine::port::Message) -> stagegate_domain::ids
 
 /// Cards (live or decided) `key` holds for a request's stage.
 fn cards_held(app: &EngineApp, key: &str, id: &stagegate_domain::ids::RequestId, k: u8) -> usize {
-    use stagegate::engine::port::Message;
+    use stagegate::chat::port::Message;
     app.inbox(key)
         .iter()
         .filter(|m| match m {
@@ -193,8 +193,8 @@ async fn a_card_whose_answer_was_lost_is_retired_when_the_stage_ends_first() {
 
 #[tokio::test]
 async fn a_chat_the_platform_holds_up_does_not_hold_up_anyone_else() {
+    use stagegate::chat::port::Message;
     use stagegate::engine::jobs::Job;
-    use stagegate::engine::port::Message;
     use stagegate::store::outbox::NewJob;
 
     let app = spawn_engine_app().await;
@@ -202,7 +202,7 @@ async fn a_chat_the_platform_holds_up_does_not_hold_up_anyone_else() {
     // Miriam's chat is throttled and 40 messages queue for her (more than
     // the worker delivers at once), then one for Bianca.
     app.chat.hold(&miriam);
-    let job = |i: usize, who: &stagegate::store::links::ChatIdentity| {
+    let job = |i: usize, who: &stagegate::chat::identity::ChatIdentity| {
         let job = Job::ToIdentity {
             identity: who.clone(),
             message: Message::Text {

@@ -3,7 +3,7 @@
 //! chat (recorded in Graph *as them*), Alex activates with an MFA step-up,
 //! and the security channel names the request, both approvers and the ticket.
 
-use stagegate::engine::port::{CardAction, Message};
+use stagegate::chat::port::{CardAction, Message};
 
 use crate::engine_support::{decided_cards, live_cards, sign_in_url, spawn_engine_app, texts};
 use crate::helpers::group_id;

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use stagegate::app::{AppOptions, Application};
+use stagegate::chat::identity::ChatIdentity;
+use stagegate::chat::port::{CardAction, Message, Recipient};
 use stagegate::config::SecurityChannelSettings;
 use stagegate::engine::Engine;
 use stagegate::engine::memory::MemoryChat;
-use stagegate::engine::port::{CardAction, Message, Recipient};
-use stagegate::store::links::ChatIdentity;
 use stagegate_domain::chat_ids::Platform;
 
 use crate::helpers::{TestSandbox, loopback0, spawn_sandbox};
@@ -224,7 +224,7 @@ pub fn sign_in_url(message: &Message) -> String {
 }
 
 /// The live approval cards in an inbox.
-pub fn live_cards(inbox: &[Message]) -> Vec<stagegate::engine::port::ApprovalCard> {
+pub fn live_cards(inbox: &[Message]) -> Vec<stagegate::chat::port::ApprovalCard> {
     inbox
         .iter()
         .filter_map(|m| match m {
@@ -235,7 +235,7 @@ pub fn live_cards(inbox: &[Message]) -> Vec<stagegate::engine::port::ApprovalCar
 }
 
 /// The decided approval cards in an inbox, with their outcome.
-pub fn decided_cards(inbox: &[Message]) -> Vec<(stagegate::engine::port::ApprovalCard, String)> {
+pub fn decided_cards(inbox: &[Message]) -> Vec<(stagegate::chat::port::ApprovalCard, String)> {
     inbox
         .iter()
         .filter_map(|m| match m {
@@ -278,20 +278,20 @@ impl EngineApp {
         key: &str,
         id: &stagegate_domain::ids::RequestId,
         k: u8,
-    ) -> Option<stagegate::engine::port::ApprovalCard> {
+    ) -> Option<stagegate::chat::port::ApprovalCard> {
         live_cards(&self.inbox(key))
             .into_iter()
             .find(|c| c.request == *id && c.stage == k)
     }
 
-    pub fn approve(card: &stagegate::engine::port::ApprovalCard) -> CardAction {
+    pub fn approve(card: &stagegate::chat::port::ApprovalCard) -> CardAction {
         CardAction::Approve {
             request: card.request,
             stage: card.stage_id,
         }
     }
 
-    pub fn deny(card: &stagegate::engine::port::ApprovalCard) -> CardAction {
+    pub fn deny(card: &stagegate::chat::port::ApprovalCard) -> CardAction {
         CardAction::Deny {
             request: card.request,
             stage: card.stage_id,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
 use serde_json::json;
-use stagegate::engine::port::Message;
+use stagegate::chat::port::Message;
 use stagegate::identity::discovery::{Discovery, DiscoveryRules, EntraApp, VerifyError};
 use stagegate_sandbox::entra::mint;
 use stagegate_sandbox::keys::SigningKey;

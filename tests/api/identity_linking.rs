@@ -3,7 +3,7 @@
 //! link and a forwarded Entra sign-in address both end with nothing linked,
 //! the chat account told and the security channel alerted.
 
-use stagegate::store::links::ChatIdentity;
+use stagegate::chat::identity::ChatIdentity;
 use stagegate_sandbox::client::{SignInBrowser, SimClient, slack_text};
 
 use crate::engine_support::{sign_in_url, spawn_engine_app};

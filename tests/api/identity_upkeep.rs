@@ -8,11 +8,12 @@ use std::sync::Arc;
 use base64::Engine;
 use chrono::{Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use stagegate::chat::identity::ChatIdentity;
 use stagegate::identity::link::{LinkError, LinkService};
 use stagegate::identity::upkeep::Resealed;
 use stagegate::identity::vault::{KeyRing, refresh_token_aad, refresh_token_aad_v1};
 use stagegate::store::Store;
-use stagegate::store::links::{ChatIdentity, LinkRow};
+use stagegate::store::links::LinkRow;
 
 use crate::helpers::{loopback0, spawn_sandbox};
 use crate::slack_app_support::spawn_slack_app;

@@ -4,7 +4,7 @@
 //! once, no decision is relayed twice and no alert is raised twice.
 
 use serde_json::{Value, json};
-use stagegate::engine::port::{CardAction, Message};
+use stagegate::chat::port::{CardAction, Message};
 use stagegate_domain::ids::RequestId;
 
 use crate::engine_support::{

@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use stagegate::chat::identity::ChatIdentity;
+use stagegate::chat::port::{ChatError, ChatPort, EarlierPost, Message, Recipient};
 use stagegate::chat::slack::SlackPort;
 use stagegate::chat::slack::adapter::parse_ref;
 use stagegate::chat::slack::client::ClientOptions;
 use stagegate::chat::slack::limits::ClientLimits;
-use stagegate::engine::port::{ChatError, ChatPort, EarlierPost, Message, Recipient};
-use stagegate::store::links::ChatIdentity;
+use stagegate::retry::RetryPolicy;
 use stagegate_domain::chat_ids::Platform;
 
 use crate::helpers::spawn_sandbox;
@@ -116,7 +117,7 @@ async fn ok_false_answers_become_chat_errors() {
         Err(ChatError::Permanent(reason)) => assert!(reason.contains("invalid_auth"), "{reason}"),
         other => panic!("expected Permanent, got {other:?}"),
     }
-    let stale = stagegate::engine::port::MessageRef("mem-1".into());
+    let stale = stagegate::chat::port::MessageRef("mem-1".into());
     assert!(matches!(
         port.update(&stale, &text("x")).await,
         Err(ChatError::Permanent(_))
@@ -138,7 +139,10 @@ async fn a_429_is_waited_out_or_handed_back_as_rate_limited() {
         secrecy::SecretString::from(token.to_owned()),
         ClientOptions {
             limits: ClientLimits::unthrottled(),
-            max_inline_wait: Duration::ZERO,
+            retry: RetryPolicy {
+                max_inline_wait: Duration::ZERO,
+                ..RetryPolicy::default()
+            },
             ..ClientOptions::default()
         },
     ));
@@ -257,7 +261,7 @@ async fn a_kept_dm_slack_no_longer_knows_is_opened_again() {
 
 #[tokio::test]
 async fn a_delivery_is_not_kept_in_a_long_line_for_a_slack_limit() {
-    use stagegate::engine::port::QUEUE_PATIENCE;
+    use stagegate::chat::port::QUEUE_PATIENCE;
     let sandbox = spawn_sandbox().await;
     let slack = slack_of(&sandbox).await;
     let token = slack["botToken"].as_str().unwrap();

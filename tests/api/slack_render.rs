@@ -5,8 +5,8 @@
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use stagegate::chat::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use stagegate::chat::slack::render::{escape, render};
-use stagegate::engine::port::{ApprovalCard, Message, PersonRef, StageHistory};
 
 fn at(h: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 14, h, 30, 0).unwrap()

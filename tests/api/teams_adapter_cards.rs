@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
+use stagegate::chat::port::{ApprovalCard, Message, PersonRef, StageHistory};
 use stagegate::chat::teams::cards::{self, TEMPLATES};
-use stagegate::engine::port::{ApprovalCard, Message, PersonRef, StageHistory};
 
 fn schema() -> jsonschema::Validator {
     // `../shared` beside the checkout (one level further up from a git

@@ -2,8 +2,8 @@
 //! the same database the bot still reaches a person's 1:1 chat and the
 //! channel it was added to, without any new activity from them.
 
-use stagegate::engine::port::{ChatPort, Message, Recipient};
-use stagegate::store::links::ChatIdentity;
+use stagegate::chat::identity::ChatIdentity;
+use stagegate::chat::port::{ChatPort, Message, Recipient};
 
 use crate::teams_adapter_support::{TeamsApp, card_text, spawn_teams_app_with};
 

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use stagegate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
 use stagegate::chat::teams::auth::KeyRefresher;
 use stagegate::chat::teams::{
-    AuthSettings, ConnectorClient, RetryPolicy, ServiceUrl, ServiceUrlAllowlist, TeamsActivity,
+    AuthSettings, ConnectorClient, ServiceUrl, ServiceUrlAllowlist, TeamsActivity,
     TeamsAuthenticator,
 };
+use stagegate::retry::RetryPolicy;
 use stagegate_sandbox::teams::connector::mint_connector_token;
 use stagegate_sandbox::teams::metadata::openid_metadata_url;
 

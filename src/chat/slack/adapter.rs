@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use super::client::{PostMessage, SlackClient, UpdateMessage};
 use super::error::SlackError;
 use super::render::render;
-use crate::engine::port::{
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{
     ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
 };
 use crate::store::Store;
-use crate::store::links::ChatIdentity;
 use stagegate_domain::chat_ids::Platform;
 
 /// The metadata event type of a message the outbox posted; its payload's
@@ -160,7 +160,7 @@ impl SlackPort {
     /// again, once.
     async fn post_to_person(
         &self,
-        who: &crate::store::links::ChatIdentity,
+        who: &crate::chat::identity::ChatIdentity,
         message: &Message,
         tag: Option<&str>,
     ) -> Result<MessageRef, SlackError> {
@@ -213,7 +213,7 @@ impl SlackPort {
     /// The bot's message in its DM with `who`, marked `tag`, since `since`.
     async fn find_in_dm(
         &self,
-        who: &crate::store::links::ChatIdentity,
+        who: &crate::chat::identity::ChatIdentity,
         tag: &str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<EarlierPost, SlackError> {

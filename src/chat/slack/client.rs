@@ -7,17 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::blocks;
-use super::error::{SlackError, parse_retry_after};
+use super::error::SlackError;
 use super::limits::{ClientLimits, RateLimits};
 pub use super::types::*;
 use crate::config::SlackSettings;
+use crate::retry::RetryPolicy;
 
 /// The longest `views.open` waits for its rate-limit slot: well inside the
 /// trigger's 3 s, leaving time for the call itself.
@@ -27,10 +28,7 @@ const TRIGGER_SLOT_WAIT: Duration = Duration::from_millis(1500);
 pub struct ClientOptions {
     pub limits: ClientLimits,
     pub timeout: Duration,
-    pub max_retries: usize,
-    /// A `Retry-After` longer than this is not slept through in-line; the
-    /// caller gets `RateLimited` and reschedules (the outbox does).
-    pub max_inline_wait: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -38,8 +36,7 @@ impl Default for ClientOptions {
         Self {
             limits: ClientLimits::default(),
             timeout: Duration::from_secs(10),
-            max_retries: 4,
-            max_inline_wait: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -257,9 +254,9 @@ impl SlackClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let max_wait = self.options.max_inline_wait;
+        let retry = &self.options.retry;
         // A delivery with other work to do does not wait in a long line.
-        let first = match crate::engine::port::QUEUE_PATIENCE.try_with(|p| *p) {
+        let first = match crate::chat::port::QUEUE_PATIENCE.try_with(|p| *p) {
             Ok(patience) => Some(
                 self.limits
                     .acquire_within(method, channel, patience)
@@ -281,19 +278,13 @@ impl SlackClient {
             self.send_once(method, body, encoding).await
         };
         let value = attempt
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(200))
-                    .with_max_delay(Duration::from_secs(10))
-                    .with_max_times(self.options.max_retries)
-                    .with_jitter(),
-            )
+            .retry(retry.backoff())
             .sleep(tokio::time::sleep)
             // A post whose answer never came may have landed: the outbox,
             // which marks its posts, looks before posting again.
             .when(|e| {
                 e.is_transient()
-                    && e.retry_after().is_none_or(|w| w <= max_wait)
+                    && retry.waits_inline(e.retry_after())
                     && !(method == "chat.postMessage" && matches!(e, SlackError::Transport(_)))
             })
             .adjust(|e, backoff| e.retry_after().or(backoff))
@@ -333,12 +324,8 @@ impl SlackClient {
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             // Slack always sends Retry-After with a 429; a second is the
             // SDKs' fallback when it is unreadable.
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after)
-                .unwrap_or(Duration::from_secs(1));
+            let retry_after =
+                crate::retry::retry_after(response.headers()).unwrap_or(Duration::from_secs(1));
             return Err(SlackError::RateLimited {
                 method,
                 retry_after,

@@ -70,10 +70,3 @@ impl SlackError {
         }
     }
 }
-
-/// `Retry-After` is whole seconds for Slack (node-slack-sdk and
-/// slack-morphism parse it as an integer); fractions are tolerated.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
-}

@@ -24,10 +24,10 @@ use super::payload::{BlockActions, Inbound, Interaction, SlashCommand, ViewSubmi
 use super::render::{SIGN_IN, render};
 use super::verify::VerifiedRequest;
 use super::{OriginError, ReplayGuard, ResponseUrl, SlackOrigin, SlackRequest, SlackVerifier};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{CardAction, ChatPort, Message, Recipient};
 use crate::engine::Engine;
-use crate::engine::port::{CardAction, ChatPort, Message, Recipient};
 use crate::store::Store;
-use crate::store::links::ChatIdentity;
 
 /// How long a handler waits for the engine before acknowledging with
 /// "working on it" instead: well inside Slack's 3 s, leaving room for the

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::payload::View;
 use super::render::escape;
-use crate::engine::port::CardAction;
+use crate::chat::port::CardAction;
 use stagegate_domain::ids::Justification;
 
 pub const CALLBACK_ID: &str = "stagegate_decision";

@@ -4,8 +4,8 @@
 
 use super::adapter::SlackPort;
 use super::error::SlackError;
-use crate::engine::port::ChatProfile;
-use crate::store::links::ChatIdentity;
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::ChatProfile;
 
 impl SlackPort {
     /// The profile of `who`; the workspace name only for the bot's own

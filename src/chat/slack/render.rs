@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::blocks::truncate;
-use crate::engine::port::{ApprovalCard, CardAction, Message};
+use crate::chat::port::{ApprovalCard, CardAction, Message};
 use crate::engine::time::human_duration;
 
 /// `action_id`s of the buttons (the value carries the [`CardAction`]).

@@ -16,7 +16,7 @@ use super::activity::{ChannelAccount, OutgoingActivity};
 use super::cards;
 use super::connector::{ConnectorClient, TeamsError};
 use super::service_url::ServiceUrlAllowlist;
-use crate::engine::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::chat::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
 use crate::store::Store;
 use crate::store::teams::{ConversationKind, StoredConversation};
 use stagegate_domain::chat_ids::Platform;

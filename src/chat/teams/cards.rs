@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::engine::port::{ApprovalCard, Message, StageHistory};
+use crate::chat::port::{ApprovalCard, Message, StageHistory};
 use crate::engine::time::human_duration;
 
 pub const APPROVAL_REQUEST: &str = include_str!("../../../adaptive-cards/approval-request.json");

@@ -15,5 +15,5 @@ pub mod wiring;
 
 pub use activity::{Activity, OutgoingActivity};
 pub use auth::{AuthSettings, AuthenticatedActivity, TeamsActivity, TeamsAuthenticator};
-pub use connector::{ConnectorClient, RetryPolicy, TeamsError};
+pub use connector::{ConnectorClient, TeamsError};
 pub use service_url::{ServiceUrl, ServiceUrlAllowlist};

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use super::adapter::TeamsPort;
 use super::auth::{AuthSettings, TeamsAuthenticator};
-use super::connector::{ConnectorClient, RetryPolicy};
+use super::connector::ConnectorClient;
 use super::service_url::{ServiceUrlAllowlist, TEAMS_SERVICE_URLS};
 use crate::config::{Settings, TeamsSettings, is_loopback_bind, is_loopback_url, origin_of};
+use crate::retry::RetryPolicy;
 
 pub type Parts = (
     Arc<TeamsAuthenticator>,
@@ -51,7 +52,7 @@ pub fn build(
         &teams.app_id,
         teams.app_password.clone(),
     ));
-    let connector = ConnectorClient::new(http.clone(), tokens, RetryPolicy::default());
+    let connector = ConnectorClient::new(http.clone(), tokens, RetryPolicy::bot_connector());
     let port = Arc::new(TeamsPort::new(
         connector,
         allowlist.clone(),

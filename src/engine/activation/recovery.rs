@@ -10,14 +10,14 @@
 use chrono::{Duration, Utc};
 
 use super::text;
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::Message;
 use crate::engine::jobs::Job;
-use crate::engine::port::Message;
 use crate::engine::view::Snapshot;
 use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
 use crate::store::ActivationState;
 use crate::store::engine::InterruptedActivation;
-use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// How long after the click an interrupted activation is still made for the

@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Failure;
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{ChatError, EarlierPost, Message, MessageRef, Recipient};
 use crate::engine::Engine;
-use crate::engine::port::{ChatError, EarlierPost, Message, MessageRef, Recipient};
-use crate::store::links::ChatIdentity;
 use crate::store::outbox::OutboxRow;
 
 /// How far before the first attempt a found post may be dated: the

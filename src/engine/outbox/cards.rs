@@ -5,9 +5,9 @@ use chrono::Utc;
 
 use super::attempts::PostAttempts;
 use super::{Failure, Outcome};
+use crate::chat::port::{ApprovalCard, ChatError, Message, MessageRef};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
-use crate::engine::port::{ApprovalCard, ChatError, Message, MessageRef};
 use crate::store::engine::OutboxRow;
 use crate::store::{CardState, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};

@@ -75,11 +75,7 @@ impl TeamsError {
     /// Builds the error from a non-success response, consuming its body.
     pub async fn from_response(response: reqwest::Response) -> Self {
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::graph::error::parse_retry_after);
+        let retry_after = crate::retry::retry_after(response.headers());
         let body = response.text().await.unwrap_or_default();
         let (code, message) = describe(&body, status);
         match status {

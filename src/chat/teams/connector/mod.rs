@@ -11,7 +11,7 @@ pub mod throttle;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -22,34 +22,14 @@ use super::activity::{
     ResourceResponse, TeamsChannelAccount, TeamsChannelData,
 };
 use super::service_url::ServiceUrl;
-use crate::graph::AppTokenSource;
+use crate::retry::RetryPolicy;
+use crate::token::AppTokenSource;
 pub use error::TeamsError;
 use throttle::Throttle;
 
 /// The scope of the bot's connector token (docs/architecture.md, "Teams
 /// authentication").
 pub const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
-
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_retries: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    /// A `Retry-After` longer than this is not waited out in-line: the
-    /// caller gets `RateLimited` and reschedules (the outbox does).
-    pub max_inline_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 4,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(15),
-            max_inline_wait: Duration::from_secs(30),
-        }
-    }
-}
 
 pub struct ConnectorClient {
     http: reqwest::Client,
@@ -272,12 +252,7 @@ impl ConnectorClient {
         let url = service_url
             .join(path)
             .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
-            .build();
+        let mut backoff = self.retry.backoff().build();
         let mut refreshed_token = false;
         // Kept through retries: see `throttle` for why.
         let mut turn = self.throttle.turn(thread).await;
@@ -325,13 +300,9 @@ impl ConnectorClient {
                 return Err(error);
             }
             drop(permit);
-            let Some(delay) = backoff.next() else {
+            let Some(wait) = self.retry.next_wait(&mut backoff, error.retry_after()) else {
                 return Err(error);
             };
-            let wait = error.retry_after().unwrap_or(delay);
-            if wait > self.retry.max_inline_wait {
-                return Err(error);
-            }
             tracing::debug!(%method, thread, wait_ms = wait.as_millis() as u64, %error, "retrying a Bot Connector call");
             tokio::time::sleep(wait).await;
         }

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
 use super::{ERROR_TYPE, TeamsBot, person};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{CardAction, ChatPort, Message, Recipient};
 use crate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
 use crate::chat::teams::adapter::{ConversationRef, PostedRef};
 use crate::chat::teams::cards;
-use crate::engine::port::{CardAction, ChatPort, Message, Recipient};
-use crate::store::links::ChatIdentity;
 use stagegate_domain::ids::{RequestId, StageId};
 
 pub(super) fn invoke_reply(status: StatusCode, kind: &str, value: Value) -> Response {

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::click::{on_submit, submitted};
 use super::{COMMAND_BUDGET, TeamsBot, is_personal, person};
+use crate::chat::port::{ChatPort, Recipient};
 use crate::chat::teams::activity::Activity;
 use crate::chat::teams::adapter::ConversationRef;
-use crate::engine::port::{ChatPort, Recipient};
 
 pub(super) async fn on_message(
     bot: &Arc<TeamsBot>,

@@ -28,9 +28,9 @@ use super::activity::Activity;
 use super::adapter::{ConversationRef, TeamsPort};
 use super::auth::{AuthenticatedActivity, Refused, TeamsAuthenticator};
 use super::service_url::ServiceUrlAllowlist;
+use crate::chat::identity::ChatIdentity;
 use crate::engine::Engine;
 use crate::store::StoreError;
-use crate::store::links::ChatIdentity;
 use crate::store::replay::{ReplayLedger, ReplayScope};
 use stagegate_domain::ids::ObjectId;
 

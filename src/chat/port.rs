@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::links::ChatIdentity;
+use super::identity::ChatIdentity;
 use stagegate_domain::chat_ids::Platform;
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 

@@ -1,5 +1,7 @@
-//! The app's own Graph token (client credentials), cached and refreshed
-//! ahead of expiry; concurrent callers share one refresh.
+//! The app's own tokens by client credentials from Microsoft Entra, cached
+//! and refreshed ahead of expiry; concurrent callers share one refresh. Here
+//! rather than under Graph because the Bot Connector needs the same flow for
+//! another scope, and neither client should depend on the other.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::error::GraphError;
+/// Why no token could be had; each client wraps it in its own typed error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot obtain a token from Microsoft Entra: {0}")]
+pub struct TokenError(pub String);
 
 /// Refresh this long before the token's stated expiry.
 const REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
@@ -42,7 +47,7 @@ struct TokenResponse {
 }
 
 #[derive(Deserialize)]
-struct TokenError {
+struct EntraErrorBody {
     #[serde(default)]
     error: String,
     #[serde(default)]
@@ -74,7 +79,7 @@ impl AppTokenSource {
     }
 
     /// A valid token, fetching a new one only when the cached one is due.
-    pub async fn token(&self) -> Result<SecretString, GraphError> {
+    pub async fn token(&self) -> Result<SecretString, TokenError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
             && Instant::now() < c.refresh_at
@@ -87,12 +92,12 @@ impl AppTokenSource {
         Ok(token)
     }
 
-    /// Drops the cached token (after Graph refused it).
+    /// Drops the cached token (after the service refused it).
     pub async fn invalidate(&self) {
         *self.cached.lock().await = None;
     }
 
-    async fn fetch(&self) -> Result<Cached, GraphError> {
+    async fn fetch(&self) -> Result<Cached, TokenError> {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
@@ -105,17 +110,15 @@ impl AppTokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| {
-                GraphError::Token(format!("token endpoint unreachable: {}", e.without_url()))
-            })?;
+            .map_err(|e| TokenError(format!("token endpoint unreachable: {}", e.without_url())))?;
         if !response.status().is_success() {
             let status = response.status();
-            let body: TokenError = response.json().await.unwrap_or(TokenError {
+            let body: EntraErrorBody = response.json().await.unwrap_or(EntraErrorBody {
                 error: status.to_string(),
                 error_description: String::new(),
             });
             // error_description is Entra's text (AADSTS…); it never holds secrets.
-            return Err(GraphError::Token(format!(
+            return Err(TokenError(format!(
                 "{}: {}",
                 body.error, body.error_description
             )));
@@ -123,7 +126,7 @@ impl AppTokenSource {
         let body: TokenResponse = response
             .json()
             .await
-            .map_err(|e| GraphError::Token(format!("malformed token response: {e}")))?;
+            .map_err(|e| TokenError(format!("malformed token response: {e}")))?;
         let lifetime = Duration::from_secs(body.expires_in);
         let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_AHEAD).max(lifetime / 2);
         Ok(Cached {
