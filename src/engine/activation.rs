@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 
+use super::guard::{Guard, Guarded};
 use super::jobs::Job;
 use super::port::{CardAction, Message};
 use super::resume::Resume;
@@ -16,9 +17,9 @@ use crate::graph::{GraphError, em, pim};
 use stagegate_domain::approval::{AssignmentState, RequestState};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
-/// The claims request that asks Entra for an MFA sign-in.
 mod recovery;
 
+/// The claims request that asks Entra for an MFA sign-in.
 pub const MFA_CLAIMS: &str = r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
 
 fn text(text: impl Into<String>) -> Message {
@@ -50,23 +51,19 @@ impl Engine {
             },
             justification: None,
         };
-        let (Some(me), Some(token)) = (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can activate as you.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
+        let guard = Guard {
+            sign_in: "Sign in so I can activate as you.",
+            resume: Some(&resume),
+            requester_only: Some("Only the requester can activate this access."),
         };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
+        let Guarded {
+            me,
+            token,
+            snapshot,
+        } = match self.guard(who, request, &guard).await? {
+            Ok(guarded) => guarded,
+            Err(refusal) => return Ok(refusal),
         };
-        if snapshot.view.requester != me {
-            return Ok(text("Only the requester can activate this access."));
-        }
         if snapshot.view.state != RequestState::Delivered
             || snapshot.view.assignment != Some(AssignmentState::Delivered)
         {
@@ -293,23 +290,19 @@ impl Engine {
             action: CardAction::Extend { request: *request },
             justification: None,
         };
-        let (Some(me), Some(token)) = (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can ask for the extension as you.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
+        let guard = Guard {
+            sign_in: "Sign in so I can ask for the extension as you.",
+            resume: Some(&resume),
+            requester_only: Some("Only the requester can extend this access."),
         };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
+        let Guarded {
+            me,
+            token,
+            snapshot,
+        } = match self.guard(who, request, &guard).await? {
+            Ok(guarded) => guarded,
+            Err(refusal) => return Ok(refusal),
         };
-        if snapshot.view.requester != me {
-            return Ok(text("Only the requester can extend this access."));
-        }
         let Some(assignment) = snapshot.request.assignment.as_ref() else {
             return Ok(text("There is no assignment to extend."));
         };

@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 
+use super::guard::{Guard, Guarded};
 use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::{Engine, EngineError};
@@ -92,20 +93,18 @@ impl Engine {
             action: action.clone(),
             justification: justification.map(str::to_owned),
         };
-        let (Some(clicker), Some(token)) =
-            (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in once so I can record your decision as you. It completes by itself after sign-in.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
+        let guard = Guard {
+            sign_in: "Sign in once so I can record your decision as you. It completes by itself after sign-in.",
+            resume: Some(&resume),
+            requester_only: None,
         };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
+        let Guarded {
+            me: clicker,
+            token,
+            snapshot,
+        } = match self.guard(who, request, &guard).await? {
+            Ok(guarded) => guarded,
+            Err(refusal) => return Ok(refusal),
         };
         let refuse = |r: DecisionRefusal| Ok(text(r.to_string()));
         let k = match authorize_decision(&snapshot.view, &clicker, stage_id) {

@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod commands;
 pub mod decisions;
+mod guard;
 pub mod intake;
 pub mod jobs;
 pub mod linking;
