@@ -5,15 +5,17 @@
 //! said only once Graph shows the activation.
 
 use chrono::Utc;
+use secrecy::SecretString;
 
-use super::guard::{Guard, Guarded};
+use super::guard::{Checked, Guard, Guarded};
 use super::jobs::Job;
 use super::port::{CardAction, Message};
 use super::resume::Resume;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
-use crate::graph::models::TicketInfo;
-use crate::graph::{GraphError, em, pim};
+use crate::graph::models::{GroupScheduleRequest, TicketInfo};
+use crate::graph::{GraphError, pim};
+use crate::store::links::ChatIdentity;
 use stagegate_domain::approval::{AssignmentState, RequestState};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
@@ -37,7 +39,8 @@ fn acrs_claims(message: &str) -> Option<String> {
 }
 
 impl Engine {
-    /// Activation, by the requester only.
+    /// Activation, by the requester only: the refusal checks, the PIM
+    /// call as the requester, then the record and the confirmation.
     pub(super) async fn activate(
         &self,
         who: &ChatIdentity,
@@ -64,33 +67,78 @@ impl Engine {
             Ok(guarded) => guarded,
             Err(refusal) => return Ok(refusal),
         };
+        let length = match self.activation_length(&snapshot, &me, duration).await? {
+            Ok(length) => length,
+            Err(refusal) => return Ok(refusal),
+        };
+        let created = self
+            .self_activate(&snapshot, &me, &token, duration, length)
+            .await?;
+        let schedule_request = match created {
+            Ok(created) => created.id,
+            Err(e) => return self.activation_refused(who, &resume, e).await,
+        };
+        self.activation_requested(&snapshot, &me, duration, &schedule_request)
+            .await?;
+        self.confirm_activation(&snapshot, &me, &schedule_request)
+            .await
+    }
+
+    /// How long the activation may last, or why there is nothing to
+    /// activate (yet).
+    async fn activation_length(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        duration: &str,
+    ) -> Result<Checked<chrono::Duration>, EngineError> {
+        let request = snapshot.view.id;
         if snapshot.view.state != RequestState::Delivered
             || snapshot.view.assignment != Some(AssignmentState::Delivered)
         {
-            return Ok(text(format!(
+            return Ok(Err(text(format!(
                 "Request {request} has nothing to activate (it is {}).",
                 snapshot.view.state
-            )));
+            ))));
         }
         let Ok(length) = super::time::parse_duration(duration) else {
-            return Ok(text(format!("`{duration}` is not a duration I can use.")));
+            return Ok(Err(text(format!(
+                "`{duration}` is not a duration I can use."
+            ))));
         };
         let group = snapshot.package.group;
         let rules = pim::activation_rules(&self.graph, &group).await?;
         if length > rules.maximum || length <= chrono::Duration::zero() {
-            return Ok(text(format!(
+            return Ok(Err(text(format!(
                 "Activation can last at most {}.",
                 super::time::human_duration(rules.maximum)
-            )));
+            ))));
         }
-        if pim::eligibility_instances(&self.graph, &me, &group)
+        if pim::eligibility_instances(&self.graph, me, &group)
             .await?
             .is_empty()
         {
-            return Ok(text(
+            return Ok(Err(text(
                 "Your eligibility isn't visible in PIM yet; try again in a minute.",
-            ));
+            )));
         }
+        Ok(Ok(length))
+    }
+
+    /// PIM's `selfActivate` as the requester, with the request's
+    /// justification and ticket. The activation is recorded as
+    /// `requesting` around the call and put back as it was if PIM did not
+    /// (or may not have) activated.
+    async fn self_activate(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        token: &SecretString,
+        duration: &str,
+        length: chrono::Duration,
+    ) -> Result<Result<GroupScheduleRequest, GraphError>, EngineError> {
+        let request = snapshot.view.id;
+        let group = snapshot.package.group;
         let justification = snapshot
             .view
             .justification
@@ -120,8 +168,8 @@ impl Engine {
             .await?;
         let created = pim::self_activate(
             &self.graph,
-            &token,
-            &me,
+            token,
+            me,
             &group,
             length,
             &justification,
@@ -147,50 +195,68 @@ impl Engine {
                 )
                 .await?;
         }
+        Ok(created)
+    }
+
+    /// The answer to PIM refusing an activation: a step-up sign-in when
+    /// the policy's MFA or authentication-context rule is what refused.
+    async fn activation_refused(
+        &self,
+        who: &ChatIdentity,
+        resume: &Resume,
+        refused: GraphError,
+    ) -> Result<Message, EngineError> {
         let step_up = |claims: String| async move {
             self.sign_in_prompt(
                 who,
                 "This activation needs a stronger sign-in (MFA). Sign in again; the activation then completes by itself.",
                 Some(&claims),
-                Some(&resume),
+                Some(resume),
             )
             .await
         };
-        let schedule_request = match created {
-            Ok(r) => r,
-            Err(GraphError::ClaimsChallenge { claims }) => return Ok(step_up(claims).await),
-            Err(GraphError::InvalidRequest { code, message })
+        Ok(match refused {
+            GraphError::ClaimsChallenge { claims } => step_up(claims).await,
+            GraphError::InvalidRequest { code, message }
                 if code == "RoleAssignmentRequestPolicyValidationFailed"
                     && message.contains("MfaRule") =>
             {
-                return Ok(step_up(MFA_CLAIMS.to_owned()).await);
+                step_up(MFA_CLAIMS.to_owned()).await
             }
-            Err(GraphError::InvalidRequest { code, message })
+            GraphError::InvalidRequest { code, message }
                 if code == "RoleAssignmentRequestAcrsValidationFailed" =>
             {
-                return Ok(match acrs_claims(&message) {
+                match acrs_claims(&message) {
                     Some(claims) => step_up(claims).await,
                     None => text(format!("PIM refused the activation: {message}")),
-                });
+                }
             }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => {
-                return Ok(text(format!("PIM refused the activation: {message}")));
+            GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. } => {
+                text(format!("PIM refused the activation: {message}"))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let now = Utc::now();
+            e => return Err(e.into()),
+        })
+    }
+
+    /// Records and audits the activation PIM accepted.
+    async fn activation_requested(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        duration: &str,
+        schedule_request: &str,
+    ) -> Result<(), EngineError> {
+        let r = snapshot.view.id.to_string();
         self.store
             .upsert_activation(
                 &r,
                 &me.to_string(),
-                &group.to_string(),
+                &snapshot.package.group.to_string(),
                 duration,
                 "requested",
-                Some(&schedule_request.id),
+                Some(schedule_request),
                 None,
-                now,
+                Utc::now(),
             )
             .await?;
         self.audit(
@@ -198,11 +264,10 @@ impl Engine {
             "activation.requested",
             &r,
             "ok",
-            serde_json::json!({ "duration": duration, "scheduleRequest": schedule_request.id }),
+            serde_json::json!({ "duration": duration, "scheduleRequest": schedule_request }),
         )
         .await;
-        self.confirm_activation(&snapshot, &me, &schedule_request.id)
-            .await
+        Ok(())
     }
 
     /// Says "active until …" once Graph lists the activation, and alerts
@@ -278,156 +343,11 @@ impl Engine {
         .await?;
         Ok(result)
     }
-
-    /// Extension of an assignment about to expire: a `userUpdate` request
-    /// by the requester, with the original ticket and justification.
-    pub(super) async fn extend(
-        &self,
-        who: &ChatIdentity,
-        request: &RequestId,
-    ) -> Result<Message, EngineError> {
-        let resume = Resume::Action {
-            action: CardAction::Extend { request: *request },
-            justification: None,
-        };
-        let guard = Guard {
-            sign_in: "Sign in so I can ask for the extension as you.",
-            resume: Some(&resume),
-            requester_only: Some("Only the requester can extend this access."),
-        };
-        let Guarded {
-            me,
-            token,
-            snapshot,
-        } = match self.guard(who, request, &guard).await? {
-            Ok(guarded) => guarded,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(assignment) = snapshot.request.assignment.as_ref() else {
-            return Ok(text("There is no assignment to extend."));
-        };
-        let entry = &snapshot.package.entry;
-        let ticket = snapshot.view.ticket.clone().unwrap_or_default();
-        let new = em::NewRequest {
-            target: &me,
-            package: &entry.package,
-            policy: &entry.policy,
-            ticket_question: &entry.ticket_question,
-            ticket: &ticket,
-            justification: snapshot.view.justification.as_deref(),
-        };
-        match em::create_request(&self.graph, &token, &new, Some(&assignment.id)).await {
-            Ok(created) => {
-                if let Ok(id) = created.id.parse::<RequestId>() {
-                    let _ = self.reconcile(&id).await;
-                }
-                Ok(text(format!(
-                    "Extension requested (request {}); it goes through approval again.",
-                    created.id
-                )))
-            }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => Ok(text(format!(
-                "Microsoft Entra refused the extension: {message}"
-            ))),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// A member joined or left a watched group. Joins that no activation
-    /// through the bot explains are reported to the security channel, once
-    /// per change: keyed by the notification's id when Graph gave one (a
-    /// redelivery has the same id), else by the second it was seen.
-    pub(super) async fn on_membership(
-        &self,
-        group: &ObjectId,
-        member: &ObjectId,
-        added: bool,
-        notification: Option<&str>,
-    ) -> Result<(), EngineError> {
-        if !added || !self.packages.iter().any(|p| p.group == *group) {
-            return Ok(());
-        }
-        let explained = self
-            .store
-            .activation_of(&member.to_string(), &group.to_string())
-            .await?
-            .is_some_and(|a| matches!(a.state.as_str(), "active" | "requested" | "requesting"));
-        if explained {
-            return Ok(());
-        }
-        let name = self.display_name(member).await;
-        let at = self.clock.now();
-        let key = match notification {
-            Some(id) => format!("membership:{group}:{member}:notification:{id}"),
-            None => format!("membership:{group}:{member}:{}", at.timestamp()),
-        };
-        let seen = format!("Seen at: {}", at.format("%Y-%m-%d %H:%M UTC"));
-        // Activated elsewhere (the PIM portal, PowerShell) by someone whose
-        // request was approved: an activation alert naming that approval.
-        if let Some(lines) = self.approval_explaining(group, member).await? {
-            let mut lines = lines;
-            lines.push(seen);
-            let job = Job::Security {
-                channel: None,
-                message: Message::SecurityAlert {
-                    title: "Privileged role activated outside chat".into(),
-                    lines,
-                },
-            };
-            return self.queue_unattached(&[(key, job)]).await;
-        }
-        let job = Job::Security {
-            channel: None,
-            message: Message::SecurityAlert {
-                title: "Privileged group membership not made through stagegate".into(),
-                lines: vec![
-                    format!("Group: {group}"),
-                    format!("Member: {name} ({member})"),
-                    seen,
-                ],
-            },
-        };
-        self.queue_unattached(&[(key, job)]).await
-    }
-}
-
-impl Engine {
-    /// The delivered request that makes `member` eligible for `group`, as
-    /// alert lines (request, requester, package, approvers, ticket).
-    async fn approval_explaining(
-        &self,
-        group: &ObjectId,
-        member: &ObjectId,
-    ) -> Result<Option<Vec<String>>, EngineError> {
-        let aliases: Vec<String> = self
-            .packages
-            .iter()
-            .filter(|p| p.group == *group)
-            .map(|p| p.alias.to_string())
-            .collect();
-        let Some(id) = self
-            .store
-            .delivered_request_of(&member.to_string(), &aliases)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Ok(request) = id.parse::<RequestId>() else {
-            return Ok(None);
-        };
-        let Some(snapshot) = self.snapshot(&request).await? else {
-            return Ok(None);
-        };
-        let lines = approval_alert_lines(&snapshot, member, group);
-        Ok(Some(lines))
-    }
 }
 
 /// What an activation alert says about the approval behind it: request,
 /// requester, package, role, group, each stage's approver, ticket.
-fn approval_alert_lines(
+pub(super) fn approval_alert_lines(
     snapshot: &super::view::Snapshot,
     requester: &ObjectId,
     group: &ObjectId,
@@ -457,8 +377,6 @@ fn approval_alert_lines(
     }
     lines
 }
-
-use crate::store::links::ChatIdentity;
 
 #[cfg(test)]
 mod tests {
