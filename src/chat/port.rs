@@ -257,6 +257,18 @@ pub trait ChatPort: Send + Sync {
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError>;
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError>;
 
+    /// Rewrites the message at `at` as this port last sent it, with
+    /// `notice` on top: a click's outcome on the card clicked. Only asked
+    /// of platforms whose click handlers pass the clicked card (Teams;
+    /// Slack answers clicks ephemerally).
+    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<(), ChatError> {
+        let _ = (at, notice);
+        Err(ChatError::Permanent(format!(
+            "{} shows click outcomes another way",
+            self.platform().as_str()
+        )))
+    }
+
     /// Whether [`ChatPort::find_tagged`] can look for a post (Slack can:
     /// the bot reads its DMs; Teams cannot).
     fn finds_tagged_posts(&self) -> bool {

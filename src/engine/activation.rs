@@ -5,20 +5,24 @@
 //! said only once Graph shows the activation.
 
 use chrono::Utc;
+use secrecy::SecretString;
 
+use super::guard::{Checked, Guard, Guarded};
 use super::jobs::Job;
 use super::resume::Resume;
 use super::view::Snapshot;
 use super::{Engine, EngineError};
+use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, Message};
-use crate::graph::models::TicketInfo;
-use crate::graph::{GraphError, em, pim};
+use crate::graph::models::{GroupScheduleRequest, TicketInfo};
+use crate::graph::{GraphError, pim};
+use crate::store::ActivationState;
 use stagegate_domain::approval::{AssignmentState, RequestState};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
-/// The claims request that asks Entra for an MFA sign-in.
 mod recovery;
 
+/// The claims request that asks Entra for an MFA sign-in.
 pub const MFA_CLAIMS: &str = r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
 
 fn text(text: impl Into<String>) -> Message {
@@ -36,7 +40,8 @@ fn acrs_claims(message: &str) -> Option<String> {
 }
 
 impl Engine {
-    /// Activation, by the requester only.
+    /// Activation, by the requester only: the refusal checks, the PIM
+    /// call as the requester, then the record and the confirmation.
     pub(super) async fn activate(
         &self,
         who: &ChatIdentity,
@@ -50,50 +55,91 @@ impl Engine {
             },
             justification: None,
         };
-        let (Some(me), Some(token)) = (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can activate as you.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
+        let guard = Guard {
+            sign_in: "Sign in so I can activate as you.",
+            resume: Some(&resume),
+            requester_only: Some("Only the requester can activate this access."),
         };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
+        let Guarded {
+            me,
+            token,
+            snapshot,
+        } = match self.guard(who, request, &guard).await? {
+            Ok(guarded) => guarded,
+            Err(refusal) => return Ok(refusal),
         };
-        if snapshot.view.requester != me {
-            return Ok(text("Only the requester can activate this access."));
-        }
+        let length = match self.activation_length(&snapshot, &me, duration).await? {
+            Ok(length) => length,
+            Err(refusal) => return Ok(refusal),
+        };
+        let created = self
+            .self_activate(&snapshot, &me, &token, duration, length)
+            .await?;
+        let schedule_request = match created {
+            Ok(created) => created.id,
+            Err(e) => return self.activation_refused(who, &resume, e).await,
+        };
+        self.activation_requested(&snapshot, &me, duration, &schedule_request)
+            .await?;
+        self.confirm_activation(&snapshot, &me, &schedule_request)
+            .await
+    }
+
+    /// How long the activation may last, or why there is nothing to
+    /// activate (yet).
+    async fn activation_length(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        duration: &str,
+    ) -> Result<Checked<chrono::Duration>, EngineError> {
+        let request = snapshot.view.id;
         if snapshot.view.state != RequestState::Delivered
             || snapshot.view.assignment != Some(AssignmentState::Delivered)
         {
-            return Ok(text(format!(
+            return Ok(Err(text(format!(
                 "Request {request} has nothing to activate (it is {}).",
                 snapshot.view.state
-            )));
+            ))));
         }
         let Ok(length) = super::time::parse_duration(duration) else {
-            return Ok(text(format!("`{duration}` is not a duration I can use.")));
+            return Ok(Err(text(format!(
+                "`{duration}` is not a duration I can use."
+            ))));
         };
         let group = snapshot.package.group;
         let rules = pim::activation_rules(&self.graph, &group).await?;
         if length > rules.maximum || length <= chrono::Duration::zero() {
-            return Ok(text(format!(
+            return Ok(Err(text(format!(
                 "Activation can last at most {}.",
                 super::time::human_duration(rules.maximum)
-            )));
+            ))));
         }
-        if pim::eligibility_instances(&self.graph, &me, &group)
+        if pim::eligibility_instances(&self.graph, me, &group)
             .await?
             .is_empty()
         {
-            return Ok(text(
+            return Ok(Err(text(
                 "Your eligibility isn't visible in PIM yet; try again in a minute.",
-            ));
+            )));
         }
+        Ok(Ok(length))
+    }
+
+    /// PIM's `selfActivate` as the requester, with the request's
+    /// justification and ticket. The activation is recorded as
+    /// `requesting` around the call and put back as it was if PIM did not
+    /// (or may not have) activated.
+    async fn self_activate(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        token: &SecretString,
+        duration: &str,
+        length: chrono::Duration,
+    ) -> Result<Result<GroupScheduleRequest, GraphError>, EngineError> {
+        let request = snapshot.view.id;
+        let group = snapshot.package.group;
         let justification = snapshot
             .view
             .justification
@@ -107,12 +153,11 @@ impl Engine {
         // Recorded before the call: PIM adds the member at once, and the
         // group's change notification can reach intake before PIM's answer
         // reaches us; a join seen meanwhile must read as this activation.
-        let r = request.to_string();
-        let previous = self.store.activation(request).await?;
+        let previous = self.store.activation(&request).await?;
         self.store
             .upsert_activation(
-                request,
-                &me,
+                &request,
+                me,
                 &group,
                 duration,
                 ActivationState::Requesting,
@@ -123,8 +168,8 @@ impl Engine {
             .await?;
         let created = pim::self_activate(
             &self.graph,
-            &token,
-            &me,
+            token,
+            me,
             &group,
             length,
             &justification,
@@ -139,8 +184,8 @@ impl Engine {
                 });
             self.store
                 .upsert_activation(
-                    request,
-                    &me,
+                    &request,
+                    me,
                     &group,
                     &duration,
                     state,
@@ -150,62 +195,78 @@ impl Engine {
                 )
                 .await?;
         }
+        Ok(created)
+    }
+
+    /// The answer to PIM refusing an activation: a step-up sign-in when
+    /// the policy's MFA or authentication-context rule is what refused.
+    async fn activation_refused(
+        &self,
+        who: &ChatIdentity,
+        resume: &Resume,
+        refused: GraphError,
+    ) -> Result<Message, EngineError> {
         let step_up = |claims: String| async move {
             self.sign_in_prompt(
                 who,
                 "This activation needs a stronger sign-in (MFA). Sign in again; the activation then completes by itself.",
                 Some(&claims),
-                Some(&resume),
+                Some(resume),
             )
             .await
         };
-        let schedule_request = match created {
-            Ok(r) => r,
-            Err(GraphError::ClaimsChallenge { claims }) => return Ok(step_up(claims).await),
-            Err(GraphError::InvalidRequest { code, message })
+        Ok(match refused {
+            GraphError::ClaimsChallenge { claims } => step_up(claims).await,
+            GraphError::InvalidRequest { code, message }
                 if code == "RoleAssignmentRequestPolicyValidationFailed"
                     && message.contains("MfaRule") =>
             {
-                return Ok(step_up(MFA_CLAIMS.to_owned()).await);
+                step_up(MFA_CLAIMS.to_owned()).await
             }
-            Err(GraphError::InvalidRequest { code, message })
+            GraphError::InvalidRequest { code, message }
                 if code == "RoleAssignmentRequestAcrsValidationFailed" =>
             {
-                return Ok(match acrs_claims(&message) {
+                match acrs_claims(&message) {
                     Some(claims) => step_up(claims).await,
                     None => text(format!("PIM refused the activation: {message}")),
-                });
+                }
             }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => {
-                return Ok(text(format!("PIM refused the activation: {message}")));
+            GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. } => {
+                text(format!("PIM refused the activation: {message}"))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let now = Utc::now();
+            e => return Err(e.into()),
+        })
+    }
+
+    /// Records and audits the activation PIM accepted.
+    async fn activation_requested(
+        &self,
+        snapshot: &Snapshot,
+        me: &ObjectId,
+        duration: &str,
+        schedule_request: &str,
+    ) -> Result<(), EngineError> {
         self.store
             .upsert_activation(
-                request,
-                &me,
-                &group,
+                &snapshot.view.id,
+                me,
+                &snapshot.package.group,
                 duration,
                 ActivationState::Requested,
-                Some(&schedule_request.id),
+                Some(schedule_request),
                 None,
-                now,
+                Utc::now(),
             )
             .await?;
         self.audit(
             &me.to_string(),
             "activation.requested",
-            &r,
+            &snapshot.view.id.to_string(),
             "ok",
-            serde_json::json!({ "duration": duration, "scheduleRequest": schedule_request.id }),
+            serde_json::json!({ "duration": duration, "scheduleRequest": schedule_request }),
         )
         .await;
-        self.confirm_activation(&snapshot, &me, &schedule_request.id)
-            .await
+        Ok(())
     }
 
     /// Says "active until …" once Graph lists the activation, and alerts
@@ -280,153 +341,11 @@ impl Engine {
         .await?;
         Ok(result)
     }
-
-    /// Extension of an assignment about to expire: a `userUpdate` request
-    /// by the requester, with the original ticket and justification.
-    pub(super) async fn extend(
-        &self,
-        who: &ChatIdentity,
-        request: &RequestId,
-    ) -> Result<Message, EngineError> {
-        let resume = Resume::Action {
-            action: CardAction::Extend { request: *request },
-            justification: None,
-        };
-        let (Some(me), Some(token)) = (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can ask for the extension as you.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
-        };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
-        };
-        if snapshot.view.requester != me {
-            return Ok(text("Only the requester can extend this access."));
-        }
-        let Some(assignment) = snapshot.request.assignment.as_ref() else {
-            return Ok(text("There is no assignment to extend."));
-        };
-        let entry = &snapshot.package.entry;
-        let ticket = snapshot.view.ticket.clone().unwrap_or_default();
-        let new = em::NewRequest {
-            target: &me,
-            package: &entry.package,
-            policy: &entry.policy,
-            ticket_question: &entry.ticket_question,
-            ticket: &ticket,
-            justification: snapshot.view.justification.as_deref(),
-        };
-        match em::create_request(&self.graph, &token, &new, Some(&assignment.id)).await {
-            Ok(created) => {
-                if let Ok(id) = created.id.parse::<RequestId>() {
-                    let _ = self.reconcile(&id).await;
-                }
-                Ok(text(format!(
-                    "Extension requested (request {}); it goes through approval again.",
-                    created.id
-                )))
-            }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => Ok(text(format!(
-                "Microsoft Entra refused the extension: {message}"
-            ))),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// A member joined or left a watched group. Joins that no activation
-    /// through the bot explains are reported to the security channel, once
-    /// per change: keyed by the notification's id when Graph gave one (a
-    /// redelivery has the same id), else by the second it was seen.
-    pub(super) async fn on_membership(
-        &self,
-        group: &ObjectId,
-        member: &ObjectId,
-        added: bool,
-        notification: Option<&str>,
-    ) -> Result<(), EngineError> {
-        if !added || !self.packages.iter().any(|p| p.group == *group) {
-            return Ok(());
-        }
-        let explained = self
-            .store
-            .activation_of(member, group)
-            .await?
-            .is_some_and(|a| a.state.explains_membership());
-        if explained {
-            return Ok(());
-        }
-        let name = self.display_name(member).await;
-        let at = self.clock.now();
-        let key = match notification {
-            Some(id) => format!("membership:{group}:{member}:notification:{id}"),
-            None => format!("membership:{group}:{member}:{}", at.timestamp()),
-        };
-        let seen = format!("Seen at: {}", at.format("%Y-%m-%d %H:%M UTC"));
-        // Activated elsewhere (the PIM portal, PowerShell) by someone whose
-        // request was approved: an activation alert naming that approval.
-        if let Some(lines) = self.approval_explaining(group, member).await? {
-            let mut lines = lines;
-            lines.push(seen);
-            let job = Job::Security {
-                channel: None,
-                message: Message::SecurityAlert {
-                    title: "Privileged role activated outside chat".into(),
-                    lines,
-                },
-            };
-            return self.queue_unattached(&[(key, job)]).await;
-        }
-        let job = Job::Security {
-            channel: None,
-            message: Message::SecurityAlert {
-                title: "Privileged group membership not made through stagegate".into(),
-                lines: vec![
-                    format!("Group: {group}"),
-                    format!("Member: {name} ({member})"),
-                    seen,
-                ],
-            },
-        };
-        self.queue_unattached(&[(key, job)]).await
-    }
-}
-
-impl Engine {
-    /// The delivered request that makes `member` eligible for `group`, as
-    /// alert lines (request, requester, package, approvers, ticket).
-    async fn approval_explaining(
-        &self,
-        group: &ObjectId,
-        member: &ObjectId,
-    ) -> Result<Option<Vec<String>>, EngineError> {
-        let aliases: Vec<String> = self
-            .packages
-            .iter()
-            .filter(|p| p.group == *group)
-            .map(|p| p.alias.to_string())
-            .collect();
-        let Some(request) = self.store.delivered_request_of(member, &aliases).await? else {
-            return Ok(None);
-        };
-        let Some(snapshot) = self.snapshot(&request).await? else {
-            return Ok(None);
-        };
-        let lines = approval_alert_lines(&snapshot, member, group);
-        Ok(Some(lines))
-    }
 }
 
 /// What an activation alert says about the approval behind it: request,
 /// requester, package, role, group, each stage's approver, ticket.
-fn approval_alert_lines(
+pub(super) fn approval_alert_lines(
     snapshot: &super::view::Snapshot,
     requester: &ObjectId,
     group: &ObjectId,
@@ -456,9 +375,6 @@ fn approval_alert_lines(
     }
     lines
 }
-
-use crate::chat::identity::ChatIdentity;
-use crate::store::ActivationState;
 
 #[cfg(test)]
 mod tests {

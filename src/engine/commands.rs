@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 
+use super::guard::{Actor, Guard};
 use super::resume::Resume;
 use super::{Engine, EngineError};
 use crate::chat::identity::ChatIdentity;
@@ -83,16 +84,6 @@ impl Engine {
         }
     }
 
-    async fn me(
-        &self,
-        who: &ChatIdentity,
-    ) -> Result<Option<(ObjectId, secrecy::SecretString)>, EngineError> {
-        match (self.linked_user(who).await?, self.token_of(who).await?) {
-            (Some(me), Some(token)) => Ok(Some((me, token))),
-            _ => Ok(None),
-        }
-    }
-
     async fn request(
         &self,
         who: &ChatIdentity,
@@ -103,15 +94,10 @@ impl Engine {
             Ok(v) => v,
             Err(refusal) => return Ok(text(refusal.to_string())),
         };
-        let Some((me, token)) = self.me(who).await? else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in once so I can submit requests as you. Your request is submitted as soon as you're signed in.",
-                    None,
-                    Some(resume),
-                )
-                .await);
+        let sign_in = "Sign in once so I can submit requests as you. Your request is submitted as soon as you're signed in.";
+        let Actor { me, token } = match self.signed_in(who, sign_in, Some(resume)).await? {
+            Ok(actor) => actor,
+            Err(refusal) => return Ok(refusal),
         };
         if valid.dry_run {
             return self.dry_run(&valid, &me).await;
@@ -221,23 +207,17 @@ impl Engine {
         request: Option<RequestId>,
         resume: &Resume,
     ) -> Result<Message, EngineError> {
-        let Some((me, token)) = self.me(who).await? else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can look up your requests.",
-                    None,
-                    Some(resume),
-                )
-                .await);
-        };
+        let sign_in = "Sign in so I can look up your requests.";
         if let Some(id) = request {
-            let Some(s) = self.snapshot(&id).await? else {
-                return Ok(text(format!("I don't know request {id}.")));
+            let guard = Guard {
+                sign_in,
+                resume: Some(resume),
+                requester_only: Some("You can only see the status of your own requests."),
             };
-            if s.view.requester != me {
-                return Ok(text("You can only see the status of your own requests."));
-            }
+            let s = match self.guard(who, &id, &guard).await? {
+                Ok(guarded) => guarded.snapshot,
+                Err(refusal) => return Ok(refusal),
+            };
             let mut out = format!(
                 "Request {id} for {}: {}",
                 s.package.entry.display_name, s.view.state
@@ -252,6 +232,10 @@ impl Engine {
             }
             return Ok(text(out));
         }
+        let token = match self.signed_in(who, sign_in, Some(resume)).await? {
+            Ok(actor) => actor.token,
+            Err(refusal) => return Ok(refusal),
+        };
         let mine = em::my_requests(&self.graph, &token).await?;
         if mine.is_empty() {
             return Ok(text("You have no access package requests."));
@@ -276,10 +260,10 @@ impl Engine {
         id: &RequestId,
         resume: &Resume,
     ) -> Result<Message, EngineError> {
-        let Some((me, token)) = self.me(who).await? else {
-            return Ok(self
-                .sign_in_prompt(who, "Sign in so I can cancel as you.", None, Some(resume))
-                .await);
+        let sign_in = "Sign in so I can cancel as you.";
+        let Actor { me, token } = match self.signed_in(who, sign_in, Some(resume)).await? {
+            Ok(actor) => actor,
+            Err(refusal) => return Ok(refusal),
         };
         match em::cancel_request(&self.graph, &token, id).await {
             Ok(()) => {
@@ -305,15 +289,10 @@ impl Engine {
     }
 
     async fn pending(&self, who: &ChatIdentity, resume: &Resume) -> Result<Message, EngineError> {
-        let Some((_, token)) = self.me(who).await? else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in so I can list what awaits your decision.",
-                    None,
-                    Some(resume),
-                )
-                .await);
+        let sign_in = "Sign in so I can list what awaits your decision.";
+        let token = match self.signed_in(who, sign_in, Some(resume)).await? {
+            Ok(actor) => actor.token,
+            Err(refusal) => return Ok(refusal),
         };
         let approvals = em::approvals_awaiting_me(&self.graph, &token).await?;
         if approvals.is_empty() {

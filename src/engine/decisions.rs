@@ -5,18 +5,22 @@
 //! before any retry.
 
 use chrono::Utc;
+use secrecy::SecretString;
 
+use super::guard::{Checked, Guard, Guarded};
 use super::resume::Resume;
+use super::view::Snapshot;
 use super::{Engine, EngineError};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, Message};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
 use crate::store::decisions::NewDecision;
-use crate::store::engine::DecisionRow;
 use crate::store::{DecisionState, StoreError};
 use stagegate_domain::approval::{DecisionRefusal, authorize_decision};
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
+
+mod recovery;
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
@@ -79,6 +83,9 @@ impl Engine {
         }
     }
 
+    /// A decision: the refusal checks (sign-in, approver, Graph's own
+    /// assignment, justification, MFA age), then the durable record, the
+    /// relay to Graph, the answer, and a reconcile for everyone's cards.
     async fn decide(
         &self,
         who: &ChatIdentity,
@@ -92,61 +99,125 @@ impl Engine {
             action: action.clone(),
             justification: justification.map(str::to_owned),
         };
-        let (Some(clicker), Some(token)) =
-            (self.linked_user(who).await?, self.token_of(who).await?)
-        else {
-            return Ok(self
-                .sign_in_prompt(
-                    who,
-                    "Sign in once so I can record your decision as you. It completes by itself after sign-in.",
-                    None,
-                    Some(&resume),
-                )
-                .await);
+        let guard = Guard {
+            sign_in: "Sign in once so I can record your decision as you. It completes by itself after sign-in.",
+            resume: Some(&resume),
+            requester_only: None,
         };
-        let Some(snapshot) = self.snapshot(request).await? else {
-            return Ok(text(format!("I don't know request {request}.")));
+        let Guarded {
+            me: clicker,
+            token,
+            snapshot,
+        } = match self.guard(who, request, &guard).await? {
+            Ok(guarded) => guarded,
+            Err(refusal) => return Ok(refusal),
         };
-        let refuse = |r: DecisionRefusal| Ok(text(r.to_string()));
-        let k = match authorize_decision(&snapshot.view, &clicker, stage_id) {
+        let k = match self.authorize(&snapshot, &clicker, stage_id).await {
             Ok(k) => k,
+            Err(refusal) => return Ok(refusal),
+        };
+        if let Err(refusal) = self.assigned_by_graph(&token, request, stage_id).await? {
+            return Ok(refusal);
+        }
+        let justification = justification.map(str::trim).unwrap_or_default();
+        if let Err(refusal) = self
+            .ready_to_decide(who, &snapshot, k, justification, &resume)
+            .await?
+        {
+            return Ok(refusal);
+        }
+        let decision = NewDecision {
+            request_id: request,
+            stage: k,
+            stage_id,
+            approver: &clicker,
+            identity: who,
+            review,
+            justification,
+        };
+        let id = match self.record(&decision, &snapshot).await? {
+            Ok(id) => id,
+            Err(refusal) => return Ok(refusal),
+        };
+        let outcome = self
+            .relay(id, &token, request, k, stage_id, review, justification)
+            .await?;
+        let reply = self
+            .relay_reply(who, request, k, review, outcome, &resume)
+            .await?;
+        if let Err(e) = self.reconcile(request).await {
+            tracing::warn!(request = %request, error = %e, "reconcile after decision failed");
+        }
+        Ok(reply)
+    }
+
+    /// Our own approver resolution: the stage number `clicker` may decide,
+    /// or why not. A stage already decided is caught up on first.
+    async fn authorize(
+        &self,
+        snapshot: &Snapshot,
+        clicker: &ObjectId,
+        stage_id: &StageId,
+    ) -> Checked<u8> {
+        match authorize_decision(&snapshot.view, clicker, stage_id) {
+            Ok(k) => Ok(k),
             Err(DecisionRefusal::AlreadyDecided { result, by }) => {
-                self.catch_up_after_stale_click(request).await;
+                self.catch_up_after_stale_click(&snapshot.view.id).await;
                 let by = by.map(|b| snapshot.name(&b));
                 let verb = result.as_str().to_lowercase();
-                return Ok(text(match by {
+                Err(text(match by {
                     Some(by) => format!("This stage was already {verb} by {by}."),
                     None => format!("This stage was already {verb}."),
-                }));
+                }))
             }
-            Err(r) => return refuse(r),
-        };
-        // Graph's own say: the stage must be assigned to the clicker.
-        match self.read_stages_with(&token, request).await {
+            Err(r) => Err(text(r.to_string())),
+        }
+    }
+
+    /// Graph's own say: the stage must be assigned to the token's owner.
+    async fn assigned_by_graph(
+        &self,
+        token: &SecretString,
+        request: &RequestId,
+        stage_id: &StageId,
+    ) -> Result<Checked<()>, EngineError> {
+        let not_an_approver = || Ok(Err(text(DecisionRefusal::NotAnApprover.to_string())));
+        match self.read_stages_with(token, request).await {
             Ok(stages) => {
                 let mine = stages
                     .iter()
                     .find(|s| s.id.eq_ignore_ascii_case(&stage_id.to_string()))
                     .and_then(|s| s.assigned_to_me);
                 if mine == Some(false) {
-                    return refuse(DecisionRefusal::NotAnApprover);
+                    return not_an_approver();
                 }
+                Ok(Ok(()))
             }
-            Err(GraphError::Forbidden { .. } | GraphError::NotFound { .. }) => {
-                return refuse(DecisionRefusal::NotAnApprover);
-            }
-            Err(e) => return Err(e.into()),
+            Err(GraphError::Forbidden { .. } | GraphError::NotFound { .. }) => not_an_approver(),
+            Err(e) => Err(e.into()),
         }
-        let justification = justification.map(str::trim).unwrap_or_default();
+    }
+
+    /// What the package asks of a decision beyond being an approver: a
+    /// justification where the stage needs one, a recent MFA sign-in
+    /// where the package demands it.
+    async fn ready_to_decide(
+        &self,
+        who: &ChatIdentity,
+        snapshot: &Snapshot,
+        k: u8,
+        justification: &str,
+        resume: &Resume,
+    ) -> Result<Checked<()>, EngineError> {
         if justification.is_empty() && snapshot.justification_required(k) {
-            return Ok(text(
+            return Ok(Err(text(
                 "This stage needs a justification: say why you approve or deny, then press the button again.",
-            ));
+            )));
         }
         if let Some(max_age) = snapshot.package.approval_mfa_max_age
             && !self.recent_mfa(who, max_age).await?
         {
-            return Ok(self
+            return Ok(Err(self
                 .sign_in_prompt(
                     who,
                     &format!(
@@ -155,55 +226,64 @@ impl Engine {
                         max_age.num_minutes()
                     ),
                     Some(crate::identity::link::MFA_CLAIMS),
-                    Some(&resume),
+                    Some(resume),
                 )
-                .await);
+                .await));
         }
-        let recorded = self
-            .store
-            .record_decision(
-                &NewDecision {
-                    request_id: request,
-                    stage: k,
-                    stage_id,
-                    approver: &clicker,
-                    identity: who,
-                    review,
-                    justification,
-                },
-                Utc::now(),
-            )
-            .await;
-        let id = match recorded {
+        Ok(Ok(()))
+    }
+
+    /// Records the decision before it is relayed, so a crash in between is
+    /// recovered rather than lost; only one live decision per stage wins.
+    async fn record(
+        &self,
+        decision: &NewDecision<'_>,
+        snapshot: &Snapshot,
+    ) -> Result<Checked<i64>, EngineError> {
+        let id = match self.store.record_decision(decision, Utc::now()).await {
             Ok(id) => id,
             Err(StoreError::Conflict(_)) => {
-                let existing = self.store.live_decision(request, k).await?;
+                let existing = self
+                    .store
+                    .live_decision(decision.request_id, decision.stage)
+                    .await?;
                 let mine = existing
                     .as_ref()
-                    .is_some_and(|d| d.approver == clicker.to_string());
-                return Ok(text(if mine {
+                    .is_some_and(|d| d.approver == decision.approver.to_string());
+                return Ok(Err(text(if mine {
                     "Your decision on this stage is already recorded.".to_owned()
                 } else {
                     let by = existing
                         .and_then(|d| d.approver.parse::<ObjectId>().ok())
                         .map_or_else(|| "another approver".to_owned(), |a| snapshot.name(&a));
                     format!("{by} has already decided this stage.")
-                }));
+                })));
             }
             Err(e) => return Err(e.into()),
         };
+        let k = decision.stage;
         self.audit(
-            &clicker.to_string(),
+            &decision.approver.to_string(),
             "decision.recorded",
-            &format!("{request}:{k}"),
-            review.as_str(),
+            &format!("{}:{k}", decision.request_id),
+            decision.review.as_str(),
             serde_json::json!({ "stage": k }),
         )
         .await;
-        let outcome = self
-            .relay(id, &token, request, k, stage_id, review, justification)
-            .await?;
-        let reply = match outcome {
+        Ok(Ok(id))
+    }
+
+    /// What the approver is told once the relay's outcome is known.
+    async fn relay_reply(
+        &self,
+        who: &ChatIdentity,
+        request: &RequestId,
+        k: u8,
+        review: Review,
+        outcome: Relay,
+        resume: &Resume,
+    ) -> Result<Message, EngineError> {
+        Ok(match outcome {
             Relay::Relayed => text(format!(
                 "Recorded: you {} stage {k} of request {request}.",
                 if review == Review::Approve { "approved" } else { "denied" }
@@ -228,7 +308,7 @@ impl Engine {
                     who,
                     "Microsoft Entra asks you to sign in again (stronger authentication) before this decision can be recorded.",
                     Some(&claims),
-                    Some(&resume),
+                    Some(resume),
                 )
                 .await
             }
@@ -236,11 +316,7 @@ impl Engine {
             Relay::Uncertain => text(
                 "I couldn't confirm the decision with Microsoft Entra yet; I'll check and retry.",
             ),
-        };
-        if let Err(e) = self.reconcile(request).await {
-            tracing::warn!(request = %request, error = %e, "reconcile after decision failed");
-        }
-        Ok(reply)
+        })
     }
 
     /// Whether `who` completed MFA within `max_age`. Entra's `auth_time`
@@ -304,80 +380,6 @@ impl Engine {
         )
         .await;
         Ok(outcome)
-    }
-
-    /// Start-up: settles decisions a crash left recorded or relaying.
-    pub async fn recover_decisions(&self) -> Result<(), EngineError> {
-        let _one_at_a_time = self.recovery.lock().await;
-        for d in self.store.unrelayed_decisions().await? {
-            if let Err(e) = self.recover_one(&d).await {
-                tracing::warn!(decision = d.id, error = %e, "decision recovery failed");
-            }
-        }
-        Ok(())
-    }
-
-    async fn recover_one(&self, d: &DecisionRow) -> Result<(), EngineError> {
-        let (Ok(request), Ok(stage_id)) = (d.request_id.parse(), d.stage_id.parse::<StageId>())
-        else {
-            return Ok(());
-        };
-        let Some(token) = self.token_of(&d.identity).await? else {
-            self.store
-                .set_decision_state(
-                    d.id,
-                    DecisionState::Failed,
-                    Some("approver no longer linked"),
-                    Utc::now(),
-                )
-                .await?;
-            return Ok(());
-        };
-        let stages = self.read_stages_with(&token, &request).await?;
-        let stage = stages
-            .iter()
-            .find(|s| s.id.eq_ignore_ascii_case(&d.stage_id));
-        let reviewed_by = stage
-            .and_then(|s| s.reviewed_by.as_ref())
-            .and_then(|r| r.id.clone());
-        if reviewed_by
-            .as_deref()
-            .is_some_and(|by| by.eq_ignore_ascii_case(&d.approver))
-        {
-            self.store
-                .set_decision_state(
-                    d.id,
-                    DecisionState::Relayed,
-                    Some("verified after restart"),
-                    Utc::now(),
-                )
-                .await?;
-        } else if stage.is_some_and(|s| {
-            s.status.as_deref() == Some("InProgress")
-                && s.review_result.as_deref() == Some("NotReviewed")
-        }) {
-            let k = u8::try_from(d.stage).unwrap_or(0);
-            self.relay(
-                d.id,
-                &token,
-                &request,
-                k,
-                &stage_id,
-                d.review,
-                &d.justification,
-            )
-            .await?;
-        } else {
-            self.store
-                .set_decision_state(
-                    d.id,
-                    DecisionState::Conflict,
-                    Some("decided elsewhere"),
-                    Utc::now(),
-                )
-                .await?;
-        }
-        self.reconcile(&request).await
     }
 }
 

@@ -4,10 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use super::render;
 use super::view::{Snapshot, stage_result};
 use crate::chat::identity::ChatIdentity;
-use crate::chat::port::{ApprovalCard, Message, PersonRef, StageHistory};
+use crate::chat::port::{ApprovalCard, Message, MessageRef, PersonRef, StageHistory};
 use crate::config::SecurityChannelSettings;
 use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{Effect, RequesterEvent};
@@ -43,6 +45,15 @@ pub enum Job {
     },
     /// Replace what the job with key `key` posted.
     UpdateOf { key: String, message: Message },
+    /// After a click: the clicked message as last sent, with the click's
+    /// outcome on top, once the request's own updates have gone out.
+    ClickOutcome {
+        request: RequestId,
+        identity: ChatIdentity,
+        at: MessageRef,
+        note: String,
+        clicked_at: DateTime<Utc>,
+    },
     /// Post to a security channel: `channel`, set by [`fan_out`] (jobs
     /// queued before several channels existed have none: every channel).
     Security {
@@ -62,7 +73,9 @@ impl Job {
             Self::ToIdentity { identity, .. } => format!("identity:{identity}"),
             // Updates replace messages already delivered; they are not
             // new messages to anyone, so they share one generous bucket.
-            Self::RetireCards { .. } | Self::UpdateOf { .. } => "updates".into(),
+            Self::RetireCards { .. } | Self::UpdateOf { .. } | Self::ClickOutcome { .. } => {
+                "updates".into()
+            }
             Self::Security {
                 channel: Some(c), ..
             } => format!("security:{}:{}", c.platform, c.channel),
@@ -93,6 +106,7 @@ impl Job {
                 }
             }
             Self::UpdateOf { key, .. } => format!("update:{key}"),
+            Self::ClickOutcome { at, .. } => format!("click:{}", at.0),
             other => other.destination(),
         }
     }

@@ -6,9 +6,12 @@
 pub mod activation;
 pub mod commands;
 pub mod decisions;
+mod extension;
+mod guard;
 pub mod intake;
 pub mod jobs;
 pub mod linking;
+mod membership;
 pub mod memory;
 pub mod outbox;
 pub mod reconcile;

@@ -18,6 +18,7 @@ use stagegate_domain::ids::{ObjectId, RequestId};
 
 mod attempts;
 mod cards;
+mod clicks;
 mod in_flight;
 use crate::chat::identity::ChatIdentity;
 use crate::store::outbox::{LaneLoad, NewJob, OutboxRow};
@@ -234,25 +235,11 @@ impl Engine {
 
     /// Resolves when no job is pending or in flight.
     pub async fn outbox_idle(&self) {
-        self.outbox_drained(None).await;
-    }
-
-    /// Resolves when no job of `request` is pending or in flight (other
-    /// requests' jobs may be: under load the whole outbox is never idle).
-    pub async fn outbox_idle_for(&self, request: &RequestId) {
-        self.outbox_drained(Some(request)).await;
-    }
-
-    async fn outbox_drained(&self, request: Option<&RequestId>) {
         loop {
             let progress = self.outbox_progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
-            let unfinished = match request {
-                Some(request) => self.store.outbox_unfinished_for(request).await,
-                None => self.store.outbox_backlog().await.map(|(n, _)| n),
-            };
-            match unfinished {
+            match self.store.outbox_backlog().await.map(|(n, _)| n) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => {
@@ -299,6 +286,16 @@ impl Engine {
                     .await
             }
             Job::UpdateOf { key, message } => self.update_of(key, message).await,
+            Job::ClickOutcome {
+                request,
+                identity,
+                at,
+                note,
+                clicked_at,
+            } => {
+                self.click_outcome(request, identity, at, note, *clicked_at)
+                    .await
+            }
             Job::Security { message, channel } => self.to_security(message, channel.as_ref()).await,
         };
         match result {

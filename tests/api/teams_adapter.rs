@@ -72,6 +72,15 @@ async fn approve_click_answers_with_a_card_then_every_card_shows_the_decision() 
         card_text(&card).contains("Approved by Miriam Graham"),
         "{card}"
     );
+    // Then the outbox (the card's one writer) puts the click's outcome on
+    // top of the decided card.
+    app.settle().await;
+    let card = card_of(&app, "miriam", &id).await;
+    assert!(verbs(&card).is_empty(), "{card}");
+    assert!(
+        card_text(&card).contains("Recorded: you approved stage 1"),
+        "{card}"
+    );
 }
 
 #[tokio::test]

@@ -380,13 +380,41 @@ impl ChatPort for TeamsPort {
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
+        let posted = self.replace(at, cards::render(message)).await?;
+        self.record(&posted, message);
+        Ok(())
+    }
+
+    /// Not recorded as sent: the next outcome replaces this notice rather
+    /// than stacking on it.
+    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<(), ChatError> {
+        let posted = PostedRef::decode(at)
+            .ok_or_else(|| ChatError::Permanent("not a Teams message reference".into()))?;
+        let current = self.sent_message(&posted.conversation.conversation_id, &posted.activity_id);
+        let card = match current {
+            Some(message) => cards::with_notice(cards::render(&message), notice),
+            None => cards::render(&Message::Text {
+                text: notice.to_owned(),
+            }),
+        };
+        self.replace(at, card).await.map(drop)
+    }
+}
+
+impl TeamsPort {
+    /// Replaces the activity at `at` with `card`.
+    async fn replace(
+        &self,
+        at: &MessageRef,
+        card: serde_json::Value,
+    ) -> Result<PostedRef, ChatError> {
         let posted = PostedRef::decode(at)
             .ok_or_else(|| ChatError::Permanent("not a Teams message reference".into()))?;
         let service_url = self
             .allowlist
             .admit(&posted.conversation.service_url)
             .map_err(|e| ChatError::Permanent(e.to_string()))?;
-        let activity = OutgoingActivity::card(cards::render(message));
+        let activity = OutgoingActivity::card(card);
         self.connector
             .update_activity(
                 &service_url,
@@ -399,7 +427,6 @@ impl ChatPort for TeamsPort {
                 tracing::warn!(error = %e, "Teams update failed");
                 chat_error(e)
             })?;
-        self.record(&posted, message);
-        Ok(())
+        Ok(posted)
     }
 }

@@ -146,7 +146,8 @@ pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<Strin
 }
 
 /// Hands a click to the engine in the background; the clicked card (the
-/// activity the click replies to) is updated when it is done. The receiver
+/// activity the click replies to) is updated through the outbox when it is
+/// done. The receiver
 /// gets the click's outcome once the engine has acted on it.
 fn dispatch(
     bot: &Arc<TeamsBot>,
@@ -170,7 +171,7 @@ fn dispatch(
         | CardAction::Extend { request } => *request,
     };
     if let Some(at) = &card_at {
-        bot.with_clicks_on(&rewrite_key(at), |clicks| clicks.in_progress += 1);
+        bot.clicks_on(&card_key(at), 1);
     }
     let me = bot.clone();
     let (acted, done) = tokio::sync::oneshot::channel();
@@ -233,42 +234,33 @@ pub(super) async fn on_submit(
     }
 }
 
-/// Which card a click's rewrite is for.
-fn rewrite_key(at: &PostedRef) -> String {
+/// Which card a click is on.
+fn card_key(at: &PostedRef) -> String {
     format!("{}\n{}", at.conversation.conversation_id, at.activity_id)
 }
 
-/// Clicks on one card whose rewrite has not been made yet.
-#[derive(Debug, Default)]
-pub(super) struct CardClicks {
-    /// Clicks whose outcome is not known yet.
-    in_progress: usize,
-    /// The latest known outcome.
-    note: Option<String>,
-    /// A click is waiting to rewrite the card.
-    rewriting: bool,
-}
-
 impl TeamsBot {
-    fn with_clicks_on<R>(&self, key: &str, f: impl FnOnce(&mut CardClicks) -> R) -> R {
+    /// Counts a click on the card at `key` in or out; returns how many are
+    /// still being worked on.
+    fn clicks_on(&self, key: &str, change: isize) -> usize {
         let mut all = self
-            .click_outcomes
+            .clicks_in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        f(all.entry(key.to_owned()).or_default())
+        let n = all.entry(key.to_owned()).or_default();
+        *n = n.saturating_add_signed(change);
+        let left = *n;
+        if left == 0 {
+            all.remove(key);
+        }
+        left
     }
-}
 
-/// How long a click's card waits for the updates the click caused.
-const CLICK_SETTLES_WITHIN: Duration = Duration::from_secs(60);
-
-impl TeamsBot {
-    /// After a click: the clicked card shows its current state with the
-    /// outcome on top, rewritten once the updates the click caused have
-    /// gone out. Clicks on a card whose rewrite is already waiting only
-    /// replace the outcome it will show: every rewrite costs one of the
-    /// conversation's Teams budget, and a person clicking a card again and
-    /// again while its updates queue must not spend that budget.
+    /// After a click: a sign-in prompt goes to the person, and the clicked
+    /// card is handed to the engine's outbox to show the outcome on top
+    /// (the outbox is the card's only writer). The last of the clicks in
+    /// progress on a card hands it over, so the outcome shown follows
+    /// every decision they made.
     async fn finish_click(
         &self,
         who: &ChatIdentity,
@@ -284,85 +276,17 @@ impl TeamsBot {
                 tracing::warn!(error = %e, "cannot send a sign-in prompt");
             }
         }
-        let note = click_note(&result);
         let Some(at) = at else { return };
-        let key = rewrite_key(&at);
-        // The last of the clicks in progress on a card rewrites it, so the
-        // rewrite follows every decision they made.
-        let leads = self.with_clicks_on(&key, |clicks| {
-            clicks.in_progress = clicks.in_progress.saturating_sub(1);
-            clicks.note = Some(note);
-            let leads = clicks.in_progress == 0 && !clicks.rewriting;
-            clicks.rewriting |= leads;
-            leads
-        });
-        if !leads {
+        if self.clicks_on(&card_key(&at), -1) > 0 {
             return;
         }
-        // The card is rewritten from what was last sent to it, so every
-        // update the click caused (a decided stage's retirement) must have
-        // gone out first: rewriting it from an older version would put
-        // live buttons back over a decided card.
-        let settled =
-            tokio::time::timeout(CLICK_SETTLES_WITHIN, self.engine.outbox_idle_for(&request)).await;
-        let note = {
-            let mut all = self
-                .click_outcomes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let clicks = all.remove(&key).unwrap_or_default();
-            if clicks.in_progress > 0 {
-                // Clicks that came while this one waited rewrite it again
-                // when the last of them is done.
-                all.insert(
-                    key.clone(),
-                    CardClicks {
-                        in_progress: clicks.in_progress,
-                        ..CardClicks::default()
-                    },
-                );
-            }
-            clicks.note.unwrap_or_default()
-        };
-        if settled.is_err() {
-            // Still queued behind the platform's limits: leave the card to
-            // those updates and say the outcome in the chat instead.
-            let to = Recipient::Person {
-                identity: who.clone(),
-            };
-            if let Err(e) = self.port.post(&to, &Message::Text { text: note }).await {
-                tracing::warn!(error = %e, "cannot send a click's outcome");
-            }
-            return;
-        }
-        self.rewrite_clicked_card(&at, note).await;
-    }
-
-    async fn rewrite_clicked_card(&self, at: &PostedRef, note: String) {
-        let current = self
-            .port
-            .sent_message(&at.conversation.conversation_id, &at.activity_id);
-        let card = match current {
-            Some(message) => cards::with_notice(cards::render(&message), &note),
-            None => cards::render(&Message::Text { text: note }),
-        };
-        let service_url = match self.allowlist.admit(&at.conversation.service_url) {
-            Ok(s) => s,
-            Err(e) => return tracing::warn!(error = %e, "cannot update the clicked card"),
-        };
-        let activity = crate::chat::teams::activity::OutgoingActivity::card(card);
+        let note = click_note(&result);
         if let Err(e) = self
-            .port
-            .connector()
-            .update_activity(
-                &service_url,
-                &at.conversation.conversation_id,
-                &at.activity_id,
-                &activity,
-            )
+            .engine
+            .queue_click_outcome(who, &request, &at.encode(), note)
             .await
         {
-            tracing::warn!(error = %e, "cannot update the clicked card");
+            tracing::warn!(error = %e, "cannot queue a click's outcome for its card");
         }
     }
 }

@@ -50,10 +50,9 @@ pub struct TeamsBot {
     /// Activity ids already handled, in the database: a replay is ignored
     /// after a restart and by every replica too.
     seen: ReplayLedger,
-    /// The latest outcome of clicks on each card whose rewrite is still
-    /// waiting (by conversation and activity id): a burst of clicks on one
-    /// card costs one update, not one per click.
-    click_outcomes: Mutex<std::collections::HashMap<String, click::CardClicks>>,
+    /// Clicks still being worked on, per card (by conversation and
+    /// activity id): only the last of a burst queues the card's update.
+    clicks_in_flight: Mutex<std::collections::HashMap<String, usize>>,
     busy: AtomicUsize,
     done: Notify,
 }
@@ -80,7 +79,7 @@ impl TeamsBot {
             port,
             dev_no_auth,
             seen,
-            click_outcomes: Mutex::default(),
+            clicks_in_flight: Mutex::default(),
             busy: AtomicUsize::new(0),
             done: Notify::new(),
         })
