@@ -7,10 +7,10 @@ use sqlx::Row;
 use super::engine::CardRow;
 use stagegate_domain::ids::{ObjectId, RequestId};
 
-use super::{CardState, Store, StoreError, parse_id};
+use super::{CardState, SqliteStore, StoreError, parse_id};
 use crate::chat::identity::ChatIdentity;
 
-impl Store {
+impl SqliteStore {
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_card(
         &self,

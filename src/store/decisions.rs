@@ -6,7 +6,7 @@ use stagegate_domain::approval::Review;
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 use super::engine::{ActivationRow, DecisionRow, InterruptedActivation};
-use super::{ActivationState, DecisionState, Store, StoreError, parse_id};
+use super::{ActivationState, DecisionState, SqliteStore, StoreError, parse_id};
 use crate::chat::identity::ChatIdentity;
 
 const DECISION_COLUMNS: &str =
@@ -51,7 +51,7 @@ pub struct NewDecision<'a> {
     pub justification: &'a str,
 }
 
-impl Store {
+impl SqliteStore {
     /// Records a decision durably, before it is relayed. `Conflict` when
     /// the stage already has a live decision (a double click, or another
     /// approver first).
@@ -217,7 +217,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// The latest activation through the bot of `requester` in `group`.
     pub async fn activation_of(
         &self,

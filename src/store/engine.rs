@@ -10,7 +10,7 @@ use stagegate_domain::approval::{RequestState, Review};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 pub use super::outbox::OutboxRow;
-use super::{ActivationState, CardState, DecisionState, Store, StoreError, parse_id};
+use super::{ActivationState, CardState, DecisionState, SqliteStore, StoreError, parse_id};
 use crate::chat::identity::ChatIdentity;
 
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub struct ActivationRow {
     pub active_until: Option<DateTime<Utc>>,
 }
 
-impl Store {
+impl SqliteStore {
     // ---- requests
 
     /// Records a request submitted through the bot (alias and ticket as typed).

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use stagegate_domain::ids::ObjectId;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// One watched group's subscription, as stagegate last saw it in Graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SubscriptionRow, StoreError
     })
 }
 
-impl Store {
+impl SqliteStore {
     pub async fn intake_subscription(
         &self,
         group_id: &ObjectId,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::links::{LinkRow, identity_of};
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// How many rows a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub struct Purged {
     pub auth_flows: u64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Deletes link tokens and sign-in flows that expired before `now`,
     /// used or not: neither can be redeemed any more.
     pub async fn purge_sign_ins(&self, now: DateTime<Utc>) -> Result<Purged, StoreError> {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use crate::chat::identity::ChatIdentity;
 
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct PendingSignIn {
     pub browser_hash: String,
 }
 
-impl Store {
+impl SqliteStore {
     pub async fn insert_link_token(
         &self,
         token_hash: &str,

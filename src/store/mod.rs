@@ -67,11 +67,11 @@ impl StoreError {
 }
 
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if missing) the database file and applies migrations.
     pub async fn open(path: &Path, max_connections: u32) -> Result<Self, StoreError> {
         let display = path.display().to_string();

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use stagegate_domain::ids::RequestId;
 
-use super::{DeliveryStatus, Store, StoreError};
+use super::{DeliveryStatus, SqliteStore, StoreError};
 
 /// What `outbox.request_id` holds for a job that belongs to no request.
 const UNATTACHED: &str = "-";
@@ -44,7 +44,7 @@ pub struct NewJob {
 /// Jobs of each lane being delivered now.
 pub type LaneLoad = BTreeMap<String, usize>;
 
-impl Store {
+impl SqliteStore {
     /// Queues jobs under their keys in one transaction; a key already
     /// queued is skipped. Returns how many were new. `None`: jobs that
     /// belong to no request (alerts).

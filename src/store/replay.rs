@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// Whose requests a ledger remembers (the `scope` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ const PURGE_EVERY_SECONDS: i64 = 60;
 /// One scope's view of the durable ledger, with its purge schedule.
 #[derive(Debug)]
 pub struct ReplayLedger {
-    store: Store,
+    store: SqliteStore,
     scope: ReplayScope,
     /// Unix time after which the next call purges expired rows.
     next_purge: AtomicI64,
@@ -42,7 +42,7 @@ pub struct ReplayLedger {
 
 impl ReplayLedger {
     #[must_use]
-    pub fn new(store: Store, scope: ReplayScope) -> Self {
+    pub fn new(store: SqliteStore, scope: ReplayScope) -> Self {
         Self {
             store,
             scope,
@@ -83,7 +83,7 @@ impl ReplayLedger {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Records `digest` in `scope` until `expires_at` unless an unexpired
     /// record exists: true when this call recorded it. One statement, so
     /// concurrent callers (replicas included) cannot both get true.

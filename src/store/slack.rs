@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
-impl Store {
+impl SqliteStore {
     /// Remembers the bot's DM channel with `user` in `team`.
     pub async fn upsert_slack_dm(
         &self,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// What a reference points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct StoredConversation {
     pub conversation_id: String,
 }
 
-impl Store {
+impl SqliteStore {
     pub async fn upsert_teams_conversation(
         &self,
         tenant: &str,

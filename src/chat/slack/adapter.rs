@@ -17,7 +17,7 @@ use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{
     ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
 };
-use crate::store::Store;
+use crate::store::SqliteStore;
 use stagegate_domain::chat_ids::Platform;
 
 /// The metadata event type of a message the outbox posted; its payload's
@@ -73,7 +73,7 @@ pub struct SlackPort {
     /// `(team, user)` → the bot's DM with them (`D…`).
     dms: Mutex<HashMap<(String, String), String>>,
     /// Where the DMs are kept across restarts (none in some tests).
-    store: Option<Store>,
+    store: Option<SqliteStore>,
     /// The bot's own workspace, `(team id, name)`, from `auth.test`.
     pub(super) workspace: tokio::sync::OnceCell<(String, String)>,
 }
@@ -97,7 +97,7 @@ impl SlackPort {
 
     /// Keeps the DM channels it opens in `store` (and finds them there).
     #[must_use]
-    pub fn with_store(mut self, store: Store) -> Self {
+    pub fn with_store(mut self, store: SqliteStore) -> Self {
         self.store = Some(store);
         self
     }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{MAX_SKEW_SECONDS, VerifiedRequest};
 use crate::store::replay::{ReplayLedger, ReplayScope};
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug)]
 pub struct ReplayGuard {
@@ -17,7 +17,7 @@ pub struct ReplayGuard {
 
 impl ReplayGuard {
     #[must_use]
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: SqliteStore) -> Self {
         Self {
             ledger: ReplayLedger::new(store, ReplayScope::Slack),
         }
