@@ -30,7 +30,7 @@ use crate::chat::port::{ChatPort, Message};
 use crate::config::{EngineSettings, PackageSettings};
 use crate::graph::{GraphClient, GraphError};
 use crate::identity::link::{LinkError, LinkService};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError};
 use stagegate_domain::catalog::{PackageCatalog, PackageEntry, TicketRule};
 use stagegate_domain::ids::{AccessPackageId, Alias, ObjectId, RequestId};
 use time::Clock;
@@ -66,7 +66,7 @@ pub struct PackageInfo {
 /// Everything the engine is built from.
 pub struct EngineDeps {
     pub settings: EngineSettings,
-    pub store: SqliteStore,
+    pub store: Arc<dyn Store>,
     pub graph: GraphClient,
     pub links: Arc<LinkService>,
     pub ports: Vec<Arc<dyn ChatPort>>,
@@ -75,7 +75,7 @@ pub struct EngineDeps {
 
 pub struct Engine {
     settings: EngineSettings,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     graph: GraphClient,
     links: Arc<LinkService>,
     ports: BTreeMap<String, Arc<dyn ChatPort>>,
@@ -195,7 +195,7 @@ impl Engine {
     }
 
     #[must_use]
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -24,7 +24,7 @@ use super::vault::{KeyRing, REFRESH_TOKEN_AAD_VERSION, VaultError, refresh_token
 use crate::chat::identity::ChatIdentity;
 use crate::config::Settings;
 use crate::store::links::{LinkRow, PendingSignIn};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How long a started sign-in may take before its `state` is void.
 const FLOW_LIFETIME_MINUTES: i64 = 15;
@@ -179,7 +179,7 @@ fn demands_fresh_mfa(claims: &str) -> bool {
 }
 
 pub struct LinkService {
-    pub(super) store: SqliteStore,
+    pub(super) store: Arc<dyn Store>,
     pub(super) vault: Arc<KeyRing>,
     http: reqwest::Client,
     pub(super) tenant_id: String,
@@ -192,7 +192,7 @@ pub struct LinkService {
 }
 
 impl LinkService {
-    pub fn new(settings: &Settings, store: SqliteStore, vault: Arc<KeyRing>) -> Self {
+    pub fn new(settings: &Settings, store: Arc<dyn Store>, vault: Arc<KeyRing>) -> Self {
         let http = reqwest::Client::builder()
             // Following redirects from the token endpoint would open SSRF holes.
             .redirect(reqwest::redirect::Policy::none())

@@ -40,7 +40,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::engine::intake::{Cause, IntakeSink};
 use crate::graph::GraphClient;
-use crate::store::SqliteStore;
+use crate::store::Store;
 use clock::Clock;
 use config::IntakeConfig;
 use stagegate_domain::ids::{ObjectId, RequestId};
@@ -62,7 +62,7 @@ pub struct IntakeDeps {
     pub sink: Arc<dyn IntakeSink>,
     /// Calls Graph with the app's own token (`Auth::App`).
     pub graph: GraphClient,
-    pub store: SqliteStore,
+    pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -76,7 +76,7 @@ struct Inner {
     config: IntakeConfig,
     sink: Arc<dyn IntakeSink>,
     graph: GraphClient,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     queue: mpsc::Sender<Work>,
     queue_rx: Mutex<Option<mpsc::Receiver<Work>>>,
