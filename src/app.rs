@@ -19,7 +19,7 @@ use crate::graph::GraphClient;
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
 use crate::retry::RetryPolicy;
-use crate::store::Store;
+use crate::store::{SqliteStore, Store};
 use crate::token::AppTokenSource;
 use stagegate_domain::chat_ids::Platform;
 
@@ -28,7 +28,7 @@ use stagegate_domain::chat_ids::Platform;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub links: Arc<LinkService>,
     pub engine: Arc<Engine>,
     /// The engine as the intake sees it.
@@ -93,7 +93,9 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("identity.vault_keys: {e}"))?,
         );
-        let store = Store::open(&settings.database.path, settings.database.max_connections).await?;
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&settings.database.path, settings.database.max_connections).await?,
+        );
         let links = Arc::new(LinkService::new(&settings, store.clone(), vault));
         // Before serving: every stored token opens with the primary key and
         // the current associated data from here on.

@@ -69,7 +69,7 @@ pub struct PackageInfo {
 /// Everything the engine is built from.
 pub struct EngineDeps {
     pub settings: EngineSettings,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub graph: GraphClient,
     pub links: Arc<LinkService>,
     pub ports: Vec<Arc<dyn ChatPort>>,
@@ -78,7 +78,7 @@ pub struct EngineDeps {
 
 pub struct Engine {
     settings: EngineSettings,
-    store: Store,
+    store: Arc<dyn Store>,
     graph: GraphClient,
     links: Arc<LinkService>,
     ports: BTreeMap<String, Arc<dyn ChatPort>>,
@@ -198,7 +198,7 @@ impl Engine {
     }
 
     #[must_use]
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -179,7 +179,7 @@ fn demands_fresh_mfa(claims: &str) -> bool {
 }
 
 pub struct LinkService {
-    pub(super) store: Store,
+    pub(super) store: Arc<dyn Store>,
     pub(super) vault: Arc<KeyRing>,
     http: reqwest::Client,
     pub(super) tenant_id: String,
@@ -192,7 +192,7 @@ pub struct LinkService {
 }
 
 impl LinkService {
-    pub fn new(settings: &Settings, store: Store, vault: Arc<KeyRing>) -> Self {
+    pub fn new(settings: &Settings, store: Arc<dyn Store>, vault: Arc<KeyRing>) -> Self {
         let http = reqwest::Client::builder()
             // Following redirects from the token endpoint would open SSRF holes.
             .redirect(reqwest::redirect::Policy::none())

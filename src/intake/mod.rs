@@ -62,7 +62,7 @@ pub struct IntakeDeps {
     pub sink: Arc<dyn IntakeSink>,
     /// Calls Graph with the app's own token (`Auth::App`).
     pub graph: GraphClient,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -76,7 +76,7 @@ struct Inner {
     config: IntakeConfig,
     sink: Arc<dyn IntakeSink>,
     graph: GraphClient,
-    store: Store,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     queue: mpsc::Sender<Work>,
     queue_rx: Mutex<Option<mpsc::Receiver<Work>>>,

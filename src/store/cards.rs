@@ -1,18 +1,27 @@
-//! SQL for approval cards: at most one per (request, stage, approver,
-//! platform), enforced by a unique constraint.
+//! Approval cards: at most one per (request, stage, approver, platform).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-
-use super::engine::CardRow;
 use stagegate_domain::ids::{ObjectId, RequestId};
 
-use super::{CardState, Store, StoreError, parse_id};
+use super::{CardState, StoreError};
 use crate::chat::identity::ChatIdentity;
 
-impl Store {
+#[derive(Debug, Clone)]
+pub struct CardRow {
+    pub approver: ObjectId,
+    pub platform: String,
+    pub recipient: ChatIdentity,
+    pub message_ref: String,
+    pub card: String,
+    pub state: CardState,
+}
+
+/// The cards sent to approvers, so they can be retired when the stage moves on.
+#[async_trait]
+pub trait CardStore: Send + Sync {
     #[allow(clippy::too_many_arguments)]
-    pub async fn insert_card(
+    async fn insert_card(
         &self,
         request_id: &RequestId,
         stage: u8,
@@ -21,74 +30,17 @@ impl Store {
         message_ref: &str,
         card: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cards (request_id, stage, approver, platform, recipient, message_ref, card, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(request_id.to_string())
-        .bind(i64::from(stage))
-        .bind(approver.to_string())
-        .bind(&recipient.platform)
-        .bind(serde_json::to_string(recipient).unwrap_or_default())
-        .bind(message_ref)
-        .bind(card)
-        .bind(now)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::from_write)?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
-    pub async fn cards_of(
-        &self,
-        request_id: &RequestId,
-        stage: u8,
-    ) -> Result<Vec<CardRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT approver, platform, recipient, message_ref, card, state FROM cards
-             WHERE request_id = ? AND stage = ? ORDER BY approver, platform",
-        )
-        .bind(request_id.to_string())
-        .bind(i64::from(stage))
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(CardRow {
-                    approver: parse_id(&r, "approver")?,
-                    platform: r.get("platform"),
-                    recipient: serde_json::from_str(&r.get::<String, _>("recipient"))
-                        .map_err(|e| StoreError::Conflict(format!("bad identity: {e}")))?,
-                    message_ref: r.get("message_ref"),
-                    card: r.get("card"),
-                    state: r.try_get("state")?,
-                })
-            })
-            .collect()
-    }
+    async fn cards_of(&self, request_id: &RequestId, stage: u8)
+    -> Result<Vec<CardRow>, StoreError>;
 
-    pub async fn retire_card(
+    async fn retire_card(
         &self,
         request_id: &RequestId,
         stage: u8,
         approver: &ObjectId,
         platform: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE cards SET state = ?, updated_at = ?
-             WHERE request_id = ? AND stage = ? AND approver = ? AND platform = ?",
-        )
-        .bind(CardState::Retired)
-        .bind(now)
-        .bind(request_id.to_string())
-        .bind(i64::from(stage))
-        .bind(approver.to_string())
-        .bind(platform)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 }

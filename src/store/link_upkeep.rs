@@ -1,11 +1,11 @@
 //! Upkeep of the identity tables: purging spent sign-in state, and the
 //! rows the vault must re-seal (another key, older associated data).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::links::{LinkRow, identity_of};
-use super::{Store, StoreError};
+use super::StoreError;
+use super::links::LinkRow;
 
 /// How many rows a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,77 +14,29 @@ pub struct Purged {
     pub auth_flows: u64,
 }
 
-impl Store {
+/// What the identity upkeep task needs beyond [`super::links::LinkStore`].
+#[async_trait]
+pub trait LinkUpkeepStore: Send + Sync {
     /// Deletes link tokens and sign-in flows that expired before `now`,
     /// used or not: neither can be redeemed any more.
-    pub async fn purge_sign_ins(&self, now: DateTime<Utc>) -> Result<Purged, StoreError> {
-        let link_tokens = sqlx::query("DELETE FROM link_tokens WHERE expires_at <= ?")
-            .bind(now)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        let auth_flows = sqlx::query("DELETE FROM auth_flows WHERE expires_at <= ?")
-            .bind(now)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        Ok(Purged {
-            link_tokens,
-            auth_flows,
-        })
-    }
+    async fn purge_sign_ins(&self, now: DateTime<Utc>) -> Result<Purged, StoreError>;
 
     /// Links whose token was sealed with another key than `primary_key_id`
     /// or with associated data older than `aad_version`.
-    pub async fn links_to_reseal(
+    async fn links_to_reseal(
         &self,
         primary_key_id: &str,
         aad_version: i64,
-    ) -> Result<Vec<LinkRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT platform, workspace, chat_user, object_id, display_name, refresh_token, key_id, aad_version
-             FROM links WHERE key_id <> ? OR aad_version < ?",
-        )
-        .bind(primary_key_id)
-        .bind(aad_version)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| LinkRow {
-                identity: identity_of(r),
-                object_id: r.get("object_id"),
-                display_name: r.get("display_name"),
-                refresh_token: r.get("refresh_token"),
-                key_id: r.get("key_id"),
-                aad_version: r.get("aad_version"),
-            })
-            .collect())
-    }
+    ) -> Result<Vec<LinkRow>, StoreError>;
 
     /// Replaces a link's sealed token with `sealed`, unless the token
     /// changed since it was read (a rotation won the race); true if
     /// replaced.
-    pub async fn reseal_link(
+    async fn reseal_link(
         &self,
         old: &LinkRow,
         sealed: &[u8],
         key_id: &str,
         aad_version: i64,
-    ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE links SET refresh_token = ?, key_id = ?, aad_version = ?
-             WHERE platform = ? AND workspace = ? AND chat_user = ? AND refresh_token = ?",
-        )
-        .bind(sealed)
-        .bind(key_id)
-        .bind(aad_version)
-        .bind(&old.identity.platform)
-        .bind(&old.identity.workspace)
-        .bind(&old.identity.user)
-        .bind(&old.refresh_token)
-        .execute(self.pool())
-        .await?;
-        Ok(result.rows_affected() > 0)
-    }
+    ) -> Result<bool, StoreError>;
 }

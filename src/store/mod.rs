@@ -1,6 +1,8 @@
-//! SQLite through sqlx. SQL lives only in this module so a PostgreSQL
-//! implementation can be added behind the same interface later.
+//! The store behind traits, one per area, so the engine, the adapters and
+//! the identity and intake services never depend on a backend. SQLite
+//! (through sqlx) is the only backend today; its SQL lives in [`sqlite`].
 
+pub mod activations;
 pub mod cards;
 pub mod decisions;
 pub mod engine;
@@ -10,20 +12,25 @@ pub mod links;
 pub mod outbox;
 pub mod replay;
 pub mod slack;
+pub mod sqlite;
 pub mod states;
 pub mod teams;
 
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
+use async_trait::async_trait;
 
-use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
+pub use activations::ActivationStore;
+pub use cards::CardStore;
+pub use decisions::DecisionStore;
+pub use engine::RequestStore;
+pub use intake::IntakeStore;
+pub use link_upkeep::LinkUpkeepStore;
+pub use links::LinkStore;
+pub use outbox::OutboxStore;
+pub use replay::ReplayStore;
+pub use slack::SlackDmStore;
+pub use sqlite::{MIGRATOR, SqliteStore};
 pub use states::{ActivationState, CardState, DecisionState, DeliveryStatus, UnknownState};
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub use teams::TeamsConversationStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,19 +48,6 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
 }
 
-/// Reads a column holding an id stagegate wrote from a validated newtype:
-/// one that no longer parses is corruption, reported rather than skipped.
-pub(crate) fn parse_id<T>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T, StoreError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    use sqlx::Row;
-    let raw: String = row.try_get(column)?;
-    raw.parse()
-        .map_err(|e| StoreError::Corrupt(format!("{column} `{raw}`: {e}")))
-}
-
 impl StoreError {
     /// Maps a unique-constraint violation to [`StoreError::Conflict`].
     pub fn from_write(error: sqlx::Error) -> Self {
@@ -66,83 +60,61 @@ impl StoreError {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct Store {
-    pool: SqlitePool,
-}
-
-impl Store {
-    /// Opens (creating if missing) the database file and applies migrations.
-    pub async fn open(path: &Path, max_connections: u32) -> Result<Self, StoreError> {
-        let display = path.display().to_string();
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{display}"))
-            .map_err(|source| StoreError::Open {
-                path: display.clone(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: display,
-                source,
-            })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Ready means: the database answers, and every embedded migration is
-    /// recorded as applied successfully.
-    pub async fn readiness(&self) -> Result<(), String> {
-        let applied: Vec<(i64, bool)> =
-            sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| format!("database unreachable: {e}"))?;
-        for migration in MIGRATOR.iter() {
-            let ok = applied
-                .iter()
-                .any(|(version, success)| *version == migration.version && *success);
-            if !ok {
-                return Err(format!(
-                    "migration {} ({}) not applied",
-                    migration.version, migration.description
-                ));
-            }
-        }
-        Ok(())
-    }
+/// Health and the audit log.
+#[async_trait]
+pub trait OpsStore: Send + Sync {
+    /// Ready means: the database answers, and its schema is the one this
+    /// build expects. `Err` says why not, for the readiness probe.
+    async fn readiness(&self) -> Result<(), String>;
 
     /// Appends one line to the audit log.
-    pub async fn audit(
+    async fn audit(
         &self,
         actor: &str,
         action: &str,
         subject: &str,
         outcome: &str,
         detail: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(chrono::Utc::now())
-        .bind(actor)
-        .bind(action)
-        .bind(subject)
-        .bind(outcome)
-        .bind(detail.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
+}
+
+/// Everything the bot keeps. Callers hold `Arc<dyn Store>`, or the one
+/// area trait they need.
+pub trait Store:
+    RequestStore
+    + OutboxStore
+    + CardStore
+    + DecisionStore
+    + ActivationStore
+    + IntakeStore
+    + LinkStore
+    + LinkUpkeepStore
+    + TeamsConversationStore
+    + SlackDmStore
+    + ReplayStore
+    + OpsStore
+    + std::fmt::Debug
+    + Send
+    + Sync
+{
+}
+
+impl<T> Store for T where
+    T: RequestStore
+        + OutboxStore
+        + CardStore
+        + DecisionStore
+        + ActivationStore
+        + IntakeStore
+        + LinkStore
+        + LinkUpkeepStore
+        + TeamsConversationStore
+        + SlackDmStore
+        + ReplayStore
+        + OpsStore
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + ?Sized
+{
 }

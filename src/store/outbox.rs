@@ -4,15 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-
 use stagegate_domain::ids::RequestId;
 
-use super::{DeliveryStatus, Store, StoreError};
-
-/// What `outbox.request_id` holds for a job that belongs to no request.
-const UNATTACHED: &str = "-";
+use super::{DeliveryStatus, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
@@ -44,38 +40,18 @@ pub struct NewJob {
 /// Jobs of each lane being delivered now.
 pub type LaneLoad = BTreeMap<String, usize>;
 
-impl Store {
+/// The outbox the engine's worker drains.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Queues jobs under their keys in one transaction; a key already
     /// queued is skipped. Returns how many were new. `None`: jobs that
     /// belong to no request (alerts).
-    pub async fn enqueue(
+    async fn enqueue(
         &self,
         request_id: Option<&RequestId>,
         jobs: &[NewJob],
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let request_id = request_id.map_or_else(|| UNATTACHED.to_owned(), ToString::to_string);
-        let mut tx = self.pool().begin().await?;
-        let mut added = 0;
-        for NewJob { key, lane, job } in jobs {
-            let result = sqlx::query(
-                "INSERT INTO outbox (key, request_id, job, lane, next_attempt_at, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(&request_id)
-            .bind(job)
-            .bind(lane)
-            .bind(now.timestamp_millis())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            added += result.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(added)
-    }
+    ) -> Result<u64, StoreError>;
 
     /// Queues `job` unless a job whose key starts with `family` is still
     /// pending (not yet claimed): that job then carries `job`'s content
@@ -120,233 +96,83 @@ impl Store {
 
     /// Claims up to `limit` due jobs (pending and due, or sending with an
     /// expired lease), oldest first, leasing them until `lease_until`.
-    pub async fn claim_due(
+    async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        self.claim_due_in_lanes(now, lease_until, limit, i64::MAX, &LaneLoad::new())
-            .await
-    }
+    ) -> Result<Vec<OutboxRow>, StoreError>;
 
     /// As [`Self::claim_due`], but no lane ends up with more than
     /// `per_lane` jobs in delivery, counting the `busy` ones already are.
-    pub async fn claim_due_in_lanes(
+    async fn claim_due_in_lanes(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
         per_lane: i64,
         busy: &LaneLoad,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        let now_ms = now.timestamp_millis();
-        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "{}".into());
-        let rows = sqlx::query(
-            "UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
-             WHERE id IN (
-               SELECT id FROM (
-                 SELECT id, lane, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY id) AS nth
-                 FROM outbox
-                 WHERE (status = 'pending' AND next_attempt_at <= ?)
-                    OR (status = 'sending' AND lease_until <= ?)
-               ) AS due
-               WHERE due.nth <= ? - COALESCE((SELECT value FROM json_each(?) WHERE key = due.lane), 0)
-               ORDER BY id LIMIT ?)
-             RETURNING id, key, request_id, job, attempts, message_ref, lane, post_attempts",
-        )
-        .bind(lease_until.timestamp_millis())
-        .bind(now)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(per_lane)
-        .bind(busy)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: Vec<OutboxRow> = rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get("id"),
-                key: r.get("key"),
-                request_id: r.get("request_id"),
-                job: r.get("job"),
-                attempts: r.get("attempts"),
-                message_ref: r.get("message_ref"),
-                lane: r.get("lane"),
-                post_attempts: r.get("post_attempts"),
-            })
-            .collect();
-        out.sort_by_key(|r| r.id);
-        Ok(out)
-    }
+    ) -> Result<Vec<OutboxRow>, StoreError>;
 
     /// Records progress (message refs) without finishing the job, so a
     /// retry after a crash does not post twice.
     /// Records the posts a job has sent whose reference it has not learned
     /// yet; written before each post.
-    pub async fn set_outbox_post_attempts(
-        &self,
-        id: i64,
-        attempts: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET post_attempts = ? WHERE id = ?")
-            .bind(attempts)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
+    async fn set_outbox_post_attempts(&self, id: i64, attempts: &str) -> Result<(), StoreError>;
 
-    pub async fn set_outbox_refs(&self, id: i64, refs: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET message_ref = ? WHERE id = ?")
-            .bind(refs)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
+    async fn set_outbox_refs(&self, id: i64, refs: &str) -> Result<(), StoreError>;
 
-    pub async fn finish_outbox(
+    async fn finish_outbox(
         &self,
         id: i64,
         status: DeliveryStatus,
         note: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = ?, last_error = ?, lease_until = NULL, updated_at = ? WHERE id = ?",
-        )
-        .bind(status)
-        .bind(note)
-        .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Reschedules after a failed attempt (the attempt counts).
-    pub async fn retry_outbox(
+    async fn retry_outbox(
         &self,
         id: i64,
         at: DateTime<Utc>,
         error: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.reschedule_outbox(id, at, error, now, true).await
-    }
+    ) -> Result<(), StoreError>;
 
     /// Reschedules without counting the attempt (the job waited, it did
     /// not fail).
-    pub async fn defer_outbox(
+    async fn defer_outbox(
         &self,
         id: i64,
         at: DateTime<Utc>,
         why: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.reschedule_outbox(id, at, why, now, false).await
-    }
-
-    async fn reschedule_outbox(
-        &self,
-        id: i64,
-        at: DateTime<Utc>,
-        note: &str,
-        now: DateTime<Utc>,
-        counts_as_attempt: bool,
-    ) -> Result<(), StoreError> {
-        // Claiming incremented `attempts`; a wait gives that back.
-        let refund = if counts_as_attempt { 0 } else { 1 };
-        sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-             attempts = MAX(attempts - ?, 0), updated_at = ? WHERE id = ?",
-        )
-        .bind(at.timestamp_millis())
-        .bind(note)
-        .bind(refund)
-        .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Unfinished jobs: `(count, earliest next attempt in unix ms)`.
-    pub async fn outbox_backlog(&self) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END) AS due
-             FROM outbox WHERE status IN ('pending', 'sending')",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        Ok((row.get("n"), row.get("due")))
-    }
+    async fn outbox_backlog(&self) -> Result<(i64, Option<i64>), StoreError>;
 
     /// Unfinished jobs of one request.
-    pub async fn outbox_unfinished_for(&self, request_id: &RequestId) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE request_id = ? AND status IN ('pending', 'sending')",
-        )
-        .bind(request_id.to_string())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.get("n"))
-    }
+    async fn outbox_unfinished_for(&self, request_id: &RequestId) -> Result<i64, StoreError>;
 
     /// Extends the lease of a job still being delivered, so no other
     /// claim takes it while it waits for a rate-limit slot.
-    pub async fn renew_outbox_lease(
+    async fn renew_outbox_lease(
         &self,
         id: i64,
         lease_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET lease_until = ? WHERE id = ? AND status = 'sending'")
-            .bind(lease_until.timestamp_millis())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// When the next unfinished job outside `full_lanes` falls due (epoch
     /// ms), without counting.
-    pub async fn outbox_next_due(&self, full_lanes: &[&str]) -> Result<Option<i64>, StoreError> {
-        let full = serde_json::to_string(full_lanes).unwrap_or_else(|_| "[]".into());
-        let row = sqlx::query(
-            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END) AS due
-             FROM outbox WHERE status IN ('pending', 'sending')
-             AND lane NOT IN (SELECT value FROM json_each(?))",
-        )
-        .bind(full)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.get("due"))
-    }
+    async fn outbox_next_due(&self, full_lanes: &[&str]) -> Result<Option<i64>, StoreError>;
 
     /// `(status, message_ref)` of the job with `key`.
-    pub async fn outbox_by_key(
+    async fn outbox_by_key(
         &self,
         key: &str,
-    ) -> Result<Option<(DeliveryStatus, Option<String>)>, StoreError> {
-        let row = sqlx::query("SELECT status, message_ref FROM outbox WHERE key = ?")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| Ok((r.try_get("status")?, r.get("message_ref"))))
-            .transpose()
-    }
+    ) -> Result<Option<(DeliveryStatus, Option<String>)>, StoreError>;
 
     /// Whether any job whose key starts with `prefix` is not finished.
-    pub async fn outbox_unfinished_with_prefix(&self, prefix: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE substr(key, 1, ?) = ? AND status IN ('pending', 'sending')",
-        )
-        .bind(prefix.len() as i64)
-        .bind(prefix)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.get::<i64, _>("n") > 0)
-    }
+    async fn outbox_unfinished_with_prefix(&self, prefix: &str) -> Result<bool, StoreError>;
 }

@@ -8,9 +8,12 @@
 //! exactly one of them sees it first. Expired rows are overwritten by the
 //! same statement and purged at most once a minute.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::{Store, StoreError};
+use async_trait::async_trait;
+
+use super::StoreError;
 
 /// Whose requests a ledger remembers (the `scope` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +23,8 @@ pub enum ReplayScope {
 }
 
 impl ReplayScope {
-    fn as_str(self) -> &'static str {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Slack => "slack",
             Self::Teams => "teams",
@@ -28,13 +32,21 @@ impl ReplayScope {
     }
 }
 
+impl std::fmt::Debug for ReplayLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayLedger")
+            .field("scope", &self.scope)
+            .field("next_purge", &self.next_purge)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Seconds between two purges of expired rows (by one process).
 const PURGE_EVERY_SECONDS: i64 = 60;
 
 /// One scope's view of the durable ledger, with its purge schedule.
-#[derive(Debug)]
 pub struct ReplayLedger {
-    store: Store,
+    store: Arc<dyn ReplayStore>,
     scope: ReplayScope,
     /// Unix time after which the next call purges expired rows.
     next_purge: AtomicI64,
@@ -42,7 +54,7 @@ pub struct ReplayLedger {
 
 impl ReplayLedger {
     #[must_use]
-    pub fn new(store: Store, scope: ReplayScope) -> Self {
+    pub fn new(store: Arc<dyn ReplayStore>, scope: ReplayScope) -> Self {
         Self {
             store,
             scope,
@@ -83,46 +95,23 @@ impl ReplayLedger {
     }
 }
 
-impl Store {
+/// The durable ledger behind [`ReplayLedger`].
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
     /// Records `digest` in `scope` until `expires_at` unless an unexpired
     /// record exists: true when this call recorded it. One statement, so
     /// concurrent callers (replicas included) cannot both get true.
-    pub async fn claim_first_sight(
+    async fn claim_first_sight(
         &self,
         scope: ReplayScope,
         digest: &[u8; 32],
         expires_at: i64,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO replay_guard (scope, digest, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (scope, digest) DO UPDATE SET expires_at = excluded.expires_at
-             WHERE replay_guard.expires_at < ?4",
-        )
-        .bind(scope.as_str())
-        .bind(hex::encode(digest))
-        .bind(expires_at)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the records that expired before `now`; how many went.
-    pub async fn purge_replays(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM replay_guard WHERE expires_at < ?")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
-    }
+    async fn purge_replays(&self, now: i64) -> Result<u64, StoreError>;
 
     /// How many records `scope` holds (expired or not); for tests.
-    pub async fn replay_records(&self, scope: ReplayScope) -> Result<i64, StoreError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM replay_guard WHERE scope = ?")
-            .bind(scope.as_str())
-            .fetch_one(self.pool())
-            .await?;
-        Ok(count)
-    }
+    async fn replay_records(&self, scope: ReplayScope) -> Result<i64, StoreError>;
 }

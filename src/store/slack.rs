@@ -1,50 +1,25 @@
 //! The bot's Slack DM channels, by workspace and user.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::StoreError;
 
-impl Store {
+/// DM channels opened once and reused.
+#[async_trait]
+pub trait SlackDmStore: Send + Sync {
     /// Remembers the bot's DM channel with `user` in `team`.
-    pub async fn upsert_slack_dm(
+    async fn upsert_slack_dm(
         &self,
         team: &str,
         user: &str,
         channel: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO slack_dms (team_id, user_id, channel_id, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (team_id, user_id) DO UPDATE SET
-               channel_id = excluded.channel_id, updated_at = excluded.updated_at",
-        )
-        .bind(team)
-        .bind(user)
-        .bind(channel)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// The bot's DM channel with `user` in `team`, if one was opened.
-    pub async fn slack_dm(&self, team: &str, user: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT channel_id FROM slack_dms WHERE team_id = ? AND user_id = ?")
-            .bind(team)
-            .bind(user)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.get("channel_id")))
-    }
+    async fn slack_dm(&self, team: &str, user: &str) -> Result<Option<String>, StoreError>;
 
     /// Forgets a DM channel Slack no longer knows.
-    pub async fn forget_slack_dm(&self, team: &str, user: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM slack_dms WHERE team_id = ? AND user_id = ?")
-            .bind(team)
-            .bind(user)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
+    async fn forget_slack_dm(&self, team: &str, user: &str) -> Result<(), StoreError>;
 }

@@ -1,10 +1,10 @@
 //! Teams conversation references (where a person or the security channel
 //! can be reached proactively).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::StoreError;
 
 /// What a reference points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +16,8 @@ pub enum ConversationKind {
 }
 
 impl ConversationKind {
-    fn as_str(self) -> &'static str {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Person => "person",
             Self::Channel => "channel",
@@ -31,70 +32,30 @@ pub struct StoredConversation {
     pub conversation_id: String,
 }
 
-impl Store {
-    pub async fn upsert_teams_conversation(
+/// Conversation references, by tenant, kind and subject (case-insensitive).
+#[async_trait]
+pub trait TeamsConversationStore: Send + Sync {
+    async fn upsert_teams_conversation(
         &self,
         tenant: &str,
         kind: ConversationKind,
         subject: &str,
         at: &StoredConversation,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO teams_conversations (tenant_id, kind, subject, service_url, conversation_id, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (tenant_id, kind, subject) DO UPDATE SET
-               service_url = excluded.service_url,
-               conversation_id = excluded.conversation_id,
-               updated_at = excluded.updated_at",
-        )
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(subject.to_ascii_lowercase())
-        .bind(&at.service_url)
-        .bind(&at.conversation_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
-    pub async fn teams_conversation(
+    async fn teams_conversation(
         &self,
         tenant: &str,
         kind: ConversationKind,
         subject: &str,
-    ) -> Result<Option<StoredConversation>, StoreError> {
-        let row = sqlx::query(
-            "SELECT service_url, conversation_id FROM teams_conversations
-             WHERE tenant_id = ? AND kind = ? AND subject = ?",
-        )
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(subject.to_ascii_lowercase())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|r| StoredConversation {
-            service_url: r.get("service_url"),
-            conversation_id: r.get("conversation_id"),
-        }))
-    }
+    ) -> Result<Option<StoredConversation>, StoreError>;
 
     /// Forgets a reference Teams no longer knows (404 on send).
-    pub async fn delete_teams_conversation(
+    async fn delete_teams_conversation(
         &self,
         tenant: &str,
         kind: ConversationKind,
         subject: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM teams_conversations WHERE tenant_id = ? AND kind = ? AND subject = ?",
-        )
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(subject.to_ascii_lowercase())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 }

@@ -105,9 +105,13 @@ async fn unlink_forgets_the_person() {
     assert!(matches!(reply, Message::SignInPrompt { .. }), "{reply:?}");
 
     // Every command is audited, and sign-in links (credentials) never are.
+    // The engine holds the store behind a trait: read the file directly.
+    let db = stagegate::store::SqliteStore::open(&app.db.path().join("stagegate.db"), 1)
+        .await
+        .unwrap();
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT action, outcome FROM audit_log ORDER BY id")
-            .fetch_all(app.engine.store().pool())
+            .fetch_all(db.pool())
             .await
             .unwrap();
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();

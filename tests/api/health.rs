@@ -32,7 +32,8 @@ async fn database_file_is_created_with_migrations() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested-new.db");
     assert!(!path.exists());
-    let store = stagegate::store::Store::open(&path, 1).await.unwrap();
+    use stagegate::store::OpsStore;
+    let store = stagegate::store::SqliteStore::open(&path, 1).await.unwrap();
     assert!(path.exists());
     store.readiness().await.unwrap();
     store

@@ -12,8 +12,8 @@ use stagegate::chat::identity::ChatIdentity;
 use stagegate::identity::link::{LinkError, LinkService};
 use stagegate::identity::upkeep::Resealed;
 use stagegate::identity::vault::{KeyRing, refresh_token_aad, refresh_token_aad_v1};
-use stagegate::store::Store;
 use stagegate::store::links::LinkRow;
+use stagegate::store::{SqliteStore, Store};
 
 use crate::helpers::{loopback0, spawn_sandbox};
 use crate::slack_app_support::spawn_slack_app;
@@ -95,9 +95,11 @@ async fn old_tokens_are_resealed_and_a_missing_key_is_counted_not_lost() {
         .state
         .bot_settings(loopback0(), dir.path().join("stagegate.db"));
     let tenant = settings.entra.tenant_id.clone();
-    let store = Store::open(&dir.path().join("stagegate.db"), 2)
-        .await
-        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("stagegate.db"), 2)
+            .await
+            .unwrap(),
+    );
     let old = ring(&[("k0", 9), ("k1", 1)], "k1");
     let token = SecretString::from("0.refresh-token-of-alex".to_owned());
     let row = |who: ChatIdentity, sealed: Vec<u8>, key_id: &str, aad_version: i64| LinkRow {
@@ -156,9 +158,11 @@ async fn old_tokens_are_resealed_and_a_missing_key_is_counted_not_lost() {
 #[tokio::test]
 async fn expired_sign_in_state_is_purged_and_live_state_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("stagegate.db"), 2)
-        .await
-        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("stagegate.db"), 2)
+            .await
+            .unwrap(),
+    );
     let now = Utc::now();
     let who = slack("U1");
     store

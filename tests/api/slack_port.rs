@@ -179,10 +179,12 @@ async fn a_429_is_waited_out_or_handed_back_as_rate_limited() {
     assert_eq!(posts.last().unwrap()["ok"], true);
 }
 
-async fn store_in(dir: &tempfile::TempDir) -> stagegate::store::Store {
-    stagegate::store::Store::open(&dir.path().join("bot.db"), 1)
-        .await
-        .unwrap()
+async fn store_in(dir: &tempfile::TempDir) -> std::sync::Arc<dyn stagegate::store::Store> {
+    std::sync::Arc::new(
+        stagegate::store::SqliteStore::open(&dir.path().join("bot.db"), 1)
+            .await
+            .unwrap(),
+    )
 }
 
 fn opens(log: &Value) -> usize {

@@ -13,8 +13,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use stagegate::chat::slack::payload::{Container, Inbound, Interaction};
 use stagegate::chat::slack::{ReplayGuard, SlackVerifier, VerifyError};
-use stagegate::store::Store;
 use stagegate::store::replay::ReplayScope;
+use stagegate::store::{ReplayStore, SqliteStore};
 
 use crate::slack_support::{fixture, spawn_bot};
 
@@ -152,7 +152,11 @@ fn timestamp_window_is_300_seconds_both_ways() {
 #[tokio::test]
 async fn replayed_request_is_seen_once_until_it_leaves_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("replay.db"), 2).await.unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("replay.db"), 2)
+            .await
+            .unwrap(),
+    );
     let v = verifier("s3cret");
     let guard = ReplayGuard::new(store.clone());
     let ts = 1_700_000_000;
@@ -194,7 +198,11 @@ async fn replayed_request_is_seen_once_until_it_leaves_the_window() {
 #[tokio::test]
 async fn concurrent_first_sights_of_one_request_admit_exactly_one() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("replay.db"), 8).await.unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("replay.db"), 8)
+            .await
+            .unwrap(),
+    );
     let ts = chrono::Utc::now().timestamp();
     let body = "command=%2Frequest";
     let request = verifier("s3cret")

@@ -5,7 +5,7 @@
 //! posted message is referred to by its channel and `ts`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,7 +17,7 @@ use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{
     ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
 };
-use crate::store::Store;
+use crate::store::SlackDmStore;
 use stagegate_domain::chat_ids::Platform;
 
 /// The metadata event type of a message the outbox posted; its payload's
@@ -73,7 +73,7 @@ pub struct SlackPort {
     /// `(team, user)` → the bot's DM with them (`D…`).
     dms: Mutex<HashMap<(String, String), String>>,
     /// Where the DMs are kept across restarts (none in some tests).
-    store: Option<Store>,
+    store: Option<Arc<dyn SlackDmStore>>,
     /// The bot's own workspace, `(team id, name)`, from `auth.test`.
     pub(super) workspace: tokio::sync::OnceCell<(String, String)>,
 }
@@ -97,7 +97,7 @@ impl SlackPort {
 
     /// Keeps the DM channels it opens in `store` (and finds them there).
     #[must_use]
-    pub fn with_store(mut self, store: Store) -> Self {
+    pub fn with_store(mut self, store: Arc<dyn SlackDmStore>) -> Self {
         self.store = Some(store);
         self
     }

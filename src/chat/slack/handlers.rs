@@ -27,7 +27,7 @@ use super::{OriginError, ReplayGuard, ResponseUrl, SlackOrigin, SlackRequest, Sl
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, ChatPort, Message, Recipient};
 use crate::engine::Engine;
-use crate::store::Store;
+use crate::store::ReplayStore;
 
 /// How long a handler waits for the engine before acknowledging with
 /// "working on it" instead: well inside Slack's 3 s, leaving room for the
@@ -58,7 +58,7 @@ impl SlackInbound {
     pub fn new(
         verifier: SlackVerifier,
         origin: SlackOrigin,
-        store: Store,
+        store: Arc<dyn ReplayStore>,
         engine: Arc<Engine>,
         port: Arc<SlackPort>,
     ) -> Self {

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{MAX_SKEW_SECONDS, VerifiedRequest};
 use crate::store::replay::{ReplayLedger, ReplayScope};
-use crate::store::{Store, StoreError};
+use std::sync::Arc;
+
+use crate::store::{ReplayStore, StoreError};
 
 #[derive(Debug)]
 pub struct ReplayGuard {
@@ -17,7 +19,7 @@ pub struct ReplayGuard {
 
 impl ReplayGuard {
     #[must_use]
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Arc<dyn ReplayStore>) -> Self {
         Self {
             ledger: ReplayLedger::new(store, ReplayScope::Slack),
         }

@@ -17,7 +17,7 @@ use super::cards;
 use super::connector::{ConnectorClient, TeamsError};
 use super::service_url::ServiceUrlAllowlist;
 use crate::chat::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
-use crate::store::Store;
+use crate::store::TeamsConversationStore;
 use crate::store::teams::{ConversationKind, StoredConversation};
 use stagegate_domain::chat_ids::Platform;
 
@@ -71,7 +71,7 @@ pub struct TeamsPort {
     default_service_url: String,
     security_channel: Option<String>,
     /// References survive restarts here; `memory` caches them.
-    store: Store,
+    store: Arc<dyn TeamsConversationStore>,
     memory: Mutex<Memory>,
 }
 
@@ -91,7 +91,7 @@ impl TeamsPort {
         tenant_id: &str,
         default_service_url: &str,
         security_channel: Option<String>,
-        store: Store,
+        store: Arc<dyn TeamsConversationStore>,
     ) -> Self {
         Self {
             connector,

@@ -22,7 +22,7 @@ pub fn build(
     settings: &Settings,
     teams: &TeamsSettings,
     http: &reqwest::Client,
-    store: crate::store::Store,
+    store: Arc<dyn crate::store::Store>,
 ) -> anyhow::Result<Parts> {
     if teams.dev_no_auth {
         refuse_dev_mode_off_loopback(settings, teams)?;

@@ -17,7 +17,7 @@ use crate::engine::view::Snapshot;
 use crate::engine::{Engine, EngineError};
 use crate::graph::pim;
 use crate::store::ActivationState;
-use crate::store::engine::InterruptedActivation;
+use crate::store::activations::InterruptedActivation;
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// How long after the click an interrupted activation is still made for the

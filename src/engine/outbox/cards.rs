@@ -8,7 +8,7 @@ use super::{Failure, Outcome};
 use crate::chat::port::{ApprovalCard, ChatError, Message, MessageRef};
 use crate::engine::Engine;
 use crate::engine::jobs::Job;
-use crate::store::engine::OutboxRow;
+use crate::store::outbox::OutboxRow;
 use crate::store::{CardState, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 

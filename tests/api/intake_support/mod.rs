@@ -17,7 +17,7 @@ use stagegate::intake::clock::Clock;
 use stagegate::intake::config::IntakeConfig;
 use stagegate::intake::{Intake, IntakeDeps, IntakeWorkers};
 use stagegate::retry::RetryPolicy;
-use stagegate::store::Store;
+use stagegate::store::{SqliteStore, Store};
 use stagegate::token::AppTokenSource;
 use stagegate_domain::ids::ObjectId;
 use stagegate_sandbox::SimState;
@@ -86,7 +86,7 @@ pub struct TestIntake {
     pub address: String,
     pub intake: Intake,
     pub sink: Arc<RecordingSink>,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub client_state: String,
     pub callout_secret: String,
     pub http: reqwest::Client,
@@ -115,9 +115,11 @@ fn random_secret() -> String {
 pub async fn spawn_intake(options: Options) -> TestIntake {
     let sandbox = spawn_sandbox().await;
     let db = tempfile::tempdir().unwrap();
-    let store = Store::open(&db.path().join("stagegate.db"), 4)
-        .await
-        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&db.path().join("stagegate.db"), 4)
+            .await
+            .unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind(loopback0()).await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let client_state = random_secret();
