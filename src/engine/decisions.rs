@@ -15,7 +15,6 @@ use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, Message};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
-use crate::store::decisions::DecisionRow;
 use crate::store::decisions::NewDecision;
 use crate::store::{DecisionState, StoreError};
 use stagegate_domain::approval::{DecisionRefusal, authorize_decision};

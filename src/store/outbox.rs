@@ -56,43 +56,13 @@ pub trait OutboxStore: Send + Sync {
     /// Queues `job` unless a job whose key starts with `family` is still
     /// pending (not yet claimed): that job then carries `job`'s content
     /// instead, keeping its place in line.
-    pub async fn enqueue_or_replace(
+    async fn enqueue_or_replace(
         &self,
-        request_id: &str,
+        request_id: Option<&RequestId>,
         family: &str,
         job: &NewJob,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let replaced = sqlx::query(
-            "UPDATE outbox SET job = ?, updated_at = ?
-             WHERE substr(key, 1, ?) = ? AND status = 'pending'",
-        )
-        .bind(&job.job)
-        .bind(now)
-        .bind(family.len() as i64)
-        .bind(family)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if replaced == 0 {
-            sqlx::query(
-                "INSERT INTO outbox (key, request_id, job, lane, next_attempt_at, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&job.key)
-            .bind(request_id)
-            .bind(&job.job)
-            .bind(&job.lane)
-            .bind(now.timestamp_millis())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due jobs (pending and due, or sending with an
     /// expired lease), oldest first, leasing them until `lease_until`.

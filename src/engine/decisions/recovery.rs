@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use crate::engine::{Engine, EngineError};
 use crate::store::DecisionState;
-use crate::store::engine::DecisionRow;
+use crate::store::decisions::DecisionRow;
 use stagegate_domain::ids::StageId;
 
 impl Engine {

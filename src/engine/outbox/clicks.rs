@@ -44,7 +44,7 @@ impl Engine {
         // Queued apart from the request (under no request) so that waiting
         // for the request's updates never waits for itself.
         self.store
-            .enqueue_or_replace("-", &family, &row, Utc::now())
+            .enqueue_or_replace(None, &family, &row, Utc::now())
             .await?;
         self.outbox_wake.notify_one();
         Ok(())

@@ -46,6 +46,45 @@ impl OutboxStore for SqliteStore {
         Ok(added)
     }
 
+    async fn enqueue_or_replace(
+        &self,
+        request_id: Option<&RequestId>,
+        family: &str,
+        job: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let request_id = request_id.map_or_else(|| UNATTACHED.to_owned(), ToString::to_string);
+        let mut tx = self.pool().begin().await?;
+        let replaced = sqlx::query(
+            "UPDATE outbox SET job = ?, updated_at = ?
+             WHERE substr(key, 1, ?) = ? AND status = 'pending'",
+        )
+        .bind(&job.job)
+        .bind(now)
+        .bind(family.len() as i64)
+        .bind(family)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if replaced == 0 {
+            sqlx::query(
+                "INSERT INTO outbox (key, request_id, job, lane, next_attempt_at, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&job.key)
+            .bind(&request_id)
+            .bind(&job.job)
+            .bind(&job.lane)
+            .bind(now.timestamp_millis())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
