@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::secret::Secret;
 use crate::config::IntakeSettings;
@@ -44,69 +44,15 @@ impl IntakeConfig {
         public_base_url: &str,
         tenant_id: &str,
     ) -> Result<Self, String> {
-        let client_state = match &settings.client_state {
-            Some(s) => {
-                let len = s.expose_secret().chars().count();
-                if !(SECRET_MIN..=CLIENT_STATE_MAX).contains(&len) {
-                    return Err(format!(
-                        "intake.client_state must be {SECRET_MIN} to {CLIENT_STATE_MAX} characters (Graph's clientState limit); it has {len}"
-                    ));
-                }
-                Some(Secret::new(s))
-            }
-            None => None,
-        };
-        let callout_secret = match &settings.callout_secret {
-            Some(s) => {
-                let raw = s.expose_secret();
-                if raw.chars().count() < SECRET_MIN {
-                    return Err(format!(
-                        "intake.callout_secret must be at least {SECRET_MIN} characters (openssl rand -base64 32)"
-                    ));
-                }
-                // The relay sends it as a header value.
-                if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(
-                        "intake.callout_secret may only hold visible ASCII characters (it travels in an HTTP header)".into(),
-                    );
-                }
-                Some(Secret::new(s))
-            }
-            None => None,
-        };
-        let mut groups: Vec<ObjectId> = Vec::new();
-        for (i, raw) in settings.privileged_groups.iter().enumerate() {
-            let id: ObjectId = raw
-                .trim()
-                .parse()
-                .map_err(|e| format!("intake.privileged_groups[{i}]: {e}"))?;
-            if !groups.contains(&id) {
-                groups.push(id);
-            }
-        }
+        let client_state = client_state(settings.client_state.as_ref())?;
+        let callout_secret = callout_secret(settings.callout_secret.as_ref())?;
+        let groups = privileged_groups(&settings.privileged_groups)?;
         if !groups.is_empty() && client_state.is_none() {
             return Err(
                 "intake.privileged_groups needs intake.client_state: Graph subscriptions carry it and every notification is checked against it".into(),
             );
         }
-        if !(1..=86_400).contains(&settings.poll_interval_seconds) {
-            return Err("intake.poll_interval_seconds must be between 1 and 86400".into());
-        }
-        if !(1024..=16 * 1024 * 1024).contains(&settings.body_limit_bytes) {
-            return Err("intake.body_limit_bytes must be between 1024 and 16777216".into());
-        }
-        let lifetime = settings.subscription_lifetime_minutes;
-        if !(60..=MAX_LIFETIME_MINUTES).contains(&lifetime) {
-            return Err(format!(
-                "intake.subscription_lifetime_minutes must be between 60 and {MAX_LIFETIME_MINUTES} (Graph's maximum for groups)"
-            ));
-        }
-        let margin = settings.renewal_margin_minutes;
-        if margin < 1 || margin >= lifetime {
-            return Err(
-                "intake.renewal_margin_minutes must be at least 1 and less than intake.subscription_lifetime_minutes".into(),
-            );
-        }
+        check_ranges(settings)?;
         let base = public_base_url.trim_end_matches('/');
         Ok(Self {
             client_state,
@@ -114,8 +60,8 @@ impl IntakeConfig {
             groups,
             poll_interval: Duration::from_secs(settings.poll_interval_seconds),
             body_limit: settings.body_limit_bytes,
-            lifetime: chrono::Duration::minutes(lifetime),
-            renewal_margin: chrono::Duration::minutes(margin),
+            lifetime: chrono::Duration::minutes(settings.subscription_lifetime_minutes),
+            renewal_margin: chrono::Duration::minutes(settings.renewal_margin_minutes),
             notification_url: format!("{base}{}", super::NOTIFICATIONS_PATH),
             lifecycle_url: format!("{base}{}", super::LIFECYCLE_PATH),
             tenant_id: uuid::Uuid::try_parse(tenant_id)
@@ -123,6 +69,74 @@ impl IntakeConfig {
                 .map(|t| t.hyphenated().to_string()),
         })
     }
+}
+
+fn client_state(setting: Option<&SecretString>) -> Result<Option<Secret>, String> {
+    let Some(s) = setting else {
+        return Ok(None);
+    };
+    let len = s.expose_secret().chars().count();
+    if !(SECRET_MIN..=CLIENT_STATE_MAX).contains(&len) {
+        return Err(format!(
+            "intake.client_state must be {SECRET_MIN} to {CLIENT_STATE_MAX} characters (Graph's clientState limit); it has {len}"
+        ));
+    }
+    Ok(Some(Secret::new(s)))
+}
+
+fn callout_secret(setting: Option<&SecretString>) -> Result<Option<Secret>, String> {
+    let Some(s) = setting else {
+        return Ok(None);
+    };
+    let raw = s.expose_secret();
+    if raw.chars().count() < SECRET_MIN {
+        return Err(format!(
+            "intake.callout_secret must be at least {SECRET_MIN} characters (openssl rand -base64 32)"
+        ));
+    }
+    // The relay sends it as a header value.
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "intake.callout_secret may only hold visible ASCII characters (it travels in an HTTP header)".into(),
+        );
+    }
+    Ok(Some(Secret::new(s)))
+}
+
+fn privileged_groups(raw: &[String]) -> Result<Vec<ObjectId>, String> {
+    let mut groups: Vec<ObjectId> = Vec::new();
+    for (i, raw) in raw.iter().enumerate() {
+        let id: ObjectId = raw
+            .trim()
+            .parse()
+            .map_err(|e| format!("intake.privileged_groups[{i}]: {e}"))?;
+        if !groups.contains(&id) {
+            groups.push(id);
+        }
+    }
+    Ok(groups)
+}
+
+fn check_ranges(settings: &IntakeSettings) -> Result<(), String> {
+    if !(1..=86_400).contains(&settings.poll_interval_seconds) {
+        return Err("intake.poll_interval_seconds must be between 1 and 86400".into());
+    }
+    if !(1024..=16 * 1024 * 1024).contains(&settings.body_limit_bytes) {
+        return Err("intake.body_limit_bytes must be between 1024 and 16777216".into());
+    }
+    let lifetime = settings.subscription_lifetime_minutes;
+    if !(60..=MAX_LIFETIME_MINUTES).contains(&lifetime) {
+        return Err(format!(
+            "intake.subscription_lifetime_minutes must be between 60 and {MAX_LIFETIME_MINUTES} (Graph's maximum for groups)"
+        ));
+    }
+    let margin = settings.renewal_margin_minutes;
+    if margin < 1 || margin >= lifetime {
+        return Err(
+            "intake.renewal_margin_minutes must be at least 1 and less than intake.subscription_lifetime_minutes".into(),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -80,63 +80,19 @@ pub fn run(target: ManifestTarget) -> anyhow::Result<()> {
             terms_url,
         } => {
             let defaults = Defaults::load(config.as_deref())?;
-            let app_id = match app_id {
-                Some(raw) => AppId::parse(&raw, "--app-id")?,
-                None => {
-                    let (raw, origin) = defaults.app_id.ok_or_else(|| {
-                        ManifestError::Input(format!(
-                            "no app id: pass --app-id <GUID> or set teams.app_id in the \
-                             config file (env {ENV_PREFIX}TEAMS__APP_ID)"
-                        ))
-                    })?;
-                    AppId::parse(&raw, &origin)?
-                }
-            };
+            let app_id = app_id_from(app_id, defaults.app_id)?;
             let public_url = public_url_from(public_url, defaults.public_url)?;
-            let website_url = match website_url {
-                Some(raw) => checked_page(&raw, "--website-url")?,
-                None => format!("{}/", public_url.origin()),
-            };
-            let privacy_url = match privacy_url {
-                Some(raw) => checked_page(&raw, "--privacy-url")?,
-                None => website_url.clone(),
-            };
-            let terms_url = match terms_url {
-                Some(raw) => checked_page(&raw, "--terms-url")?,
-                None => website_url.clone(),
-            };
-            let developer_name = developer_name.trim().to_owned();
-            if developer_name.is_empty() || developer_name.chars().count() > DEVELOPER_NAME_MAX {
-                return Err(ManifestError::Input(format!(
-                    "--developer-name must be 1 to {DEVELOPER_NAME_MAX} characters"
-                ))
-                .into());
-            }
+            let pages = Pages::resolve(website_url, privacy_url, terms_url, &public_url)?;
             let options = TeamsOptions {
                 app_id,
                 public_url,
                 sign_in_host: defaults.sign_in_host,
-                developer_name,
-                website_url,
-                privacy_url,
-                terms_url,
+                developer_name: checked_developer_name(&developer_name)?,
+                website_url: pages.website,
+                privacy_url: pages.privacy,
+                terms_url: pages.terms,
             };
-            let package = teams_package(&options)?;
-            write(&out, &package)?;
-            println!(
-                "wrote {}: Teams app package (manifest {TEAMS_MANIFEST_VERSION}, version {}) \
-                 for bot {}",
-                out.display(),
-                env!("CARGO_PKG_VERSION"),
-                options.app_id
-            );
-            println!(
-                "next: set the Azure Bot's messaging endpoint to {}/api/teams/messages, \
-                 then upload the zip in Teams (Apps → Manage your apps → Upload an app) \
-                 or in the Teams admin center",
-                options.public_url.origin()
-            );
-            Ok(())
+            write_teams_package(&options, &out)
         }
         ManifestTarget::Slack {
             public_url,
@@ -145,32 +101,118 @@ pub fn run(target: ManifestTarget) -> anyhow::Result<()> {
         } => {
             let defaults = Defaults::load(config.as_deref())?;
             let public_url = public_url_from(public_url, defaults.public_url)?;
-            let manifest = render_slack_manifest(&public_url)?;
-            let mut text = serde_json::to_string_pretty(&manifest).map_err(|source| {
-                ManifestError::Template {
-                    template: "Slack manifest",
-                    source,
-                }
-            })?;
-            text.push('\n');
-            if out.as_os_str() == "-" {
-                print!("{text}");
-            } else {
-                write(&out, text.as_bytes())?;
-                println!(
-                    "wrote {}: Slack app manifest for {}",
-                    out.display(),
-                    public_url.origin()
-                );
-                println!(
-                    "next: create the app from this manifest (Your Apps → Create New App → \
-                     From a manifest), install it, and put its signing secret and bot token \
-                     in the [slack] config section"
-                );
-            }
-            Ok(())
+            write_slack_manifest(&public_url, &out)
         }
     }
+}
+
+fn write_teams_package(options: &TeamsOptions, out: &Path) -> anyhow::Result<()> {
+    let package = teams_package(options)?;
+    write(out, &package)?;
+    println!(
+        "wrote {}: Teams app package (manifest {TEAMS_MANIFEST_VERSION}, version {}) \
+         for bot {}",
+        out.display(),
+        env!("CARGO_PKG_VERSION"),
+        options.app_id
+    );
+    println!(
+        "next: set the Azure Bot's messaging endpoint to {}/api/teams/messages, \
+         then upload the zip in Teams (Apps → Manage your apps → Upload an app) \
+         or in the Teams admin center",
+        options.public_url.origin()
+    );
+    Ok(())
+}
+
+fn write_slack_manifest(public_url: &PublicUrl, out: &Path) -> anyhow::Result<()> {
+    let manifest = render_slack_manifest(public_url)?;
+    let mut text =
+        serde_json::to_string_pretty(&manifest).map_err(|source| ManifestError::Template {
+            template: "Slack manifest",
+            source,
+        })?;
+    text.push('\n');
+    // `-` keeps standard output to the manifest alone, so it can be piped.
+    if out.as_os_str() == "-" {
+        print!("{text}");
+    } else {
+        write(out, text.as_bytes())?;
+        println!(
+            "wrote {}: Slack app manifest for {}",
+            out.display(),
+            public_url.origin()
+        );
+        println!(
+            "next: create the app from this manifest (Your Apps → Create New App → \
+             From a manifest), install it, and put its signing secret and bot token \
+             in the [slack] config section"
+        );
+    }
+    Ok(())
+}
+
+fn app_id_from(
+    flag: Option<String>,
+    fallback: Option<(String, String)>,
+) -> Result<AppId, ManifestError> {
+    match flag {
+        Some(raw) => AppId::parse(&raw, "--app-id"),
+        None => {
+            let (raw, origin) = fallback.ok_or_else(|| {
+                ManifestError::Input(format!(
+                    "no app id: pass --app-id <GUID> or set teams.app_id in the \
+                     config file (env {ENV_PREFIX}TEAMS__APP_ID)"
+                ))
+            })?;
+            AppId::parse(&raw, &origin)
+        }
+    }
+}
+
+/// The publisher pages the Teams manifest requires; an operator without
+/// separate privacy or terms pages can leave them to the website.
+struct Pages {
+    website: String,
+    privacy: String,
+    terms: String,
+}
+
+impl Pages {
+    fn resolve(
+        website: Option<String>,
+        privacy: Option<String>,
+        terms: Option<String>,
+        public_url: &PublicUrl,
+    ) -> Result<Self, ManifestError> {
+        let website = match website {
+            Some(raw) => checked_page(&raw, "--website-url")?,
+            None => format!("{}/", public_url.origin()),
+        };
+        let privacy = match privacy {
+            Some(raw) => checked_page(&raw, "--privacy-url")?,
+            None => website.clone(),
+        };
+        let terms = match terms {
+            Some(raw) => checked_page(&raw, "--terms-url")?,
+            None => website.clone(),
+        };
+        Ok(Self {
+            website,
+            privacy,
+            terms,
+        })
+    }
+}
+
+fn checked_developer_name(raw: &str) -> Result<String, ManifestError> {
+    let name = raw.trim().to_owned();
+    if name.is_empty() || name.chars().count() > DEVELOPER_NAME_MAX {
+        return Err(ManifestError::Input(format!(
+            "--developer-name must be 1 to {DEVELOPER_NAME_MAX} characters"
+        )));
+    }
+    Ok(name)
 }
 
 fn public_url_from(

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::blocks::truncate;
 use crate::chat::port::{ApprovalCard, CardAction, Message};
 use crate::engine::time::human_duration;
+use stagegate_domain::ids::RequestId;
 
 /// `action_id`s of the buttons (the value carries the [`CardAction`]).
 pub const APPROVE: &str = "approve";
@@ -149,9 +150,16 @@ fn card_blocks(card: &ApprovalCard, outcome: Option<&str>) -> Vec<Value> {
 /// Renders `message` as Block Kit with its fallback text.
 #[must_use]
 pub fn render(message: &Message) -> Rendered {
-    // The fallback shows in notifications: a sign-in link stays in the
-    // button, not in every preview of the message.
-    let text = match message {
+    Rendered {
+        text: fallback_text(message),
+        blocks: message_blocks(message),
+    }
+}
+
+/// The fallback shows in notifications: a sign-in link stays in the button,
+/// not in every preview of the message.
+fn fallback_text(message: &Message) -> String {
+    match message {
         Message::SignInPrompt { reason, .. } => escape(reason),
         Message::ApprovalRequest { card } => escape(&format!(
             "Approval needed: {} for {} (stage {} of {})",
@@ -163,8 +171,11 @@ pub fn render(message: &Message) -> Rendered {
             card.package, card.requester.name, card.stage, card.stages
         )),
         other => escape(&other.text()),
-    };
-    let blocks = match message {
+    }
+}
+
+fn message_blocks(message: &Message) -> Vec<Value> {
+    match message {
         Message::ApprovalRequest { card } => card_blocks(card, None),
         Message::ApprovalDecided { card, outcome } => card_blocks(card, Some(outcome)),
         Message::RequestStatus { package, text, .. } => {
@@ -183,22 +194,7 @@ pub fn render(message: &Message) -> Rendered {
                 escape(package),
                 escape(group)
             ))];
-            let buttons: Vec<Value> = choices
-                .iter()
-                .map(|d| {
-                    let action = CardAction::Activate {
-                        request: *request,
-                        duration: d.clone(),
-                    };
-                    let style = (d == default).then_some("primary");
-                    button(
-                        &format!("{ACTIVATE_PREFIX}{d}"),
-                        &format!("Activate for {}", iso_label(d)),
-                        &action,
-                        style,
-                    )
-                })
-                .collect();
+            let buttons = activation_buttons(*request, choices, default);
             blocks.push(json!({ "type": "actions", "block_id": "activate", "elements": buttons }));
             if *mfa_required {
                 blocks.push(context("Activation asks you to sign in again with MFA."));
@@ -213,16 +209,7 @@ pub fn render(message: &Message) -> Rendered {
             request,
             package,
             expires,
-        } => vec![
-            section(&format!(
-                "Your access through *{}* expires at {}.",
-                escape(package),
-                when(expires)
-            )),
-            json!({ "type": "actions", "block_id": "extend", "elements": [
-                button(EXTEND, "Extend", &CardAction::Extend { request: *request }, Some("primary")),
-            ] }),
-        ],
+        } => expiry_warning_blocks(*request, package, expires),
         Message::Reminder {
             request,
             stage,
@@ -231,22 +218,60 @@ pub fn render(message: &Message) -> Rendered {
             "Reminder: request {request} (stage {stage}) needs your decision by {}.",
             when(deadline)
         ))],
-        Message::SecurityAlert { title, lines } => {
-            let body = lines
-                .iter()
-                .map(|l| escape(l))
-                .collect::<Vec<_>>()
-                .join("\n");
-            vec![header(title), section(&body)]
-        }
-        Message::SignInPrompt { reason, url } => vec![
-            section(&escape(reason)),
-            json!({ "type": "actions", "block_id": "sign_in", "elements": [ {
-                "type": "button", "action_id": SIGN_IN, "style": "primary",
-                "text": { "type": "plain_text", "text": "Sign in with Microsoft" },
-                "url": url,
-            } ] }),
-        ],
-    };
-    Rendered { text, blocks }
+        Message::SecurityAlert { title, lines } => security_alert_blocks(title, lines),
+        Message::SignInPrompt { reason, url } => sign_in_blocks(reason, url),
+    }
+}
+
+/// One button per offered duration; the default one is highlighted.
+fn activation_buttons(request: RequestId, choices: &[String], default: &str) -> Vec<Value> {
+    choices
+        .iter()
+        .map(|d| {
+            let action = CardAction::Activate {
+                request,
+                duration: d.clone(),
+            };
+            let style = (d == default).then_some("primary");
+            button(
+                &format!("{ACTIVATE_PREFIX}{d}"),
+                &format!("Activate for {}", iso_label(d)),
+                &action,
+                style,
+            )
+        })
+        .collect()
+}
+
+fn expiry_warning_blocks(request: RequestId, package: &str, expires: &DateTime<Utc>) -> Vec<Value> {
+    vec![
+        section(&format!(
+            "Your access through *{}* expires at {}.",
+            escape(package),
+            when(expires)
+        )),
+        json!({ "type": "actions", "block_id": "extend", "elements": [
+            button(EXTEND, "Extend", &CardAction::Extend { request }, Some("primary")),
+        ] }),
+    ]
+}
+
+fn security_alert_blocks(title: &str, lines: &[String]) -> Vec<Value> {
+    let body = lines
+        .iter()
+        .map(|l| escape(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    vec![header(title), section(&body)]
+}
+
+fn sign_in_blocks(reason: &str, url: &str) -> Vec<Value> {
+    vec![
+        section(&escape(reason)),
+        json!({ "type": "actions", "block_id": "sign_in", "elements": [ {
+            "type": "button", "action_id": SIGN_IN, "style": "primary",
+            "text": { "type": "plain_text", "text": "Sign in with Microsoft" },
+            "url": url,
+        } ] }),
+    ]
 }

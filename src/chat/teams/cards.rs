@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::chat::port::{ApprovalCard, Message, StageHistory};
 use crate::engine::time::human_duration;
+use stagegate_domain::ids::RequestId;
 
 pub const APPROVAL_REQUEST: &str = include_str!("../../../adaptive-cards/approval-request.json");
 pub const APPROVAL_DECIDED: &str = include_str!("../../../adaptive-cards/approval-decided.json");
@@ -169,36 +170,10 @@ fn notice(title: &str, summary: &str, body: &[&str]) -> Value {
 pub fn render(message: &Message) -> Value {
     let summary = message.text();
     match message {
-        Message::ApprovalRequest { card } => fill(
-            APPROVAL_REQUEST,
-            &[
-                (
-                    "title",
-                    json!(format!(
-                        "Approval needed: stage {} of {}",
-                        card.stage, card.stages
-                    )),
-                ),
-                ("summary", json!(summary)),
-                ("facts", approval_facts(card)),
-                ("history", history(&card.history)),
-                ("request", json!(card.request.to_string())),
-                ("stage_id", json!(card.stage_id.to_string())),
-            ],
-        ),
-        Message::ApprovalDecided { card, outcome } => fill(
-            APPROVAL_DECIDED,
-            &[
-                (
-                    "title",
-                    json!(format!("Stage {} of {}: decided", card.stage, card.stages)),
-                ),
-                ("summary", json!(summary)),
-                ("outcome", json!(bounded(outcome))),
-                ("facts", approval_facts(card)),
-                ("history", history(&card.history)),
-            ],
-        ),
+        Message::ApprovalRequest { card } => approval_request_card(card, &summary),
+        Message::ApprovalDecided { card, outcome } => {
+            approval_decided_card(card, outcome, &summary)
+        }
         Message::RequestStatus { package, text, .. } => {
             notice("Your request", &summary, &[package, text])
         }
@@ -209,75 +184,155 @@ pub fn render(message: &Message) -> Value {
             choices,
             default,
             mfa_required,
-        } => {
-            let mut body = vec![line(Some("Package"), package), line(Some("Group"), group)];
-            if *mfa_required {
-                body.push(line(None, "Activation asks you to sign in with MFA."));
-            }
-            let choices: Vec<Value> = choices
-                .iter()
-                .map(|d| json!({ "title": duration_title(d), "value": d }))
-                .collect();
-            fill(
-                ACTIVATION_PROMPT,
-                &[
-                    ("summary", json!(summary)),
-                    ("lines", Value::Array(body)),
-                    ("default", json!(default)),
-                    ("choices", Value::Array(choices)),
-                    ("request", json!(request.to_string())),
-                ],
-            )
-        }
+        } => activation_prompt_card(
+            &ActivationPrompt {
+                request,
+                package,
+                group,
+                choices,
+                default,
+                mfa_required: *mfa_required,
+            },
+            &summary,
+        ),
         Message::ActivationClosed { text, .. } => notice("Activation", &summary, &[text]),
         Message::ActivationResult { text, .. } => notice("Activation", &summary, &[text]),
         Message::ExpiryWarning {
             request,
             package,
             expires,
-        } => fill(
-            EXPIRY_WARNING,
-            &[
-                ("summary", json!(summary)),
-                (
-                    "lines",
-                    Value::Array(vec![
-                        line(Some("Package"), package),
-                        line(Some("Expires"), &time(expires)),
-                    ]),
-                ),
-                ("request", json!(request.to_string())),
-            ],
-        ),
+        } => expiry_warning_card(request, package, expires, &summary),
         Message::Reminder {
             request,
             stage,
             deadline,
-        } => notice(
-            "Reminder: a decision is waiting for you",
-            &summary,
-            &[
-                &format!("Request {request}, stage {stage}"),
-                &format!("Decide by {}", time(deadline)),
-            ],
-        ),
-        Message::SecurityAlert { title, lines: l } => fill(
-            SECURITY_ALERT,
-            &[
-                ("summary", json!(summary)),
-                ("title", json!(bounded(title))),
-                (
-                    "lines",
-                    lines(&l.iter().map(String::as_str).collect::<Vec<_>>()),
-                ),
-            ],
-        ),
+        } => reminder_card(request, *stage, deadline, &summary),
+        Message::SecurityAlert { title, lines: l } => security_alert_card(title, l, &summary),
         Message::SignInPrompt { reason, url } => {
             fill(SIGN_IN, &[("lines", lines(&[reason])), ("url", json!(url))])
         }
         Message::Help { text } => notice("How to use stagegate", &summary, &[text]),
         Message::Text { text } => notice("stagegate", &summary, &[text]),
     }
+}
+
+fn approval_request_card(card: &ApprovalCard, summary: &str) -> Value {
+    fill(
+        APPROVAL_REQUEST,
+        &[
+            (
+                "title",
+                json!(format!(
+                    "Approval needed: stage {} of {}",
+                    card.stage, card.stages
+                )),
+            ),
+            ("summary", json!(summary)),
+            ("facts", approval_facts(card)),
+            ("history", history(&card.history)),
+            ("request", json!(card.request.to_string())),
+            ("stage_id", json!(card.stage_id.to_string())),
+        ],
+    )
+}
+
+fn approval_decided_card(card: &ApprovalCard, outcome: &str, summary: &str) -> Value {
+    fill(
+        APPROVAL_DECIDED,
+        &[
+            (
+                "title",
+                json!(format!("Stage {} of {}: decided", card.stage, card.stages)),
+            ),
+            ("summary", json!(summary)),
+            ("outcome", json!(bounded(outcome))),
+            ("facts", approval_facts(card)),
+            ("history", history(&card.history)),
+        ],
+    )
+}
+
+/// The fields of `Message::ActivationPrompt`, borrowed, so the card builder
+/// does not take six loose arguments.
+struct ActivationPrompt<'a> {
+    request: &'a RequestId,
+    package: &'a str,
+    group: &'a str,
+    choices: &'a [String],
+    default: &'a str,
+    mfa_required: bool,
+}
+
+fn activation_prompt_card(prompt: &ActivationPrompt<'_>, summary: &str) -> Value {
+    let mut body = vec![
+        line(Some("Package"), prompt.package),
+        line(Some("Group"), prompt.group),
+    ];
+    if prompt.mfa_required {
+        body.push(line(None, "Activation asks you to sign in with MFA."));
+    }
+    let choices: Vec<Value> = prompt
+        .choices
+        .iter()
+        .map(|d| json!({ "title": duration_title(d), "value": d }))
+        .collect();
+    fill(
+        ACTIVATION_PROMPT,
+        &[
+            ("summary", json!(summary)),
+            ("lines", Value::Array(body)),
+            ("default", json!(prompt.default)),
+            ("choices", Value::Array(choices)),
+            ("request", json!(prompt.request.to_string())),
+        ],
+    )
+}
+
+fn expiry_warning_card(
+    request: &RequestId,
+    package: &str,
+    expires: &DateTime<Utc>,
+    summary: &str,
+) -> Value {
+    fill(
+        EXPIRY_WARNING,
+        &[
+            ("summary", json!(summary)),
+            (
+                "lines",
+                Value::Array(vec![
+                    line(Some("Package"), package),
+                    line(Some("Expires"), &time(expires)),
+                ]),
+            ),
+            ("request", json!(request.to_string())),
+        ],
+    )
+}
+
+fn reminder_card(request: &RequestId, stage: u8, deadline: &DateTime<Utc>, summary: &str) -> Value {
+    notice(
+        "Reminder: a decision is waiting for you",
+        summary,
+        &[
+            &format!("Request {request}, stage {stage}"),
+            &format!("Decide by {}", time(deadline)),
+        ],
+    )
+}
+
+fn security_alert_card(title: &str, alert_lines: &[String], summary: &str) -> Value {
+    fill(
+        SECURITY_ALERT,
+        &[
+            ("summary", json!(summary)),
+            ("title", json!(bounded(title))),
+            (
+                "lines",
+                lines(&alert_lines.iter().map(String::as_str).collect::<Vec<_>>()),
+            ),
+        ],
+    )
 }
 
 fn duration_title(iso: &str) -> String {
