@@ -13,15 +13,12 @@ use tokio::net::TcpListener;
 
 use crate::chat::port::ChatPort;
 use crate::config::Settings;
+use crate::engine::Engine;
 use crate::engine::time::{Clock, SystemClock};
-use crate::engine::{Engine, EngineDeps};
-use crate::graph::GraphClient;
 use crate::identity::link::LinkService;
-use crate::identity::vault::KeyRing;
-use crate::retry::RetryPolicy;
-use crate::store::{SqliteStore, Store};
-use crate::token::AppTokenSource;
-use stagegate_domain::chat_ids::Platform;
+use crate::store::Store;
+
+mod build;
 
 /// Everything a handler may reach. Ports to the outside world are added here
 /// as trait objects by the engine and chat issues.
@@ -73,148 +70,36 @@ impl Application {
 
     /// [`Application::build`] with explicit chat adapters and clock.
     pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
-        settings
-            .refuse_sandbox_secrets_off_loopback()
-            .map_err(anyhow::Error::msg)?;
-        settings.server.check_limits().map_err(anyhow::Error::msg)?;
-        let listener = TcpListener::bind(settings.server.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
-        let port = listener.local_addr()?.port();
-        // A public URL on port 0 (tests, the sandbox) means "the port we got":
-        // sign-in links and the redirect URI must carry the real one.
-        if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
-            settings.server.public_base_url = format!("{base}:{port}");
-        }
-        let vault = Arc::new(
-            KeyRing::new(
-                &settings.identity.vault_keys,
-                &settings.identity.vault_primary_key,
-            )
-            .map_err(|e| anyhow::anyhow!("identity.vault_keys: {e}"))?,
-        );
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&settings.database.path, settings.database.max_connections).await?,
-        );
-        let links = Arc::new(LinkService::new(&settings, store.clone(), vault));
-        // Before serving: every stored token opens with the primary key and
-        // the current associated data from here on.
-        links
-            .reseal_all()
-            .await
-            .map_err(|e| anyhow::anyhow!("re-sealing stored refresh tokens: {e}"))?;
-        let http = reqwest::Client::builder()
-            // Graph never redirects API calls; following one could leak a token.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let app_token = Arc::new(AppTokenSource::new(
-            http.clone(),
-            &settings.entra.login_base_url,
-            &settings.entra.tenant_id,
-            &settings.entra.client_id,
-            settings.entra.client_secret.clone(),
-            "https://graph.microsoft.com/.default",
-        ));
-        let graph = GraphClient::new(
-            http.clone(),
-            &settings.graph.base_url,
-            app_token,
-            Duration::from_secs(settings.graph.timeout_seconds),
-            RetryPolicy::default(),
-        );
+        let (listener, port) = build::listen(&mut settings).await?;
+        let (store, links) = build::open_store(&settings).await?;
+        let (http, graph) = build::clients(&settings)?;
         let mut ports = options.ports;
-        // Slack is spoken when configured, unless the caller brought its own
-        // Slack adapter (tests with the in-memory one).
-        let slack = settings
-            .slack
-            .as_ref()
-            .filter(|_| !ports.iter().any(|p| p.platform() == Platform::Slack))
-            .map(|s| {
-                let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s);
-                let verifier = crate::chat::slack::SlackVerifier::new(s.signing_secret.clone());
-                let origin = crate::chat::slack::SlackOrigin::from_settings(s, client.clone())
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok::<_, anyhow::Error>((
-                    Arc::new(crate::chat::slack::SlackPort::new(client).with_store(store.clone())),
-                    verifier,
-                    origin,
-                ))
-            })
-            .transpose()?;
-        if let Some((port, _, _)) = &slack {
-            ports.push(port.clone());
-        }
-        // The Teams adapter, unless the caller brought its own Teams port.
-        let teams = match &settings.teams {
-            Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => Some(
-                crate::chat::teams::wiring::build(&settings, t, &http, store.clone())?,
-            ),
-            _ => None,
-        };
-        if let Some((_, _, port)) = &teams {
-            ports.push(port.clone());
-        }
-        let engine = Engine::new(EngineDeps {
-            settings: settings.engine.clone(),
-            store: store.clone(),
-            graph: graph.clone(),
-            links: links.clone(),
+        let (slack, teams) = build::adapters(&settings, &mut ports, &http, &store)?;
+        let (engine, teams_bot) = build::engine(
+            &settings,
+            (store.clone(), graph.clone(), links.clone()),
             ports,
-            clock: options.clock.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let teams_bot = teams.map(|(authenticator, allowlist, port)| {
-            let dev = settings.teams.as_ref().is_some_and(|t| t.dev_no_auth);
-            crate::chat::teams::handlers::TeamsBot::new(
-                authenticator,
-                allowlist,
-                engine.clone(),
-                port,
-                dev,
-            )
-        });
-        let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
-        let timeout = Duration::from_secs(settings.server.request_timeout_seconds);
-        let connection_limits = crate::http::ConnectionLimits {
-            max_connections: settings.server.max_connections,
-            header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_seconds),
-        };
-        let request_limits = crate::http::RequestLimits {
-            max_in_flight: settings.server.max_in_flight_requests,
-            body_read_timeout: Duration::from_secs(settings.server.body_read_timeout_seconds),
-        };
+            teams,
+            options.clock.clone(),
+        )?;
+        let limits = build::ServerLimits::from_settings(&settings.server);
         let state = AppState {
             settings: Arc::new(settings),
             store,
             links,
             intake_sink: Some(engine.clone()),
             engine,
-            teams: teams_bot.clone(),
+            teams: teams_bot,
         };
         let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let mut routes = router(state.clone()).merge(intake.router());
-        if let Some((port, verifier, origin)) = slack {
-            let inbound = crate::chat::slack::handlers::SlackInbound::new(
-                verifier,
-                origin,
-                state.store.clone(),
-                state.engine.clone(),
-                port,
-            );
-            routes = routes.merge(crate::chat::slack::handlers::router(inbound));
-        }
-        if let Some(bot) = teams_bot {
-            routes = routes.merge(crate::chat::teams::handlers::router(bot));
-        }
-        let router = crate::http::with_common_layers(routes, timeout);
-        let router = crate::http::with_request_limits(router, request_limits);
+        let router = build::routes(&state, &intake, slack, &limits);
         Ok(Self {
             listener,
             router,
             port,
-            grace,
-            connection_limits,
+            grace: limits.grace,
+            connection_limits: limits.connections,
             state,
             intake,
         })
