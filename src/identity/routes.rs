@@ -10,7 +10,7 @@
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
@@ -18,6 +18,10 @@ use serde::Deserialize;
 use super::link::{LinkError, LinkService, Started};
 use crate::app::AppState;
 use crate::engine::linking::LinkRefused;
+
+mod pages;
+
+use pages::{entra_error_text, error_page, incomplete_link, page, page_html};
 
 /// The start form carries one token: anything larger is not ours.
 const START_FORM_LIMIT: usize = 1024;
@@ -199,27 +203,6 @@ async fn callback(
     clear_cookie(response, &cookie_name)
 }
 
-/// A plain-words reading of the OAuth error codes Entra sends back.
-fn entra_error_text(code: &str) -> &'static str {
-    match code {
-        "access_denied" => {
-            "The sign-in was cancelled or consent was refused. Nothing was linked; ask the bot for \
-             a new link when you want to try again."
-        }
-        "consent_required" | "interaction_required" | "login_required" => {
-            "Microsoft Entra needs you to sign in or consent again. Ask the bot for a new link."
-        }
-        "temporarily_unavailable" | "server_error" => {
-            "Microsoft Entra could not complete the sign-in right now. Try again in a few minutes \
-             with a new link."
-        }
-        _ => {
-            "Microsoft Entra did not complete the sign-in. Nothing was linked; ask the bot for a \
-             new link, and tell your administrator if it keeps happening."
-        }
-    }
-}
-
 /// True unless a browser says the form came from another origin: its
 /// `Sec-Fetch-Site` when it sends one, else its `Origin`. Browsers send one
 /// or both on every cross-origin POST; clients that send neither are no
@@ -285,85 +268,6 @@ fn flow_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn incomplete_link() -> Response {
-    page(
-        StatusCode::BAD_REQUEST,
-        "Sign-in link incomplete",
-        "This link has no valid sign-in token. Ask the bot for a new one.",
-    )
-}
-
-fn error_page(error: &LinkError) -> Response {
-    let status = match error {
-        LinkError::Upstream(_) => StatusCode::BAD_GATEWAY,
-        LinkError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        LinkError::ForeignBrowser(_) | LinkError::WrongTenant => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    if status.is_server_error() {
-        tracing::error!(error = %error, "sign-in failed");
-    } else {
-        tracing::info!(error = %error, "sign-in refused");
-    }
-    let message = match error {
-        LinkError::Store(_) => {
-            "Something went wrong on our side. Try again in a minute.".to_owned()
-        }
-        other => sentence(&other.to_string()),
-    };
-    page(status, "Sign-in failed", &message)
-}
-
-/// An error's text as a sentence: capitalised, with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
-}
-
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let message = format!("<p>{}</p>", html_escape::encode_text(message));
-    page_html(status, title, &message)
-}
-
-/// A page of ours: never cached, never framed, and it sends a referrer
-/// only to itself (the address of the confirmation page carries the link
-/// token; `no-referrer` would also blank the `Origin` of its own form).
-fn page_html(status: StatusCode, title: &str, body_html: &str) -> Response {
-    let title = html_escape::encode_text(title);
-    let mut response = (
-        status,
-        Html(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} – stagegate</title>\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}\
-             button{{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#2b5797;color:#fff;cursor:pointer}}</style></head>\
-             <body><h1>{title}</h1>{body_html}</body></html>"
-        )),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,10 +305,5 @@ mod tests {
         assert!(same_origin(&fetched, ours));
         fetched.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(!same_origin(&fetched, ours));
-    }
-
-    #[test]
-    fn entra_error_text_never_echoes_its_input() {
-        assert!(!entra_error_text("call +1 555 0100").contains("555"));
     }
 }
