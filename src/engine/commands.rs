@@ -4,12 +4,14 @@
 //! sign-in link whose completion resumes what they asked for.
 
 use chrono::Utc;
+use governor::DefaultKeyedRateLimiter;
 
 use super::guard::{Actor, Guard};
 use super::resume::Resume;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, per_minute};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::Message;
+use crate::config::EngineSettings;
 use crate::graph::{GraphError, em};
 use crate::identity::link::Linked;
 use crate::store::engine::RequestRow;
@@ -22,11 +24,26 @@ fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
 }
 
+/// The request workflow's own state.
+pub(super) struct Requests {
+    /// Commands per person per minute, so one person's flood costs Graph
+    /// and chat no more than the configured budget.
+    pub(super) throttle: DefaultKeyedRateLimiter<String>,
+}
+
+impl Requests {
+    pub(super) fn new(settings: &EngineSettings) -> Self {
+        Self {
+            throttle: DefaultKeyedRateLimiter::keyed(per_minute(settings.commands_per_minute)),
+        }
+    }
+}
+
 impl Engine {
     /// A message typed by `who` (whoever the platform authenticated).
     /// Anyone may type; what each command may do is checked inside.
     pub async fn command(&self, who: &ChatIdentity, input: &str) -> Message {
-        if self.commands.check_key(&who.to_string()).is_err() {
+        if self.requests.throttle.check_key(&who.to_string()).is_err() {
             return text(
                 "Slow down: you've sent a lot of commands in the last minute. Try again shortly.",
             );
@@ -72,7 +89,7 @@ impl Engine {
                     None,
                 )
                 .await),
-            Command::Unlink => Ok(text(if self.links.unlink(who).await? {
+            Command::Unlink => Ok(text(if self.ctx.links.unlink(who).await? {
                 "Unlinked: stagegate can no longer act as you. `link` to sign in again."
             } else {
                 "You weren't linked."
@@ -90,7 +107,7 @@ impl Engine {
         cmd: &RequestCommand,
         resume: &Resume,
     ) -> Result<Message, EngineError> {
-        let valid = match validate_request(cmd, &self.catalog) {
+        let valid = match validate_request(cmd, &self.ctx.catalog) {
             Ok(v) => v,
             Err(refusal) => return Ok(text(refusal.to_string())),
         };
@@ -110,7 +127,7 @@ impl Engine {
             ticket: valid.ticket.as_str(),
             justification: valid.justification.as_ref().map(|j| j.as_str()),
         };
-        let created = match em::create_request(&self.graph, &token, &new, None).await {
+        let created = match em::create_request(&self.ctx.graph, &token, &new, None).await {
             Ok(c) => c,
             Err(GraphError::ClaimsChallenge { claims }) => {
                 return Ok(self
@@ -137,7 +154,8 @@ impl Engine {
                 created.id
             )));
         };
-        self.store
+        self.ctx
+            .store
             .insert_request(
                 &RequestRow {
                     id,
@@ -173,7 +191,7 @@ impl Engine {
         valid: &ValidatedRequest,
         me: &ObjectId,
     ) -> Result<Message, EngineError> {
-        let policy = em::get_policy(&self.graph, &valid.policy).await?;
+        let policy = em::get_policy(&self.ctx.graph, &valid.policy).await?;
         let (facts, names) = self.directory_facts(&policy, me).await?;
         let mut out = format!(
             "Dry run — nothing submitted. {} with ticket {}:",
@@ -236,7 +254,7 @@ impl Engine {
             Ok(actor) => actor.token,
             Err(refusal) => return Ok(refusal),
         };
-        let mine = em::my_requests(&self.graph, &token).await?;
+        let mine = em::my_requests(&self.ctx.graph, &token).await?;
         if mine.is_empty() {
             return Ok(text("You have no access package requests."));
         }
@@ -265,7 +283,7 @@ impl Engine {
             Ok(actor) => actor,
             Err(refusal) => return Ok(refusal),
         };
-        match em::cancel_request(&self.graph, &token, id).await {
+        match em::cancel_request(&self.ctx.graph, &token, id).await {
             Ok(()) => {
                 self.audit(
                     &me.to_string(),
@@ -294,7 +312,7 @@ impl Engine {
             Ok(actor) => actor.token,
             Err(refusal) => return Ok(refusal),
         };
-        let approvals = em::approvals_awaiting_me(&self.graph, &token).await?;
+        let approvals = em::approvals_awaiting_me(&self.ctx.graph, &token).await?;
         if approvals.is_empty() {
             return Ok(text("Nothing awaits your decision."));
         }

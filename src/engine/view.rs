@@ -152,7 +152,7 @@ impl Engine {
         }
         // Independent reads go out together by `$batch`; only the manager
         // chain is sequential (each hop needs the previous answer).
-        let memberships = directory::transitive_user_members_many(&self.graph, &groups).await?;
+        let memberships = directory::transitive_user_members_many(&self.ctx.graph, &groups).await?;
         for (group, members) in groups.iter().zip(memberships) {
             if let Some(members) = members {
                 let members: BTreeSet<ObjectId> =
@@ -163,7 +163,7 @@ impl Engine {
         }
         let mut person = *requester;
         for _ in 0..need_level {
-            let Some(manager) = directory::manager(&self.graph, &person).await? else {
+            let Some(manager) = directory::manager(&self.ctx.graph, &person).await? else {
                 break;
             };
             let Ok(id) = manager.id.parse::<ObjectId>() else {
@@ -175,7 +175,7 @@ impl Engine {
         }
         let mut names = BTreeMap::new();
         let candidates: Vec<ObjectId> = candidates.into_iter().collect();
-        let users = directory::users(&self.graph, &candidates).await?;
+        let users = directory::users(&self.ctx.graph, &candidates).await?;
         for (id, user) in candidates.into_iter().zip(users) {
             if let Some(user) = user {
                 facts.users.insert(id, user.account_enabled.unwrap_or(true));
@@ -188,7 +188,7 @@ impl Engine {
     /// Reads request `id`; `None` when Graph does not know it or it is not
     /// for a configured package.
     pub async fn snapshot(&self, id: &RequestId) -> Result<Option<Snapshot>, EngineError> {
-        let request = match em::get_request(&self.graph, id).await {
+        let request = match em::get_request(&self.ctx.graph, id).await {
             Ok(r) => r,
             Err(GraphError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -208,11 +208,11 @@ impl Engine {
             .and_then(|s| s.object_id.as_deref())
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| EngineError::Data(format!("request {id} has no requestor")))?;
-        let policy = em::get_policy(&self.graph, &package.entry.policy).await?;
+        let policy = em::get_policy(&self.ctx.graph, &package.entry.policy).await?;
         let (facts, mut names) = self.directory_facts(&policy, &requester).await?;
         let state: RequestState = request.state.parse().unwrap_or_else(|e| match e {});
         let stages = self.read_stages(id, &requester, &facts, &state).await?;
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let created = request.created_date_time.unwrap_or(now);
         let mut stage_starts = Vec::new();
         let stage_views = stages.map(|stages| {
@@ -331,7 +331,7 @@ impl Engine {
         token: &SecretString,
         id: &RequestId,
     ) -> Result<Vec<ApprovalStage>, GraphError> {
-        em::get_approval(&self.graph, token, id)
+        em::get_approval(&self.ctx.graph, token, id)
             .await
             .map(|a| a.stages)
     }
