@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use governor::DefaultKeyedRateLimiter;
+use secrecy::SecretString;
 
 use super::guard::{Actor, Guard};
 use super::resume::Resume;
@@ -12,9 +13,11 @@ use super::{Engine, EngineError, per_minute};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::Message;
 use crate::config::EngineSettings;
+use crate::graph::models::AssignmentRequest;
 use crate::graph::{GraphError, em};
 use crate::identity::link::Linked;
 use crate::store::engine::RequestRow;
+use stagegate_domain::approval::RequestState;
 use stagegate_domain::approvers::resolve_approvers;
 use stagegate_domain::catalog::{ValidatedRequest, validate_request};
 use stagegate_domain::command::{Command, RequestCommand, help_text, parse};
@@ -119,34 +122,9 @@ impl Engine {
         if valid.dry_run {
             return self.dry_run(&valid, &me).await;
         }
-        let new = em::NewRequest {
-            target: &me,
-            package: &valid.package,
-            policy: &valid.policy,
-            ticket_question: &valid.ticket_question,
-            ticket: valid.ticket.as_str(),
-            justification: valid.justification.as_ref().map(|j| j.as_str()),
-        };
-        let created = match em::create_request(&self.ctx.graph, &token, &new, None).await {
-            Ok(c) => c,
-            Err(GraphError::ClaimsChallenge { claims }) => {
-                return Ok(self
-                    .sign_in_prompt(
-                        who,
-                        "Microsoft Entra asks for a stronger sign-in first.",
-                        Some(&claims),
-                        Some(resume),
-                    )
-                    .await);
-            }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => {
-                return Ok(text(format!(
-                    "Microsoft Entra refused the request: {message}"
-                )));
-            }
-            Err(e) => return Err(e.into()),
+        let created = match self.submit(who, &valid, &me, &token, resume).await? {
+            Ok(created) => created,
+            Err(refusal) => return Ok(refusal),
         };
         let Ok(id) = created.id.parse::<RequestId>() else {
             return Err(EngineError::Data(format!(
@@ -154,6 +132,63 @@ impl Engine {
                 created.id
             )));
         };
+        let state = created.state.parse().unwrap_or_else(|e| match e {});
+        self.record_submitted(&valid, me, id, state).await?;
+        if let Err(e) = self.reconcile(&id).await {
+            tracing::warn!(request = %id, error = %e, "first reconcile failed; the poller will retry");
+        }
+        Ok(text(format!(
+            "Submitted request {id} for {}. I'll keep you posted here.",
+            valid.display_name
+        )))
+    }
+
+    /// Creates the request in Graph as `me`; a refusal or a claims
+    /// challenge comes back as the reply to send instead.
+    async fn submit(
+        &self,
+        who: &ChatIdentity,
+        valid: &ValidatedRequest,
+        me: &ObjectId,
+        token: &SecretString,
+        resume: &Resume,
+    ) -> Result<Result<AssignmentRequest, Message>, EngineError> {
+        let new = em::NewRequest {
+            target: me,
+            package: &valid.package,
+            policy: &valid.policy,
+            ticket_question: &valid.ticket_question,
+            ticket: valid.ticket.as_str(),
+            justification: valid.justification.as_ref().map(|j| j.as_str()),
+        };
+        match em::create_request(&self.ctx.graph, token, &new, None).await {
+            Ok(c) => Ok(Ok(c)),
+            Err(GraphError::ClaimsChallenge { claims }) => Ok(Err(self
+                .sign_in_prompt(
+                    who,
+                    "Microsoft Entra asks for a stronger sign-in first.",
+                    Some(&claims),
+                    Some(resume),
+                )
+                .await)),
+            Err(
+                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
+            ) => Ok(Err(text(format!(
+                "Microsoft Entra refused the request: {message}"
+            )))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remembers a submitted request and audits it; written before the
+    /// first reconcile, which reads the row.
+    async fn record_submitted(
+        &self,
+        valid: &ValidatedRequest,
+        me: ObjectId,
+        id: RequestId,
+        state: RequestState,
+    ) -> Result<(), EngineError> {
         self.ctx
             .store
             .insert_request(
@@ -163,7 +198,7 @@ impl Engine {
                     alias: Some(valid.alias.to_string()),
                     ticket: Some(valid.ticket.to_string()),
                     justification: valid.justification.as_ref().map(ToString::to_string),
-                    state: created.state.parse().unwrap_or_else(|e| match e {}),
+                    state,
                 },
                 Utc::now(),
             )
@@ -176,13 +211,7 @@ impl Engine {
             serde_json::json!({ "alias": valid.alias.to_string(), "ticket": valid.ticket.to_string() }),
         )
         .await;
-        if let Err(e) = self.reconcile(&id).await {
-            tracing::warn!(request = %id, error = %e, "first reconcile failed; the poller will retry");
-        }
-        Ok(text(format!(
-            "Submitted request {id} for {}. I'll keep you posted here.",
-            valid.display_name
-        )))
+        Ok(())
     }
 
     /// Each stage and who would be asked, submitting nothing.
