@@ -108,14 +108,14 @@ impl Engine {
             ))));
         };
         let group = snapshot.package.group;
-        let rules = pim::activation_rules(&self.graph, &group).await?;
+        let rules = pim::activation_rules(&self.ctx.graph, &group).await?;
         if length > rules.maximum || length <= chrono::Duration::zero() {
             return Ok(Err(text(format!(
                 "Activation can last at most {}.",
                 super::time::human_duration(rules.maximum)
             ))));
         }
-        if pim::eligibility_instances(&self.graph, me, &group)
+        if pim::eligibility_instances(&self.ctx.graph, me, &group)
             .await?
             .is_empty()
         {
@@ -153,8 +153,9 @@ impl Engine {
         // Recorded before the call: PIM adds the member at once, and the
         // group's change notification can reach intake before PIM's answer
         // reaches us; a join seen meanwhile must read as this activation.
-        let previous = self.store.activation(&request).await?;
-        self.store
+        let previous = self.ctx.store.activation(&request).await?;
+        self.ctx
+            .store
             .upsert_activation(
                 &request,
                 me,
@@ -167,7 +168,7 @@ impl Engine {
             )
             .await?;
         let created = pim::self_activate(
-            &self.graph,
+            &self.ctx.graph,
             token,
             me,
             &group,
@@ -182,7 +183,8 @@ impl Engine {
                 .map_or((ActivationState::Refused, String::new(), None), |p| {
                     (p.state, p.duration, p.active_until)
                 });
-            self.store
+            self.ctx
+                .store
                 .upsert_activation(
                     &request,
                     me,
@@ -246,7 +248,8 @@ impl Engine {
         duration: &str,
         schedule_request: &str,
     ) -> Result<(), EngineError> {
-        self.store
+        self.ctx
+            .store
             .upsert_activation(
                 &snapshot.view.id,
                 me,
@@ -279,7 +282,7 @@ impl Engine {
     ) -> Result<Message, EngineError> {
         let group = snapshot.package.group;
         let request = snapshot.view.id;
-        let active = pim::assignment_instances(&self.graph, me, &group).await?;
+        let active = pim::assignment_instances(&self.ctx.graph, me, &group).await?;
         let Some(instance) = active
             .iter()
             .filter(|i| i.assignment_type.as_deref() != Some("assigned"))
@@ -290,7 +293,8 @@ impl Engine {
             ));
         };
         let until = instance.end_date_time;
-        self.store
+        self.ctx
+            .store
             .upsert_activation(
                 &request,
                 me,

@@ -4,15 +4,20 @@
 //! sign-in link whose completion resumes what they asked for.
 
 use chrono::Utc;
+use governor::DefaultKeyedRateLimiter;
+use secrecy::SecretString;
 
 use super::guard::{Actor, Guard};
 use super::resume::Resume;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, per_minute};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::Message;
+use crate::config::EngineSettings;
+use crate::graph::models::AssignmentRequest;
 use crate::graph::{GraphError, em};
 use crate::identity::link::Linked;
 use crate::store::engine::RequestRow;
+use stagegate_domain::approval::RequestState;
 use stagegate_domain::approvers::resolve_approvers;
 use stagegate_domain::catalog::{ValidatedRequest, validate_request};
 use stagegate_domain::command::{Command, RequestCommand, help_text, parse};
@@ -22,11 +27,26 @@ fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
 }
 
+/// The request workflow's own state.
+pub(super) struct Requests {
+    /// Commands per person per minute, so one person's flood costs Graph
+    /// and chat no more than the configured budget.
+    pub(super) throttle: DefaultKeyedRateLimiter<String>,
+}
+
+impl Requests {
+    pub(super) fn new(settings: &EngineSettings) -> Self {
+        Self {
+            throttle: DefaultKeyedRateLimiter::keyed(per_minute(settings.commands_per_minute)),
+        }
+    }
+}
+
 impl Engine {
     /// A message typed by `who` (whoever the platform authenticated).
     /// Anyone may type; what each command may do is checked inside.
     pub async fn command(&self, who: &ChatIdentity, input: &str) -> Message {
-        if self.commands.check_key(&who.to_string()).is_err() {
+        if self.requests.throttle.check_key(&who.to_string()).is_err() {
             return text(
                 "Slow down: you've sent a lot of commands in the last minute. Try again shortly.",
             );
@@ -72,7 +92,7 @@ impl Engine {
                     None,
                 )
                 .await),
-            Command::Unlink => Ok(text(if self.links.unlink(who).await? {
+            Command::Unlink => Ok(text(if self.ctx.links.unlink(who).await? {
                 "Unlinked: stagegate can no longer act as you. `link` to sign in again."
             } else {
                 "You weren't linked."
@@ -90,7 +110,7 @@ impl Engine {
         cmd: &RequestCommand,
         resume: &Resume,
     ) -> Result<Message, EngineError> {
-        let valid = match validate_request(cmd, &self.catalog) {
+        let valid = match validate_request(cmd, &self.ctx.catalog) {
             Ok(v) => v,
             Err(refusal) => return Ok(text(refusal.to_string())),
         };
@@ -102,34 +122,9 @@ impl Engine {
         if valid.dry_run {
             return self.dry_run(&valid, &me).await;
         }
-        let new = em::NewRequest {
-            target: &me,
-            package: &valid.package,
-            policy: &valid.policy,
-            ticket_question: &valid.ticket_question,
-            ticket: valid.ticket.as_str(),
-            justification: valid.justification.as_ref().map(|j| j.as_str()),
-        };
-        let created = match em::create_request(&self.graph, &token, &new, None).await {
-            Ok(c) => c,
-            Err(GraphError::ClaimsChallenge { claims }) => {
-                return Ok(self
-                    .sign_in_prompt(
-                        who,
-                        "Microsoft Entra asks for a stronger sign-in first.",
-                        Some(&claims),
-                        Some(resume),
-                    )
-                    .await);
-            }
-            Err(
-                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => {
-                return Ok(text(format!(
-                    "Microsoft Entra refused the request: {message}"
-                )));
-            }
-            Err(e) => return Err(e.into()),
+        let created = match self.submit(who, &valid, &me, &token, resume).await? {
+            Ok(created) => created,
+            Err(refusal) => return Ok(refusal),
         };
         let Ok(id) = created.id.parse::<RequestId>() else {
             return Err(EngineError::Data(format!(
@@ -137,7 +132,65 @@ impl Engine {
                 created.id
             )));
         };
-        self.store
+        let state = created.state.parse().unwrap_or_else(|e| match e {});
+        self.record_submitted(&valid, me, id, state).await?;
+        if let Err(e) = self.reconcile(&id).await {
+            tracing::warn!(request = %id, error = %e, "first reconcile failed; the poller will retry");
+        }
+        Ok(text(format!(
+            "Submitted request {id} for {}. I'll keep you posted here.",
+            valid.display_name
+        )))
+    }
+
+    /// Creates the request in Graph as `me`; a refusal or a claims
+    /// challenge comes back as the reply to send instead.
+    async fn submit(
+        &self,
+        who: &ChatIdentity,
+        valid: &ValidatedRequest,
+        me: &ObjectId,
+        token: &SecretString,
+        resume: &Resume,
+    ) -> Result<Result<AssignmentRequest, Message>, EngineError> {
+        let new = em::NewRequest {
+            target: me,
+            package: &valid.package,
+            policy: &valid.policy,
+            ticket_question: &valid.ticket_question,
+            ticket: valid.ticket.as_str(),
+            justification: valid.justification.as_ref().map(|j| j.as_str()),
+        };
+        match em::create_request(&self.ctx.graph, token, &new, None).await {
+            Ok(c) => Ok(Ok(c)),
+            Err(GraphError::ClaimsChallenge { claims }) => Ok(Err(self
+                .sign_in_prompt(
+                    who,
+                    "Microsoft Entra asks for a stronger sign-in first.",
+                    Some(&claims),
+                    Some(resume),
+                )
+                .await)),
+            Err(
+                GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
+            ) => Ok(Err(text(format!(
+                "Microsoft Entra refused the request: {message}"
+            )))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remembers a submitted request and audits it; written before the
+    /// first reconcile, which reads the row.
+    async fn record_submitted(
+        &self,
+        valid: &ValidatedRequest,
+        me: ObjectId,
+        id: RequestId,
+        state: RequestState,
+    ) -> Result<(), EngineError> {
+        self.ctx
+            .store
             .insert_request(
                 &RequestRow {
                     id,
@@ -145,7 +198,7 @@ impl Engine {
                     alias: Some(valid.alias.to_string()),
                     ticket: Some(valid.ticket.to_string()),
                     justification: valid.justification.as_ref().map(ToString::to_string),
-                    state: created.state.parse().unwrap_or_else(|e| match e {}),
+                    state,
                 },
                 Utc::now(),
             )
@@ -158,13 +211,7 @@ impl Engine {
             serde_json::json!({ "alias": valid.alias.to_string(), "ticket": valid.ticket.to_string() }),
         )
         .await;
-        if let Err(e) = self.reconcile(&id).await {
-            tracing::warn!(request = %id, error = %e, "first reconcile failed; the poller will retry");
-        }
-        Ok(text(format!(
-            "Submitted request {id} for {}. I'll keep you posted here.",
-            valid.display_name
-        )))
+        Ok(())
     }
 
     /// Each stage and who would be asked, submitting nothing.
@@ -173,7 +220,7 @@ impl Engine {
         valid: &ValidatedRequest,
         me: &ObjectId,
     ) -> Result<Message, EngineError> {
-        let policy = em::get_policy(&self.graph, &valid.policy).await?;
+        let policy = em::get_policy(&self.ctx.graph, &valid.policy).await?;
         let (facts, names) = self.directory_facts(&policy, me).await?;
         let mut out = format!(
             "Dry run — nothing submitted. {} with ticket {}:",
@@ -236,7 +283,7 @@ impl Engine {
             Ok(actor) => actor.token,
             Err(refusal) => return Ok(refusal),
         };
-        let mine = em::my_requests(&self.graph, &token).await?;
+        let mine = em::my_requests(&self.ctx.graph, &token).await?;
         if mine.is_empty() {
             return Ok(text("You have no access package requests."));
         }
@@ -265,7 +312,7 @@ impl Engine {
             Ok(actor) => actor,
             Err(refusal) => return Ok(refusal),
         };
-        match em::cancel_request(&self.graph, &token, id).await {
+        match em::cancel_request(&self.ctx.graph, &token, id).await {
             Ok(()) => {
                 self.audit(
                     &me.to_string(),
@@ -294,7 +341,7 @@ impl Engine {
             Ok(actor) => actor.token,
             Err(refusal) => return Ok(refusal),
         };
-        let approvals = em::approvals_awaiting_me(&self.graph, &token).await?;
+        let approvals = em::approvals_awaiting_me(&self.ctx.graph, &token).await?;
         if approvals.is_empty() {
             return Ok(text("Nothing awaits your decision."));
         }

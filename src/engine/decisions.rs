@@ -5,14 +5,16 @@
 //! before any retry.
 
 use chrono::Utc;
+use governor::DefaultKeyedRateLimiter;
 use secrecy::SecretString;
 
 use super::guard::{Checked, Guard, Guarded};
 use super::resume::Resume;
 use super::view::Snapshot;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, per_minute};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, Message};
+use crate::config::EngineSettings;
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
 use crate::store::decisions::NewDecision;
@@ -24,6 +26,24 @@ mod recovery;
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
+}
+
+/// The decision workflow's own state.
+pub(super) struct Decisions {
+    /// Clicks per person per minute; each person has their own budget.
+    pub(super) throttle: DefaultKeyedRateLimiter<String>,
+    /// Decision recovery runs one at a time (start-up and on demand), so a
+    /// recorded decision is never relayed twice by two recoveries.
+    pub(super) recovery: tokio::sync::Mutex<()>,
+}
+
+impl Decisions {
+    pub(super) fn new(settings: &EngineSettings) -> Self {
+        Self {
+            throttle: DefaultKeyedRateLimiter::keyed(per_minute(settings.clicks_per_minute)),
+            recovery: tokio::sync::Mutex::new(()),
+        }
+    }
 }
 
 impl Engine {
@@ -38,7 +58,7 @@ impl Engine {
     ) -> Message {
         // Each person has their own budget: a flood from one never slows
         // anyone else's clicks.
-        if self.clicks.check_key(&who.to_string()).is_err() {
+        if self.decisions.throttle.check_key(&who.to_string()).is_err() {
             return text(
                 "Slow down: you've pressed a lot of buttons in the last minute. Try again shortly.",
             );
@@ -240,10 +260,11 @@ impl Engine {
         decision: &NewDecision<'_>,
         snapshot: &Snapshot,
     ) -> Result<Checked<i64>, EngineError> {
-        let id = match self.store.record_decision(decision, Utc::now()).await {
+        let id = match self.ctx.store.record_decision(decision, Utc::now()).await {
             Ok(id) => id,
             Err(StoreError::Conflict(_)) => {
                 let existing = self
+                    .ctx
                     .store
                     .live_decision(decision.request_id, decision.stage)
                     .await?;
@@ -327,7 +348,7 @@ impl Engine {
         who: &ChatIdentity,
         max_age: chrono::Duration,
     ) -> Result<bool, EngineError> {
-        let at = self.store.mfa_at(who).await?;
+        let at = self.ctx.store.mfa_at(who).await?;
         Ok(at.is_some_and(|at| Utc::now() - at <= max_age))
     }
 
@@ -344,11 +365,19 @@ impl Engine {
         justification: &str,
     ) -> Result<Relay, EngineError> {
         let now = Utc::now;
-        self.store
+        self.ctx
+            .store
             .set_decision_state(id, DecisionState::Relaying, None, now())
             .await?;
-        let result =
-            em::decide_stage(&self.graph, token, request, stage_id, review, justification).await;
+        let result = em::decide_stage(
+            &self.ctx.graph,
+            token,
+            request,
+            stage_id,
+            review,
+            justification,
+        )
+        .await;
         let (state, outcome) = match result {
             Ok(()) => (DecisionState::Relayed, Relay::Relayed),
             Err(GraphError::Conflict { .. }) => (DecisionState::Conflict, Relay::Conflict),
@@ -368,7 +397,8 @@ impl Engine {
                 return Ok(Relay::Uncertain);
             }
         };
-        self.store
+        self.ctx
+            .store
             .set_decision_state(id, state, None, now())
             .await?;
         self.audit(

@@ -51,7 +51,7 @@ impl Engine {
             ticket: &ticket,
             justification: snapshot.view.justification.as_deref(),
         };
-        match em::create_request(&self.graph, &token, &new, Some(&assignment.id)).await {
+        match em::create_request(&self.ctx.graph, &token, &new, Some(&assignment.id)).await {
             Ok(created) => {
                 if let Ok(id) = created.id.parse::<RequestId>() {
                     let _ = self.reconcile(&id).await;

@@ -45,7 +45,7 @@ impl Engine {
     }
 
     async fn chat_account(&self, who: &ChatIdentity) -> ChatAccount {
-        let profile = match self.ports.get(who.platform.as_str()) {
+        let profile = match self.ctx.ports.get(who.platform.as_str()) {
             Some(port) => port.profile(who).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, platform = %who.platform, "cannot read a chat profile");
                 None
@@ -53,6 +53,7 @@ impl Engine {
             None => None,
         };
         let known = self
+            .ctx
             .store
             .person_name(who)
             .await
@@ -113,16 +114,16 @@ impl Engine {
                 account.label
             )));
         }
-        let before = self.store.link(who).await?.map(|l| l.object_id);
+        let before = self.ctx.store.link(who).await?.map(|l| l.object_id);
         // An `oid` claim that is not a GUID cannot be linked anywhere else.
         let others: Vec<ChatIdentity> = match signed.object_id.parse::<ObjectId>() {
-            Ok(oid) => self.store.linked_identities_of(&oid).await?,
+            Ok(oid) => self.ctx.store.linked_identities_of(&oid).await?,
             Err(_) => Vec::new(),
         }
         .into_iter()
         .filter(|other| other != who)
         .collect();
-        self.links.store_link(&signed).await?;
+        self.ctx.links.store_link(&signed).await?;
         let linked = signed.linked();
         if let Ok(oid) = linked.object_id.parse::<ObjectId>() {
             self.register_person(who, &oid, &linked.display_name)
@@ -202,11 +203,11 @@ impl Engine {
         let Ok(oid) = signed.object_id.parse::<ObjectId>() else {
             return Ok(Err("Microsoft Entra named no valid account".into()));
         };
-        let Some(user) = directory::user(&self.graph, &oid).await? else {
+        let Some(user) = directory::user(&self.ctx.graph, &oid).await? else {
             return Ok(Err("Microsoft Entra does not know that account".into()));
         };
         let entra = [user.mail.as_deref(), user.user_principal_name.as_deref()];
-        let mapped = map_domain(email, self.links.slack_email_domains());
+        let mapped = map_domain(email, self.ctx.links.slack_email_domains());
         let matches = entra
             .into_iter()
             .flatten()

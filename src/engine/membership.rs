@@ -19,10 +19,11 @@ impl Engine {
         added: bool,
         notification: Option<&str>,
     ) -> Result<(), EngineError> {
-        if !added || !self.packages.iter().any(|p| p.group == *group) {
+        if !added || !self.ctx.packages.iter().any(|p| p.group == *group) {
             return Ok(());
         }
         let explained = self
+            .ctx
             .store
             .activation_of(member, group)
             .await?
@@ -31,7 +32,7 @@ impl Engine {
             return Ok(());
         }
         let name = self.display_name(member).await;
-        let at = self.clock.now();
+        let at = self.ctx.clock.now();
         let key = match notification {
             Some(id) => format!("membership:{group}:{member}:notification:{id}"),
             None => format!("membership:{group}:{member}:{}", at.timestamp()),
@@ -73,12 +74,18 @@ impl Engine {
         member: &ObjectId,
     ) -> Result<Option<Vec<String>>, EngineError> {
         let aliases: Vec<String> = self
+            .ctx
             .packages
             .iter()
             .filter(|p| p.group == *group)
             .map(|p| p.alias.to_string())
             .collect();
-        let Some(request) = self.store.delivered_request_of(member, &aliases).await? else {
+        let Some(request) = self
+            .ctx
+            .store
+            .delivered_request_of(member, &aliases)
+            .await?
+        else {
             return Ok(None);
         };
         let Some(snapshot) = self.snapshot(&request).await? else {

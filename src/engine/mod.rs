@@ -5,6 +5,7 @@
 
 pub mod activation;
 pub mod commands;
+mod context;
 pub mod decisions;
 mod extension;
 mod guard;
@@ -20,22 +21,21 @@ pub mod time;
 pub mod timers;
 pub mod view;
 
-use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
 use secrecy::SecretString;
-use tokio::sync::Notify;
 
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{ChatPort, Message};
-use crate::config::{EngineSettings, PackageSettings};
+use crate::config::EngineSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::identity::link::{LinkError, LinkService};
 use crate::store::{Store, StoreError};
-use stagegate_domain::catalog::{PackageCatalog, PackageEntry, TicketRule};
-use stagegate_domain::ids::{AccessPackageId, Alias, ObjectId, RequestId};
+use context::Context;
+use stagegate_domain::catalog::PackageEntry;
+use stagegate_domain::ids::{AccessPackageId, Alias, ObjectId};
 use time::Clock;
 
 /// What can go wrong inside the engine (never shown raw to people).
@@ -76,79 +76,23 @@ pub struct EngineDeps {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The engine: a shared context every workflow reads, plus the state each
+/// workflow owns, declared next to the code that uses it.
 pub struct Engine {
-    settings: EngineSettings,
-    store: Arc<dyn Store>,
-    graph: GraphClient,
-    links: Arc<LinkService>,
-    ports: BTreeMap<String, Arc<dyn ChatPort>>,
-    clock: Arc<dyn Clock>,
-    catalog: PackageCatalog,
-    packages: Vec<PackageInfo>,
-    /// One async mutex per request being reconciled, so concurrent
-    /// triggers for the same request run one after the other.
-    locks: Mutex<HashMap<RequestId, Weak<tokio::sync::Mutex<()>>>>,
-    commands: DefaultKeyedRateLimiter<String>,
-    clicks: DefaultKeyedRateLimiter<String>,
-    /// `None` (the default): only the platforms' own limits apply.
-    destinations: Option<DefaultKeyedRateLimiter<String>>,
-    /// Wakes the outbox worker when jobs are queued.
-    outbox_wake: Notify,
-    /// Signalled whenever the worker finishes a job.
-    outbox_progress: Notify,
-    /// Ids of the outbox jobs this process is delivering right now.
-    outbox_delivering: std::sync::Mutex<std::collections::HashSet<i64>>,
-    /// Decision recovery runs one at a time (start-up and on demand), so a
-    /// recorded decision is never relayed twice by two recoveries.
-    recovery: tokio::sync::Mutex<()>,
+    ctx: Context,
+    requests: commands::Requests,
+    decisions: decisions::Decisions,
+    locks: reconcile::RequestLocks,
+    delivery: outbox::Delivery,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("packages", &self.packages.len())
-            .field("ports", &self.ports.keys().collect::<Vec<_>>())
+            .field("packages", &self.ctx.packages.len())
+            .field("ports", &self.ctx.ports.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
-}
-
-fn package_info(p: &PackageSettings) -> Result<PackageInfo, EngineError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| {
-        EngineError::Config(format!("engine.packages `{}`: {what}: {e}", p.alias))
-    };
-    let alias: Alias = p.alias.parse().map_err(|e| bad("alias", &e))?;
-    let entry = PackageEntry {
-        package: p
-            .access_package_id
-            .parse()
-            .map_err(|e| bad("access_package_id", &e))?,
-        policy: p.policy_id.parse().map_err(|e| bad("policy_id", &e))?,
-        ticket_question: p
-            .ticket_question_id
-            .parse()
-            .map_err(|e| bad("ticket_question_id", &e))?,
-        ticket_rule: TicketRule::new(&p.ticket_pattern).map_err(|e| bad("ticket_pattern", &e))?,
-        justification_required: p.justification_required,
-        display_name: p.display_name.clone(),
-        hidden: p.hidden,
-    };
-    Ok(PackageInfo {
-        alias,
-        entry,
-        group: p.group_id.parse().map_err(|e| bad("group_id", &e))?,
-        role: p.role.clone(),
-        ticket_system: p.ticket_system.clone(),
-        approval_mfa_max_age: match p.approval_mfa_max_age_minutes {
-            _ if !p.approval_requires_mfa => None,
-            m @ 1..=1440 => Some(chrono::Duration::minutes(i64::from(m))),
-            m => {
-                return Err(bad(
-                    "approval_mfa_max_age_minutes",
-                    &format!("{m} is outside 1–1440"),
-                ));
-            }
-        },
-    })
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -157,74 +101,35 @@ fn per_minute(n: u32) -> Quota {
 
 impl Engine {
     pub fn new(deps: EngineDeps) -> Result<Arc<Self>, EngineError> {
-        let packages = deps
-            .settings
-            .packages
-            .iter()
-            .map(package_info)
-            .collect::<Result<Vec<_>, _>>()?;
-        let catalog =
-            PackageCatalog::new(packages.iter().map(|p| (p.alias.clone(), p.entry.clone())))
-                .map_err(|e| EngineError::Config(e.to_string()))?;
-        let per_second = NonZeroU32::new(deps.settings.messages_per_second_per_destination);
-        let ports = deps
-            .ports
-            .into_iter()
-            .map(|p| (p.platform().as_str().to_owned(), p))
-            .collect();
+        let settings = &deps.settings;
+        let requests = commands::Requests::new(settings);
+        let decisions = decisions::Decisions::new(settings);
+        let delivery = outbox::Delivery::new(settings);
         Ok(Arc::new(Self {
-            commands: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.commands_per_minute)),
-            clicks: DefaultKeyedRateLimiter::keyed(per_minute(deps.settings.clicks_per_minute)),
-            destinations: per_second.map(|n| {
-                DefaultKeyedRateLimiter::keyed(
-                    Quota::per_second(n)
-                        .allow_burst(n.saturating_mul(NonZeroU32::MIN.saturating_add(4))),
-                )
-            }),
-            settings: deps.settings,
-            store: deps.store,
-            graph: deps.graph,
-            links: deps.links,
-            ports,
-            clock: deps.clock,
-            catalog,
-            packages,
-            locks: Mutex::new(HashMap::new()),
-            outbox_wake: Notify::new(),
-            outbox_progress: Notify::new(),
-            outbox_delivering: std::sync::Mutex::default(),
-            recovery: tokio::sync::Mutex::new(()),
+            ctx: Context::new(deps)?,
+            requests,
+            decisions,
+            locks: reconcile::RequestLocks::default(),
+            delivery,
         }))
     }
 
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.ctx.store
     }
 
     #[must_use]
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
+        self.ctx.clock.now()
     }
 
     fn package_by_id(&self, id: &AccessPackageId) -> Option<&PackageInfo> {
-        self.packages.iter().find(|p| p.entry.package == *id)
+        self.ctx.packages.iter().find(|p| p.entry.package == *id)
     }
 
     fn package_ids(&self) -> Vec<AccessPackageId> {
-        self.packages.iter().map(|p| p.entry.package).collect()
-    }
-
-    /// The per-request lock (created on first use, dropped when unused).
-    fn request_lock(&self, id: &RequestId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        locks.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(lock) = locks.get(id).and_then(Weak::upgrade) {
-            return lock;
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(*id, Arc::downgrade(&lock));
-        lock
+        self.ctx.packages.iter().map(|p| p.entry.package).collect()
     }
 
     /// Registers how a person is reached in chat. Teams identities come
@@ -235,7 +140,8 @@ impl Engine {
         object_id: &ObjectId,
         display_name: &str,
     ) -> Result<(), EngineError> {
-        self.store
+        self.ctx
+            .store
             .upsert_person(who, object_id, display_name, chrono::Utc::now())
             .await?;
         Ok(())
@@ -243,7 +149,7 @@ impl Engine {
 
     /// The Entra user a chat identity acts as, through its completed link.
     async fn linked_user(&self, who: &ChatIdentity) -> Result<Option<ObjectId>, EngineError> {
-        let Some(link) = self.store.link(who).await? else {
+        let Some(link) = self.ctx.store.link(who).await? else {
             return Ok(None);
         };
         Ok(link.object_id.parse().ok())
@@ -252,7 +158,7 @@ impl Engine {
     /// A fresh delegated token for `who`, or `None` when not linked (or
     /// the link needs a new sign-in).
     async fn token_of(&self, who: &ChatIdentity) -> Result<Option<SecretString>, EngineError> {
-        match self.links.access_token(who).await {
+        match self.ctx.links.access_token(who).await {
             Ok((token, _)) => Ok(Some(token)),
             Err(LinkError::NotLinked | LinkError::Reauthenticate) => Ok(None),
             Err(e) => Err(e.into()),
@@ -264,7 +170,7 @@ impl Engine {
         &self,
         user: &ObjectId,
     ) -> Result<Option<(ChatIdentity, SecretString)>, EngineError> {
-        for who in self.store.linked_identities_of(user).await? {
+        for who in self.ctx.store.linked_identities_of(user).await? {
             if let Some(token) = self.token_of(&who).await? {
                 return Ok(Some((who, token)));
             }
@@ -282,6 +188,7 @@ impl Engine {
     ) -> Message {
         let resume = resume.and_then(|r| serde_json::to_string(r).ok());
         match self
+            .ctx
             .links
             .sign_in_link(who, claims, resume.as_deref())
             .await
@@ -326,6 +233,7 @@ impl Engine {
         detail: serde_json::Value,
     ) {
         if let Err(e) = self
+            .ctx
             .store
             .audit(actor, action, subject, outcome, &detail)
             .await

@@ -4,15 +4,19 @@
 //! leased, so a crashed worker's jobs are re-claimed when the lease ends;
 //! refs recorded per identity keep a retry from posting twice.
 
+use std::collections::HashSet;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use tokio::sync::Notify;
 
 use super::jobs::Job;
 use super::{Engine, EngineError};
 use crate::chat::port::{ChatError, Message, MessageRef, Recipient};
-use crate::config::SecurityChannelSettings;
+use crate::config::{EngineSettings, SecurityChannelSettings};
 use crate::store::{DeliveryStatus, StoreError};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
@@ -20,9 +24,39 @@ mod attempts;
 mod cards;
 mod clicks;
 mod in_flight;
+mod worker;
 use crate::chat::identity::ChatIdentity;
-use crate::store::outbox::{LaneLoad, NewJob, OutboxRow};
-use in_flight::{Delivering, InFlight};
+use crate::store::outbox::{NewJob, OutboxRow};
+use in_flight::Delivering;
+
+/// The delivery workflow's own state.
+pub(super) struct Delivery {
+    /// Wakes the outbox worker when jobs are queued.
+    pub(super) wake: Notify,
+    /// Signalled whenever the worker finishes a job.
+    pub(super) progress: Notify,
+    /// Ids of the outbox jobs this process is delivering right now.
+    pub(super) delivering: std::sync::Mutex<HashSet<i64>>,
+    /// `None` (the default): only the platforms' own limits apply.
+    pub(super) destinations: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+impl Delivery {
+    pub(super) fn new(settings: &EngineSettings) -> Self {
+        let per_second = NonZeroU32::new(settings.messages_per_second_per_destination);
+        Self {
+            wake: Notify::new(),
+            progress: Notify::new(),
+            delivering: std::sync::Mutex::default(),
+            destinations: per_second.map(|n| {
+                DefaultKeyedRateLimiter::keyed(
+                    Quota::per_second(n)
+                        .allow_burst(n.saturating_mul(NonZeroU32::MIN.saturating_add(4))),
+                )
+            }),
+        }
+    }
+}
 
 /// What became of one attempt.
 pub(super) enum Outcome {
@@ -48,139 +82,17 @@ fn refs_of(row: &OutboxRow) -> Refs {
         .unwrap_or_default()
 }
 
-/// Jobs delivered at once. Each waits inside its chat client for its own
-/// conversation's slot (the clients keep the platforms' limits), so jobs
-/// for other conversations are not held up behind it. A waiting job keeps
-/// renewing its lease, so however long it waits it is never claimed again.
-const IN_FLIGHT: usize = 32;
-/// Jobs of one lane (one person's chats, one channel) delivered at once.
-/// The chat clients send one request per conversation at a time anyway;
-/// a few queued keep that conversation busy while leaving the other
-/// delivery slots to everyone else.
-const PER_LANE: usize = 4;
 /// How long a job waits in line for a platform-wide limit (a Slack
 /// method's workspace budget) before it goes back to the queue until then.
 const QUEUE_PATIENCE: StdDuration = StdDuration::from_secs(3);
-/// How long shutdown waits for deliveries in flight before cutting them
-/// off (a job cut off is retried when its lease ends).
-const DRAIN_ON_SHUTDOWN: StdDuration = StdDuration::from_secs(5);
-
 impl Engine {
-    /// Runs the worker until `shutdown` resolves: claims as many due jobs
-    /// as there are free delivery slots (at most [`PER_LANE`] of a lane at
-    /// once) and delivers each in its own task.
-    pub async fn run_outbox(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut in_flight = InFlight::default();
-        loop {
-            while let Some(done) = tasks.try_join_next_with_id() {
-                in_flight.finished(done);
-            }
-            let free = IN_FLIGHT.saturating_sub(tasks.len());
-            let mut claimed = 0;
-            if free > 0 {
-                match self.claim(free, &in_flight.lanes).await {
-                    Ok(rows) => {
-                        claimed = rows.len();
-                        for row in rows {
-                            let lane = row.lane.clone();
-                            let engine = Arc::clone(&self);
-                            let task = tasks.spawn(async move {
-                                if let Err(e) = engine.handle(row).await {
-                                    tracing::error!(error = %e, "outbox job not recorded");
-                                }
-                            });
-                            in_flight.started(task.id(), lane);
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "outbox claim failed"),
-                }
-            }
-            if free > 0 && claimed == free {
-                continue;
-            }
-            let wait = if free == 0 {
-                StdDuration::from_secs(1)
-            } else {
-                self.next_due_in(&in_flight.lanes).await
-            };
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = self.outbox_wake.notified() => {}
-                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => in_flight.finished(done),
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-        let drained = tokio::time::timeout(DRAIN_ON_SHUTDOWN, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                cut_off = tasks.len(),
-                "outbox deliveries cut off at shutdown; retried when their leases end"
-            );
-        }
-    }
-
-    /// How long until a job of a lane with room falls due.
-    async fn next_due_in(&self, lanes: &LaneLoad) -> StdDuration {
-        let fallback = StdDuration::from_secs(1);
-        let full: Vec<&str> = lanes
-            .iter()
-            .filter(|(_, n)| **n >= PER_LANE)
-            .map(|(lane, _)| lane.as_str())
-            .collect();
-        match self.store.outbox_next_due(&full).await {
-            Ok(Some(due)) => {
-                let ms = (due - Utc::now().timestamp_millis()).clamp(5, 1000);
-                StdDuration::from_millis(ms as u64)
-            }
-            _ => fallback,
-        }
-    }
-
-    async fn claim(&self, limit: usize, lanes: &LaneLoad) -> Result<Vec<OutboxRow>, EngineError> {
-        let now = Utc::now();
-        let lease = now + Duration::seconds(self.settings.outbox_lease_seconds.max(1));
-        Ok(self
-            .store
-            .claim_due_in_lanes(
-                now,
-                lease,
-                i64::try_from(limit).unwrap_or(16),
-                i64::try_from(PER_LANE).unwrap_or(4),
-                lanes,
-            )
-            .await?)
-    }
-
-    /// Claims and delivers what is due, concurrently; returns how many jobs
-    /// it handled.
-    pub async fn outbox_pass(self: &Arc<Self>) -> Result<usize, EngineError> {
-        let rows = self.claim(IN_FLIGHT, &LaneLoad::new()).await?;
-        let n = rows.len();
-        let mut tasks = tokio::task::JoinSet::new();
-        for row in rows {
-            let engine = Arc::clone(self);
-            tasks.spawn(async move { engine.handle(row).await });
-        }
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(Err(e)) = done {
-                return Err(e);
-            }
-        }
-        Ok(n)
-    }
-
     /// Delivers one claimed job and records the outcome, renewing the
     /// job's lease while it waits or sends.
     async fn handle(&self, row: OutboxRow) -> Result<(), EngineError> {
-        let Some(_delivering) = Delivering::enter(&self.outbox_delivering, row.id) else {
+        let Some(_delivering) = Delivering::enter(&self.delivery.delivering, row.id) else {
             return Ok(());
         };
-        let lease = Duration::seconds(self.settings.outbox_lease_seconds.max(1));
+        let lease = Duration::seconds(self.ctx.settings.outbox_lease_seconds.max(1));
         let delivery = crate::chat::port::QUEUE_PATIENCE.scope(QUEUE_PATIENCE, async {
             match serde_json::from_str::<Job>(&row.job) {
                 Ok(job) => self.deliver(&row, &job).await,
@@ -194,7 +106,7 @@ impl Engine {
             tokio::select! {
                 outcome = &mut delivery => break outcome,
                 _ = renew.tick() => {
-                    if let Err(e) = self.store.renew_outbox_lease(row.id, Utc::now() + lease).await {
+                    if let Err(e) = self.ctx.store.renew_outbox_lease(row.id, Utc::now() + lease).await {
                         tracing::warn!(error = %e, key = %row.key, "outbox lease not renewed");
                     }
                 }
@@ -203,53 +115,35 @@ impl Engine {
         let now = Utc::now();
         match outcome {
             Outcome::Done(note) => {
-                self.store
+                self.ctx
+                    .store
                     .finish_outbox(row.id, DeliveryStatus::Sent, note.as_deref(), now)
                     .await?;
             }
             Outcome::Defer { after, why } => {
-                self.store
+                self.ctx
+                    .store
                     .defer_outbox(row.id, now + after, &why, now)
                     .await?;
             }
-            Outcome::Retry { after, error } if row.attempts < self.settings.outbox_max_attempts => {
-                self.store
+            Outcome::Retry { after, error }
+                if row.attempts < self.ctx.settings.outbox_max_attempts =>
+            {
+                self.ctx
+                    .store
                     .retry_outbox(row.id, now + after, &error, now)
                     .await?;
             }
             Outcome::Retry { error, .. } | Outcome::Failed(error) => {
                 tracing::error!(key = %row.key, %error, "outbox job given up");
-                self.store
+                self.ctx
+                    .store
                     .finish_outbox(row.id, DeliveryStatus::Failed, Some(&error), now)
                     .await?;
             }
         }
-        self.outbox_progress.notify_waiters();
+        self.delivery.progress.notify_waiters();
         Ok(())
-    }
-
-    /// Tells the worker jobs were queued straight into the store.
-    pub fn wake_outbox(&self) {
-        self.outbox_wake.notify_one();
-    }
-
-    /// Resolves when no job is pending or in flight.
-    pub async fn outbox_idle(&self) {
-        loop {
-            let progress = self.outbox_progress.notified();
-            tokio::pin!(progress);
-            progress.as_mut().enable();
-            match self.store.outbox_backlog().await.map(|(n, _)| n) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox backlog unreadable");
-                    return;
-                }
-            }
-            self.outbox_wake.notify_one();
-            progress.await;
-        }
     }
 
     fn backoff(attempts: i64) -> Duration {
@@ -261,7 +155,7 @@ impl Engine {
         // An optional cap of our own on top of the platforms' limits (which
         // the chat clients keep). Waiting here is a sleep until the slot,
         // never a claim-defer-claim loop through the database.
-        if let Some(destinations) = &self.destinations {
+        if let Some(destinations) = &self.delivery.destinations {
             destinations.until_key_ready(&job.destination()).await;
         }
         let result = match job {
@@ -329,7 +223,7 @@ impl Engine {
     }
 
     fn port_for(&self, platform: &str) -> Result<&Arc<dyn crate::chat::port::ChatPort>, Failure> {
-        self.ports.get(platform).ok_or_else(|| {
+        self.ctx.ports.get(platform).ok_or_else(|| {
             Failure::Chat(ChatError::Permanent(format!(
                 "no chat adapter for platform `{platform}`"
             )))
@@ -354,7 +248,7 @@ impl Engine {
                 Ok(r) => {
                     refs.push((who.clone(), r));
                     let json = serde_json::to_string(&refs).unwrap_or_default();
-                    self.store.set_outbox_refs(row.id, &json).await?;
+                    self.ctx.store.set_outbox_refs(row.id, &json).await?;
                 }
                 Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
                     unreachable.push(reason);
@@ -380,7 +274,7 @@ impl Engine {
         person: &ObjectId,
         message: &Message,
     ) -> Result<Outcome, Failure> {
-        let identities = self.store.identities_of(person).await?;
+        let identities = self.ctx.store.identities_of(person).await?;
         if identities.is_empty() {
             tracing::warn!(%person, key = %row.key, "person has no chat identity; message not delivered");
             return Ok(Outcome::Done(Some("unreachable: no chat identity".into())));
@@ -394,7 +288,7 @@ impl Engine {
     }
 
     async fn update_of(&self, key: &str, message: &Message) -> Result<Outcome, Failure> {
-        let Some((status, refs)) = self.store.outbox_by_key(key).await? else {
+        let Some((status, refs)) = self.ctx.store.outbox_by_key(key).await? else {
             return Ok(Outcome::Done(Some("nothing to update".into())));
         };
         if status.is_unfinished() {
@@ -421,7 +315,7 @@ impl Engine {
     ) -> Result<Outcome, Failure> {
         let channels = match channel {
             Some(c) => vec![c.clone()],
-            None => self.settings.all_security_channels(),
+            None => self.ctx.settings.all_security_channels(),
         };
         if channels.is_empty() {
             tracing::warn!(alert = %message.text(), "no security channel configured");
@@ -451,8 +345,8 @@ impl Engine {
         let Some(row) = new_job(&key, &job) else {
             return;
         };
-        match self.store.enqueue(None, &[row], Utc::now()).await {
-            Ok(_) => self.outbox_wake.notify_one(),
+        match self.ctx.store.enqueue(None, &[row], Utc::now()).await {
+            Ok(_) => self.delivery.wake.notify_one(),
             Err(e) => tracing::error!(error = %e, "cannot queue a reply"),
         }
     }
@@ -460,7 +354,7 @@ impl Engine {
     /// The outbox rows for `jobs`: security alerts fanned out to every
     /// security channel, each job serialized.
     pub(super) fn rows(&self, jobs: &[(String, Job)]) -> Vec<NewJob> {
-        super::jobs::fan_out(&self.settings.all_security_channels(), jobs)
+        super::jobs::fan_out(&self.ctx.settings.all_security_channels(), jobs)
             .iter()
             .filter_map(|(key, job)| new_job(key, job))
             .collect()
@@ -487,8 +381,8 @@ impl Engine {
         jobs: &[(String, Job)],
     ) -> Result<(), EngineError> {
         let rows = self.rows(jobs);
-        if self.store.enqueue(request, &rows, Utc::now()).await? > 0 {
-            self.outbox_wake.notify_one();
+        if self.ctx.store.enqueue(request, &rows, Utc::now()).await? > 0 {
+            self.delivery.wake.notify_one();
         }
         Ok(())
     }

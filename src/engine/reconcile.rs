@@ -2,6 +2,9 @@
 //! request; the plan's keys and the jobs are written in one transaction, so
 //! duplicate and reordered triggers are harmless.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
 use async_trait::async_trait;
 use chrono::Duration;
 
@@ -24,15 +27,35 @@ pub const OPEN_STATES: [RequestState; 4] = [
     RequestState::Delivered,
 ];
 
+/// One async mutex per request being reconciled, so concurrent triggers
+/// for the same request run one after the other. Held weakly: a request
+/// nobody is reconciling costs no memory.
+#[derive(Default)]
+pub(super) struct RequestLocks(Mutex<HashMap<RequestId, Weak<tokio::sync::Mutex<()>>>>);
+
+impl RequestLocks {
+    /// The lock of request `id` (created on first use, dropped when unused).
+    fn of(&self, id: &RequestId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(lock) = locks.get(id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(*id, Arc::downgrade(&lock));
+        lock
+    }
+}
+
 impl Engine {
     /// Brings chat in line with Graph for one request.
     pub async fn reconcile(&self, id: &RequestId) -> Result<(), EngineError> {
-        let lock = self.request_lock(id);
+        let lock = self.locks.of(id);
         let _guard = lock.lock().await;
         let Some(snapshot) = self.snapshot(id).await? else {
             return Ok(());
         };
-        let done = self.store.done_keys(id).await?;
+        let done = self.ctx.store.done_keys(id).await?;
         let mut jobs: Vec<(String, Job)> = Vec::new();
         for effect in plan(&snapshot.view, &done) {
             let job = match &effect {
@@ -49,7 +72,8 @@ impl Engine {
         self.timer_jobs(&snapshot, &done, &mut jobs);
         let rows = self.rows(&jobs);
         let now = chrono::Utc::now();
-        self.store
+        self.ctx
+            .store
             .insert_request(
                 &RequestRow {
                     id: *id,
@@ -62,10 +86,10 @@ impl Engine {
                 now,
             )
             .await?;
-        let added = self.store.enqueue(Some(id), &rows, now).await?;
+        let added = self.ctx.store.enqueue(Some(id), &rows, now).await?;
         if added > 0 {
             tracing::debug!(request = %id, added, "reconcile queued effects");
-            self.outbox_wake.notify_one();
+            self.delivery.wake.notify_one();
         }
         Ok(())
     }
@@ -79,11 +103,11 @@ impl Engine {
         requester: &ObjectId,
     ) -> Result<Option<Job>, EngineError> {
         let group = snapshot.package.group;
-        let eligible = pim::eligibility_instances(&self.graph, requester, &group).await?;
+        let eligible = pim::eligibility_instances(&self.ctx.graph, requester, &group).await?;
         if eligible.is_empty() {
             return Ok(None);
         }
-        let rules = pim::activation_rules(&self.graph, &group).await?;
+        let rules = pim::activation_rules(&self.ctx.graph, &group).await?;
         let choices = duration_choices(rules.maximum);
         Ok(Some(Job::ToPerson {
             person: *requester,
@@ -109,12 +133,12 @@ impl Engine {
     /// open requests, and those the store last saw open (to see them end).
     pub async fn reconcile_all_open(&self) -> Result<usize, EngineError> {
         let mut ids: Vec<RequestId> =
-            em::list_requests(&self.graph, &self.package_ids(), &OPEN_STATES)
+            em::list_requests(&self.ctx.graph, &self.package_ids(), &OPEN_STATES)
                 .await?
                 .into_iter()
                 .filter_map(|r| r.id.parse().ok())
                 .collect();
-        for id in self.store.requests_in(&OPEN_STATES).await? {
+        for id in self.ctx.store.requests_in(&OPEN_STATES).await? {
             if !ids.contains(&id) {
                 ids.push(id);
             }

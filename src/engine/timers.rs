@@ -23,10 +23,10 @@ impl Engine {
         done: &BTreeSet<String>,
         jobs: &mut Vec<(String, Job)>,
     ) {
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let view = &snapshot.view;
         let r = view.id;
-        let lead = Duration::minutes(self.settings.reminder_lead_minutes);
+        let lead = Duration::minutes(self.ctx.settings.reminder_lead_minutes);
         if let Some((k, stage)) = view.current_stage()
             && let Some(deadline) = snapshot.deadline(k)
             && now >= deadline - lead
@@ -49,7 +49,7 @@ impl Engine {
                 }
             }
         }
-        let warn = Duration::minutes(self.settings.expiry_warning_minutes);
+        let warn = Duration::minutes(self.ctx.settings.expiry_warning_minutes);
         if view.state == RequestState::Delivered
             && view.assignment == Some(AssignmentState::Delivered)
             && let Some(end) = snapshot

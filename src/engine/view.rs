@@ -152,7 +152,7 @@ impl Engine {
         }
         // Independent reads go out together by `$batch`; only the manager
         // chain is sequential (each hop needs the previous answer).
-        let memberships = directory::transitive_user_members_many(&self.graph, &groups).await?;
+        let memberships = directory::transitive_user_members_many(&self.ctx.graph, &groups).await?;
         for (group, members) in groups.iter().zip(memberships) {
             if let Some(members) = members {
                 let members: BTreeSet<ObjectId> =
@@ -163,7 +163,7 @@ impl Engine {
         }
         let mut person = *requester;
         for _ in 0..need_level {
-            let Some(manager) = directory::manager(&self.graph, &person).await? else {
+            let Some(manager) = directory::manager(&self.ctx.graph, &person).await? else {
                 break;
             };
             let Ok(id) = manager.id.parse::<ObjectId>() else {
@@ -175,7 +175,7 @@ impl Engine {
         }
         let mut names = BTreeMap::new();
         let candidates: Vec<ObjectId> = candidates.into_iter().collect();
-        let users = directory::users(&self.graph, &candidates).await?;
+        let users = directory::users(&self.ctx.graph, &candidates).await?;
         for (id, user) in candidates.into_iter().zip(users) {
             if let Some(user) = user {
                 facts.users.insert(id, user.account_enabled.unwrap_or(true));
@@ -188,102 +188,32 @@ impl Engine {
     /// Reads request `id`; `None` when Graph does not know it or it is not
     /// for a configured package.
     pub async fn snapshot(&self, id: &RequestId) -> Result<Option<Snapshot>, EngineError> {
-        let request = match em::get_request(&self.graph, id).await {
+        let request = match em::get_request(&self.ctx.graph, id).await {
             Ok(r) => r,
             Err(GraphError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Some(package) = request
-            .access_package
-            .as_ref()
-            .and_then(|p| p.id.parse().ok())
-            .and_then(|p| self.package_by_id(&p))
-            .cloned()
-        else {
+        let Some(package) = self.package_of(&request) else {
             return Ok(None);
         };
-        let requester: ObjectId = request
-            .requestor
-            .as_ref()
-            .and_then(|s| s.object_id.as_deref())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| EngineError::Data(format!("request {id} has no requestor")))?;
-        let policy = em::get_policy(&self.graph, &package.entry.policy).await?;
+        let requester = requester_of(&request, id)?;
+        let policy = em::get_policy(&self.ctx.graph, &package.entry.policy).await?;
         let (facts, mut names) = self.directory_facts(&policy, &requester).await?;
         let state: RequestState = request.state.parse().unwrap_or_else(|e| match e {});
         let stages = self.read_stages(id, &requester, &facts, &state).await?;
-        let now = self.clock.now();
-        let created = request.created_date_time.unwrap_or(now);
+        let now = self.ctx.clock.now();
+        let timing = StageTiming {
+            created: request.created_date_time.unwrap_or(now),
+            now,
+        };
         let mut stage_starts = Vec::new();
         let stage_views = stages.map(|stages| {
-            let mut views = Vec::new();
-            for (i, stage) in stages.iter().enumerate() {
-                let start = match i {
-                    0 => created,
-                    _ => stages[i - 1].reviewed_date_time.unwrap_or(created),
-                };
-                stage_starts.push(start);
-                let resolution = policy
-                    .stages()
-                    .get(i)
-                    .map(|p| {
-                        resolve_approvers(&stage_approvers(p), &requester, &facts, now - start)
-                    })
-                    .unwrap_or_default();
-                let reviewed_by = stage
-                    .reviewed_by
-                    .as_ref()
-                    .and_then(|r| reviewer_from_graph(r.id.as_deref()).ok().flatten());
-                if let (Some(by), Some(name)) = (
-                    reviewed_by,
-                    stage
-                        .reviewed_by
-                        .as_ref()
-                        .and_then(|r| r.display_name.clone()),
-                ) {
-                    names.entry(by).or_insert(name);
-                }
-                views.push(StageView {
-                    id: match stage.id.parse() {
-                        Ok(id) => id,
-                        Err(_) => continue,
-                    },
-                    status: stage
-                        .status
-                        .as_deref()
-                        .unwrap_or("NotStarted")
-                        .parse()
-                        .unwrap_or_else(|e| match e {}),
-                    result: stage
-                        .review_result
-                        .as_deref()
-                        .unwrap_or("NotReviewed")
-                        .parse()
-                        .unwrap_or_else(|e| match e {}),
-                    reviewed_by,
-                    justification: stage.justification.clone().unwrap_or_default(),
-                    approvers: resolution.ids(),
-                    escalated: resolution.escalated,
-                });
-            }
+            let (views, starts) =
+                stage_views(&stages, &policy, &requester, &facts, timing, &mut names);
+            stage_starts = starts;
             views
         });
-        let view = RequestView {
-            id: *id,
-            package: package.entry.package,
-            requester,
-            state,
-            stages: stage_views,
-            assignment: request
-                .assignment
-                .as_ref()
-                .and_then(|a| a.state.as_deref())
-                .map(|s| s.parse::<AssignmentState>().unwrap_or_else(|e| match e {})),
-            ticket: request
-                .answer_to(&package.entry.ticket_question.to_string())
-                .map(str::to_owned),
-            justification: request.justification.clone(),
-        };
+        let view = request_view(id, &package, requester, state, stage_views, &request);
         Ok(Some(Snapshot {
             request,
             package,
@@ -292,6 +222,17 @@ impl Engine {
             stage_starts,
             names,
         }))
+    }
+
+    /// The configured package a request is for; `None` for packages
+    /// stagegate does not manage.
+    fn package_of(&self, request: &AssignmentRequest) -> Option<PackageInfo> {
+        request
+            .access_package
+            .as_ref()
+            .and_then(|p| p.id.parse().ok())
+            .and_then(|p| self.package_by_id(&p))
+            .cloned()
     }
 
     /// The approval's stages with a linked person's token; `Some(vec![])`
@@ -331,7 +272,7 @@ impl Engine {
         token: &SecretString,
         id: &RequestId,
     ) -> Result<Vec<ApprovalStage>, GraphError> {
-        em::get_approval(&self.graph, token, id)
+        em::get_approval(&self.ctx.graph, token, id)
             .await
             .map(|a| a.stages)
     }
@@ -345,5 +286,111 @@ pub fn stage_result(stage: &StageView) -> Option<&'static str> {
         (ReviewResult::Denied, _) => Some("Denied"),
         (_, StageStatus::Expired) => Some("TimedOut"),
         _ => None,
+    }
+}
+
+fn requester_of(request: &AssignmentRequest, id: &RequestId) -> Result<ObjectId, EngineError> {
+    request
+        .requestor
+        .as_ref()
+        .and_then(|s| s.object_id.as_deref())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| EngineError::Data(format!("request {id} has no requestor")))
+}
+
+/// Read once per snapshot, so every stage is judged at the same instant.
+#[derive(Clone, Copy)]
+struct StageTiming {
+    created: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+/// The stages as the domain sees them, and when each started. A stage
+/// with an unreadable id is left out of the views but keeps its start, so
+/// later stages' starts stay where they were.
+fn stage_views(
+    stages: &[ApprovalStage],
+    policy: &AssignmentPolicy,
+    requester: &ObjectId,
+    facts: &DirectoryFacts,
+    timing: StageTiming,
+    names: &mut BTreeMap<ObjectId, String>,
+) -> (Vec<StageView>, Vec<DateTime<Utc>>) {
+    let StageTiming { created, now } = timing;
+    let mut views = Vec::new();
+    let mut starts = Vec::new();
+    for (i, stage) in stages.iter().enumerate() {
+        let start = match i {
+            0 => created,
+            _ => stages[i - 1].reviewed_date_time.unwrap_or(created),
+        };
+        starts.push(start);
+        let resolution = policy
+            .stages()
+            .get(i)
+            .map(|p| resolve_approvers(&stage_approvers(p), requester, facts, now - start))
+            .unwrap_or_default();
+        let reviewed_by = stage
+            .reviewed_by
+            .as_ref()
+            .and_then(|r| reviewer_from_graph(r.id.as_deref()).ok().flatten());
+        if let (Some(by), Some(name)) = (
+            reviewed_by,
+            stage
+                .reviewed_by
+                .as_ref()
+                .and_then(|r| r.display_name.clone()),
+        ) {
+            names.entry(by).or_insert(name);
+        }
+        let Ok(id) = stage.id.parse() else {
+            continue;
+        };
+        views.push(StageView {
+            id,
+            status: stage
+                .status
+                .as_deref()
+                .unwrap_or("NotStarted")
+                .parse()
+                .unwrap_or_else(|e| match e {}),
+            result: stage
+                .review_result
+                .as_deref()
+                .unwrap_or("NotReviewed")
+                .parse()
+                .unwrap_or_else(|e| match e {}),
+            reviewed_by,
+            justification: stage.justification.clone().unwrap_or_default(),
+            approvers: resolution.ids(),
+            escalated: resolution.escalated,
+        });
+    }
+    (views, starts)
+}
+
+fn request_view(
+    id: &RequestId,
+    package: &PackageInfo,
+    requester: ObjectId,
+    state: RequestState,
+    stages: Option<Vec<StageView>>,
+    request: &AssignmentRequest,
+) -> RequestView {
+    RequestView {
+        id: *id,
+        package: package.entry.package,
+        requester,
+        state,
+        stages,
+        assignment: request
+            .assignment
+            .as_ref()
+            .and_then(|a| a.state.as_deref())
+            .map(|s| s.parse::<AssignmentState>().unwrap_or_else(|e| match e {})),
+        ticket: request
+            .answer_to(&package.entry.ticket_question.to_string())
+            .map(str::to_owned),
+        justification: request.justification.clone(),
     }
 }

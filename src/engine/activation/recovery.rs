@@ -29,7 +29,11 @@ impl Engine {
     /// middle of (see the module's doc). Returns how many it found.
     pub async fn recover_activations(&self) -> Result<usize, EngineError> {
         let started = Utc::now();
-        let interrupted = self.store.activations_requesting_before(started).await?;
+        let interrupted = self
+            .ctx
+            .store
+            .activations_requesting_before(started)
+            .await?;
         for activation in &interrupted {
             if let Err(e) = self.recover_activation(activation).await {
                 tracing::warn!(request = %activation.request_id, error = %e, "cannot finish an interrupted activation");
@@ -48,7 +52,7 @@ impl Engine {
             activation.group_id,
         );
         let attempt = activation.since.timestamp_millis();
-        let landed = pim::assignment_instances(&self.graph, &requester, &group)
+        let landed = pim::assignment_instances(&self.ctx.graph, &requester, &group)
             .await?
             .iter()
             .any(|i| i.assignment_type.as_deref() != Some("assigned"));
@@ -91,7 +95,7 @@ impl Engine {
         &self,
         person: &ObjectId,
     ) -> Result<Option<ChatIdentity>, EngineError> {
-        for who in self.store.identities_of(person).await? {
+        for who in self.ctx.store.identities_of(person).await? {
             if self.token_of(&who).await?.is_some() {
                 return Ok(Some(who));
             }
@@ -108,7 +112,8 @@ impl Engine {
         requester: &ObjectId,
         snapshot: Option<&Snapshot>,
     ) -> Result<Message, EngineError> {
-        self.store
+        self.ctx
+            .store
             .upsert_activation(
                 request,
                 requester,

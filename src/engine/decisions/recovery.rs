@@ -12,8 +12,8 @@ use stagegate_domain::ids::StageId;
 impl Engine {
     /// Start-up: settles decisions a crash left recorded or relaying.
     pub async fn recover_decisions(&self) -> Result<(), EngineError> {
-        let _one_at_a_time = self.recovery.lock().await;
-        for d in self.store.unrelayed_decisions().await? {
+        let _one_at_a_time = self.decisions.recovery.lock().await;
+        for d in self.ctx.store.unrelayed_decisions().await? {
             if let Err(e) = self.recover_one(&d).await {
                 tracing::warn!(decision = d.id, error = %e, "decision recovery failed");
             }
@@ -27,7 +27,8 @@ impl Engine {
             return Ok(());
         };
         let Some(token) = self.token_of(&d.identity).await? else {
-            self.store
+            self.ctx
+                .store
                 .set_decision_state(
                     d.id,
                     DecisionState::Failed,
@@ -48,7 +49,8 @@ impl Engine {
             .as_deref()
             .is_some_and(|by| by.eq_ignore_ascii_case(&d.approver))
         {
-            self.store
+            self.ctx
+                .store
                 .set_decision_state(
                     d.id,
                     DecisionState::Relayed,
@@ -72,7 +74,8 @@ impl Engine {
             )
             .await?;
         } else {
-            self.store
+            self.ctx
+                .store
                 .set_decision_state(
                     d.id,
                     DecisionState::Conflict,

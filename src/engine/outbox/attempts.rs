@@ -87,7 +87,8 @@ impl Engine {
         }
         let before = attempts.clone();
         attempts.note(who, Utc::now());
-        self.store
+        self.ctx
+            .store
             .set_outbox_post_attempts(row.id, &attempts.json())
             .await?;
         match port.post_tagged(&to, message, &row.key).await {
@@ -96,7 +97,8 @@ impl Engine {
             // Refused, before or by the platform: nothing landed.
             Err(e) => {
                 *attempts = before;
-                self.store
+                self.ctx
+                    .store
                     .set_outbox_post_attempts(row.id, &attempts.json())
                     .await?;
                 Err(Failure::Chat(e))
@@ -130,7 +132,8 @@ impl Engine {
         };
         // A post whose answer was lost may still be landing; look once it
         // has had time to.
-        let settled = attempt.last + Duration::seconds(self.settings.outbox_settle_seconds.max(0));
+        let settled =
+            attempt.last + Duration::seconds(self.ctx.settings.outbox_settle_seconds.max(0));
         let now = Utc::now();
         if now < settled {
             return Err(Failure::Settling(settled - now));

@@ -25,12 +25,13 @@ impl Engine {
         // an attempt that never heard back is found, so the retirement
         // (which waits for this job) updates it.
         let over = self
+            .ctx
             .store
             .outbox_by_key(&format!("retire:{request}:{stage}"))
             .await?
             .is_some();
-        let identities = self.store.identities_of(approver).await?;
-        let existing = self.store.cards_of(request, stage).await?;
+        let identities = self.ctx.store.identities_of(approver).await?;
+        let existing = self.ctx.store.cards_of(request, stage).await?;
         let mut attempts = PostAttempts::of(row);
         let mut posted = false;
         let mut unreachable = Vec::new();
@@ -61,6 +62,7 @@ impl Engine {
             posted = true;
             let json = serde_json::to_string(card).unwrap_or_default();
             match self
+                .ctx
                 .store
                 .insert_card(request, stage, approver, who, &at.0, &json, Utc::now())
                 .await
@@ -126,12 +128,12 @@ impl Engine {
             ),
         ];
         let rows = self.rows(&jobs);
-        self.store.enqueue(Some(&r), &rows, Utc::now()).await?;
+        self.ctx.store.enqueue(Some(&r), &rows, Utc::now()).await?;
         Ok(())
     }
 
     pub(crate) async fn display_name(&self, id: &ObjectId) -> String {
-        match crate::graph::directory::user(&self.graph, id).await {
+        match crate::graph::directory::user(&self.ctx.graph, id).await {
             Ok(Some(u)) => u.display_name.unwrap_or_else(|| id.to_string()),
             _ => id.to_string(),
         }
@@ -144,6 +146,7 @@ impl Engine {
         outcome: &str,
     ) -> Result<Outcome, Failure> {
         if self
+            .ctx
             .store
             .outbox_unfinished_with_prefix(&format!("card:{request}:{stage}:"))
             .await?
@@ -152,7 +155,7 @@ impl Engine {
                 "cards of the stage are still being posted".into(),
             ));
         }
-        for card in self.store.cards_of(request, stage).await? {
+        for card in self.ctx.store.cards_of(request, stage).await? {
             if card.state == CardState::Retired {
                 continue;
             }
@@ -166,7 +169,8 @@ impl Engine {
             port.update(&MessageRef(card.message_ref.clone()), &message)
                 .await
                 .map_err(Failure::Chat)?;
-            self.store
+            self.ctx
+                .store
                 .retire_card(request, stage, &card.approver, &card.platform, Utc::now())
                 .await?;
         }

@@ -43,10 +43,11 @@ impl Engine {
         };
         // Queued apart from the request (under no request) so that waiting
         // for the request's updates never waits for itself.
-        self.store
+        self.ctx
+            .store
             .enqueue_or_replace(None, &family, &row, Utc::now())
             .await?;
-        self.outbox_wake.notify_one();
+        self.delivery.wake.notify_one();
         Ok(())
     }
 
@@ -59,7 +60,7 @@ impl Engine {
         clicked_at: DateTime<Utc>,
     ) -> Result<Outcome, Failure> {
         let port = self.port_for(&who.platform)?;
-        if self.store.outbox_unfinished_for(request).await? > 0 {
+        if self.ctx.store.outbox_unfinished_for(request).await? > 0 {
             if Utc::now() - clicked_at < CLICK_SETTLES_WITHIN {
                 return Err(Failure::NotYet(
                     "the request's updates are still going out".into(),
