@@ -3,7 +3,7 @@
 //! and the bot's own limits on what unauthenticated clients may hold
 //! (connections, in-flight requests, slow headers and bodies, log lines).
 
-pub mod limits;
+pub(crate) mod limits;
 pub mod refusals;
 mod server;
 

@@ -2,6 +2,8 @@
 //! Microsoft Teams and Slack. See docs/architecture.md and the README's code
 //! map for the architecture.
 
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod chat;
 pub mod cli;

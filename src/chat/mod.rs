@@ -2,7 +2,7 @@
 //! platform, in platform-neutral types), who someone is in chat, and the
 //! Teams and Slack adapters with everything platform-specific.
 pub mod identity;
-pub mod pacing;
+pub(crate) mod pacing;
 pub mod port;
 pub mod slack;
 pub mod teams;

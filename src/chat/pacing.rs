@@ -39,7 +39,7 @@ pub enum Limit {
 }
 
 /// The limits of one budget (at most one `Bucket`).
-pub type Limits = &'static [Limit];
+pub(crate) type Limits = &'static [Limit];
 
 /// Added to every window: timer granularity only.
 const MARGIN: Duration = Duration::from_millis(5);
@@ -61,7 +61,7 @@ impl Shared {
 
 /// Budgets by key (a conversation, a method, the whole app).
 #[derive(Debug, Default, Clone)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     shared: Arc<Shared>,
 }
 
@@ -90,13 +90,13 @@ impl Drop for Slot {
 
 impl Pacer {
     #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Waits (sleeping until the next slot or answer, never polling) until
     /// one more request fits every window of every budget named.
-    pub async fn slot(&self, budgets: &[(&str, Limits)]) -> Slot {
+    pub(crate) async fn slot(&self, budgets: &[(&str, Limits)]) -> Slot {
         loop {
             let answered = self.shared.answered.notified();
             tokio::pin!(answered);
@@ -137,7 +137,7 @@ impl Pacer {
     /// every caller already waiting here. Then `Err` with that estimate,
     /// and nothing is taken: a caller with other work (the outbox) does it
     /// and comes back, instead of idling in a long line.
-    pub async fn slot_within(
+    pub(crate) async fn slot_within(
         &self,
         budgets: &[(&str, Limits)],
         patience: Duration,
@@ -171,7 +171,7 @@ impl Pacer {
     }
 
     /// Counts, as answered now, a request the platform billed to `key` too.
-    pub fn also_counted(&self, key: &str) {
+    pub(crate) fn also_counted(&self, key: &str) {
         self.shared
             .budgets()
             .entry(key.to_owned())

@@ -23,7 +23,8 @@ use stagegate_domain::ids::{ObjectId, RequestId};
 mod recovery;
 
 /// The claims request that asks Entra for an MFA sign-in.
-pub const MFA_CLAIMS: &str = r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
+pub(crate) const MFA_CLAIMS: &str =
+    r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }

@@ -3,23 +3,23 @@
 //! truth against what stagegate has done; the difference becomes outbox
 //! jobs that a worker delivers through the chat ports.
 
-pub mod activation;
-pub mod commands;
+pub(crate) mod activation;
+pub(crate) mod commands;
 mod context;
-pub mod decisions;
+pub(crate) mod decisions;
 mod extension;
 mod guard;
 pub mod intake;
 pub mod jobs;
-pub mod linking;
+pub(crate) mod linking;
 mod membership;
 pub mod memory;
-pub mod outbox;
-pub mod reconcile;
-pub mod render;
+pub(crate) mod outbox;
+pub(crate) mod reconcile;
+pub(crate) mod render;
 pub mod time;
-pub mod timers;
-pub mod view;
+pub(crate) mod timers;
+pub(crate) mod view;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use stagegate_domain::ids::{ObjectId, RequestId};
 use stagegate_domain::planner::{Effect, plan};
 
 /// States in which a request still needs watching.
-pub const OPEN_STATES: [RequestState; 4] = [
+pub(crate) const OPEN_STATES: [RequestState; 4] = [
     RequestState::Submitted,
     RequestState::PendingApproval,
     RequestState::Delivering,
@@ -154,7 +154,7 @@ impl Engine {
 
 /// Offered activation lengths: common ones below the maximum, and the maximum.
 #[must_use]
-pub fn duration_choices(maximum: Duration) -> Vec<Duration> {
+pub(crate) fn duration_choices(maximum: Duration) -> Vec<Duration> {
     let mut out: Vec<Duration> = [1, 2, 4, 8]
         .into_iter()
         .map(Duration::hours)

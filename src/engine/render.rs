@@ -21,7 +21,7 @@ fn with_reason(text: String, justification: &str) -> String {
     }
 }
 
-pub fn outcome(snapshot: &Snapshot, outcome: &StageOutcome) -> String {
+pub(crate) fn outcome(snapshot: &Snapshot, outcome: &StageOutcome) -> String {
     let via = |v: &DecidedVia| match v {
         DecidedVia::Chat => "",
         DecidedVia::OutsideChat => " (outside chat)",
@@ -49,7 +49,7 @@ pub fn outcome(snapshot: &Snapshot, outcome: &StageOutcome) -> String {
     }
 }
 
-pub fn requester_event(snapshot: &Snapshot, event: &RequesterEvent) -> String {
+pub(crate) fn requester_event(snapshot: &Snapshot, event: &RequesterEvent) -> String {
     let id = snapshot.view.id;
     let package = &snapshot.package.entry.display_name;
     let n = snapshot.stage_count();
@@ -90,7 +90,7 @@ pub fn requester_event(snapshot: &Snapshot, event: &RequesterEvent) -> String {
     }
 }
 
-pub fn alert(snapshot: &Snapshot, request: &RequestId, kind: &AlertKind) -> Message {
+pub(crate) fn alert(snapshot: &Snapshot, request: &RequestId, kind: &AlertKind) -> Message {
     let mut lines = vec![
         format!("Request: {request}"),
         format!("Requester: {}", snapshot.name(&snapshot.view.requester)),
@@ -152,7 +152,7 @@ fn card_text(card: &ApprovalCard) -> String {
 }
 
 /// Plain text of a message.
-pub fn plain(message: &Message) -> String {
+pub(crate) fn plain(message: &Message) -> String {
     match message {
         Message::ApprovalRequest { card } => format!("{}\n[Approve] [Deny]", card_text(card)),
         Message::ApprovalDecided { card, outcome } => format!("{}\n{outcome}", card_text(card)),

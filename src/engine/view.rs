@@ -91,7 +91,7 @@ fn rules(sets: &[SubjectSet]) -> Vec<ApproverRule> {
         .collect()
 }
 
-pub fn stage_approvers(policy: &ApprovalStagePolicy) -> StageApprovers {
+pub(crate) fn stage_approvers(policy: &ApprovalStagePolicy) -> StageApprovers {
     let escalation = policy.is_escalation_enabled.then(|| Escalation {
         after: policy
             .duration_before_escalation
@@ -280,7 +280,7 @@ impl Engine {
 
 /// `Approved`/`Denied`/`TimedOut` for a finished stage.
 #[must_use]
-pub fn stage_result(stage: &StageView) -> Option<&'static str> {
+pub(crate) fn stage_result(stage: &StageView) -> Option<&'static str> {
     match (&stage.result, &stage.status) {
         (ReviewResult::Approved, _) => Some("Approved"),
         (ReviewResult::Denied, _) => Some("Denied"),

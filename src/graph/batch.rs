@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{Auth, GraphClient, GraphError};
 
 /// "JSON batch requests are currently limited to 20 individual requests."
-pub const MAX_BATCH: usize = 20;
+pub(crate) const MAX_BATCH: usize = 20;
 
 /// One request of a batch; `url` is relative to the service root (`/users/…`).
 #[derive(Debug, Clone, Serialize)]

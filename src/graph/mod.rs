@@ -2,11 +2,11 @@
 //! delegated one, retries honouring `Retry-After`, typed errors, and typed models and endpoint functions for
 //! what the engine uses (entitlement management, directory, PIM for Groups).
 
-pub mod batch;
-pub mod client;
+pub(crate) mod batch;
+pub(crate) mod client;
 pub mod directory;
 pub mod em;
-pub mod error;
+pub(crate) mod error;
 pub mod models;
 pub mod pim;
 

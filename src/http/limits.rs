@@ -28,7 +28,7 @@ use super::refusals::{self, Source};
 /// What a shed request is told to wait before retrying, seconds: about
 /// the time a slot takes to free up (a request whose body is late is cut at
 /// the body deadline).
-pub const RETRY_AFTER_SECONDS: u64 = 5;
+pub(crate) const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// The request-level limits (from `[server]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +89,12 @@ fn with_body_deadline(request: Request, after: Duration) -> Request {
 /// The body did not arrive in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
-pub struct BodyDeadlineExceeded(pub Duration);
+pub(crate) struct BodyDeadlineExceeded(pub Duration);
 
 /// True when `error` (or one of its sources) is a [`BodyDeadlineExceeded`]:
 /// body readers answer 408 for it instead of their "unreadable" status.
 #[must_use]
-pub fn is_body_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_body_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
         if e.is::<BodyDeadlineExceeded>() {
@@ -109,7 +109,7 @@ pub fn is_body_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
 /// `TimeoutBody` restarts its timer after every frame, so a client sending
 /// one byte per interval would never trip it; this is a deadline for the
 /// whole body.
-pub struct DeadlineBody {
+pub(crate) struct DeadlineBody {
     inner: Body,
     deadline: Pin<Box<Sleep>>,
     after: Duration,
@@ -117,7 +117,7 @@ pub struct DeadlineBody {
 
 impl DeadlineBody {
     #[must_use]
-    pub fn new(inner: Body, after: Duration) -> Self {
+    pub(crate) fn new(inner: Body, after: Duration) -> Self {
         Self {
             inner,
             deadline: Box::pin(tokio::time::sleep(after)),

@@ -19,9 +19,9 @@ pub mod callouts;
 pub mod clock;
 pub mod config;
 pub mod notifications;
-pub mod poller;
+pub(crate) mod poller;
 mod secret;
-pub mod subscriptions;
+pub(crate) mod subscriptions;
 mod worker;
 
 use std::sync::{Arc, Mutex};

@@ -13,17 +13,17 @@ use tokio::time::MissedTickBehavior;
 use super::Intake;
 use crate::engine::intake::IntakeSink;
 
-pub struct Poller {
+pub(crate) struct Poller {
     sink: Arc<dyn IntakeSink>,
     interval: Duration,
 }
 
 impl Poller {
-    pub fn new(sink: Arc<dyn IntakeSink>, interval: Duration) -> Self {
+    pub(crate) fn new(sink: Arc<dyn IntakeSink>, interval: Duration) -> Self {
         Self { sink, interval }
     }
 
-    pub async fn run(self, intake: Intake, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self, intake: Intake, mut stop: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(self.interval);
         // A reconcile slower than the interval must not be followed by a
         // burst of catch-up ticks.

@@ -66,7 +66,7 @@ struct DirectoryObject {
     id: String,
 }
 
-pub struct SubscriptionManager {
+pub(crate) struct SubscriptionManager {
     intake: Intake,
     lifecycle: mpsc::UnboundedReceiver<LifecycleNotice>,
 }
@@ -79,11 +79,11 @@ enum Wake {
 }
 
 impl SubscriptionManager {
-    pub fn new(intake: Intake, lifecycle: mpsc::UnboundedReceiver<LifecycleNotice>) -> Self {
+    pub(crate) fn new(intake: Intake, lifecycle: mpsc::UnboundedReceiver<LifecycleNotice>) -> Self {
         Self { intake, lifecycle }
     }
 
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let intake = self.intake.clone();
         let clock = intake.inner.clock.clone();
         let verify_every = chrono::Duration::minutes(VERIFY_EVERY_MINUTES);

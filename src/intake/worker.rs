@@ -13,7 +13,7 @@ use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// A `lifecycleEvent` of a Graph subscription (changeNotification.lifecycleEvent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LifecycleEvent {
+pub(crate) enum LifecycleEvent {
     ReauthorizationRequired,
     SubscriptionRemoved,
     Missed,
@@ -21,7 +21,7 @@ pub enum LifecycleEvent {
 
 impl LifecycleEvent {
     /// `None` for values this build does not know (the enum is evolvable).
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         match raw {
             "reauthorizationRequired" => Some(Self::ReauthorizationRequired),
             "subscriptionRemoved" => Some(Self::SubscriptionRemoved),
@@ -32,13 +32,13 @@ impl LifecycleEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LifecycleNotice {
+pub(crate) struct LifecycleNotice {
     pub subscription_id: String,
     pub event: LifecycleEvent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
+pub(super) enum Work {
     Membership {
         group: ObjectId,
         member: ObjectId,
@@ -57,7 +57,7 @@ pub enum Work {
 /// no 2xx for; an id seen within the window is not queued twice. Purely an
 /// economy: the engine is idempotent.
 #[derive(Debug, Default)]
-pub struct Dedupe {
+pub(super) struct Dedupe {
     seen: HashMap<String, Instant>,
 }
 
@@ -65,13 +65,13 @@ const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const DEDUPE_MAX: usize = 10_000;
 
 impl Dedupe {
-    pub fn contains(&self, key: &str) -> bool {
+    pub(super) fn contains(&self, key: &str) -> bool {
         self.seen
             .get(key)
             .is_some_and(|at| at.elapsed() < DEDUPE_WINDOW)
     }
 
-    pub fn insert(&mut self, key: String) {
+    pub(super) fn insert(&mut self, key: String) {
         if self.seen.len() >= DEDUPE_MAX {
             self.seen.retain(|_, at| at.elapsed() < DEDUPE_WINDOW);
             if self.seen.len() >= DEDUPE_MAX {
@@ -82,7 +82,11 @@ impl Dedupe {
     }
 }
 
-pub async fn run(intake: Intake, mut rx: mpsc::Receiver<Work>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(
+    intake: Intake,
+    mut rx: mpsc::Receiver<Work>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             item = rx.recv() => match item {

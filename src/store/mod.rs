@@ -2,19 +2,19 @@
 //! the identity and intake services never depend on a backend. SQLite
 //! (through sqlx) is the only backend today; its SQL lives in [`sqlite`].
 
-pub mod activations;
-pub mod cards;
+pub(crate) mod activations;
+pub(crate) mod cards;
 pub mod decisions;
-pub mod engine;
-pub mod intake;
-pub mod link_upkeep;
+pub(crate) mod engine;
+pub(crate) mod intake;
+pub(crate) mod link_upkeep;
 pub mod links;
 pub mod outbox;
 pub mod replay;
-pub mod slack;
-pub mod sqlite;
-pub mod states;
-pub mod teams;
+pub(crate) mod slack;
+pub(crate) mod sqlite;
+pub(crate) mod states;
+pub(crate) mod teams;
 
 use async_trait::async_trait;
 

@@ -77,7 +77,7 @@ impl SlackInbound {
     }
 }
 
-pub fn router(state: SlackInbound) -> Router {
+pub(crate) fn router(state: SlackInbound) -> Router {
     Router::new()
         .route("/api/slack/commands", post(commands))
         .route("/api/slack/interactions", post(interactions))

@@ -11,13 +11,13 @@ use super::render::escape;
 use crate::chat::port::CardAction;
 use stagegate_domain::ids::Justification;
 
-pub const CALLBACK_ID: &str = "stagegate_decision";
-pub const JUSTIFICATION_BLOCK: &str = "justification";
-pub const JUSTIFICATION_ACTION: &str = "text";
+pub(crate) const CALLBACK_ID: &str = "stagegate_decision";
+pub(crate) const JUSTIFICATION_BLOCK: &str = "justification";
+pub(crate) const JUSTIFICATION_ACTION: &str = "text";
 
 /// The modal for an Approve or Deny; `None` for other actions.
 #[must_use]
-pub fn decision_view(action: &CardAction, package: Option<&str>) -> Option<Value> {
+pub(crate) fn decision_view(action: &CardAction, package: Option<&str>) -> Option<Value> {
     let (verb, title) = match action {
         CardAction::Approve { .. } => ("approve", "Approve request"),
         CardAction::Deny { .. } => ("deny", "Deny request"),
@@ -47,7 +47,7 @@ pub fn decision_view(action: &CardAction, package: Option<&str>) -> Option<Value
 /// A checked submission: the action and the justification, or the
 /// `errors` answer keyed by the input's `block_id`.
 #[derive(Debug)]
-pub enum Submission {
+pub(crate) enum Submission {
     Decide {
         action: CardAction,
         justification: String,
@@ -63,7 +63,7 @@ fn errors(message: &str) -> Value {
 
 /// Reads and checks a decision modal's submission.
 #[must_use]
-pub fn read_submission(view: &View) -> Submission {
+pub(crate) fn read_submission(view: &View) -> Submission {
     if view.callback_id != CALLBACK_ID {
         return Submission::Unknown;
     }

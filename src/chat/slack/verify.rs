@@ -32,13 +32,13 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-pub const SIGNATURE_HEADER: &str = "x-slack-signature";
-pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+pub(crate) const SIGNATURE_HEADER: &str = "x-slack-signature";
+pub(crate) const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// How far the request timestamp may be from now, either way.
-pub const MAX_SKEW_SECONDS: i64 = 300;
+pub(crate) const MAX_SKEW_SECONDS: i64 = 300;
 /// The largest body [`SlackVerifier::verify`] accepts: the interactions
 /// endpoint's limit, the larger of the two (`super::extract` sizes them).
-pub const DEFAULT_BODY_LIMIT: usize = super::extract::INTERACTION_BODY_LIMIT;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = super::extract::INTERACTION_BODY_LIMIT;
 
 /// Why a request was refused. The texts name the problem, never the
 /// signature or the secret.
@@ -264,5 +264,3 @@ fn single_header<'h>(
         _ => VerifyError::BadSignatureFormat,
     })
 }
-
-pub use super::extract::{SlackRejection, SlackRequest, is_ssl_check, read_limited};

@@ -37,7 +37,7 @@ pub struct ConversationRef {
 
 /// What a [`MessageRef`] encodes: the conversation and the activity id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PostedRef {
+pub(crate) struct PostedRef {
     #[serde(flatten)]
     pub conversation: ConversationRef,
     #[serde(rename = "a")]
@@ -45,11 +45,11 @@ pub struct PostedRef {
 }
 
 impl PostedRef {
-    pub fn encode(&self) -> MessageRef {
+    pub(crate) fn encode(&self) -> MessageRef {
         MessageRef(serde_json::to_string(self).unwrap_or_default())
     }
 
-    pub fn decode(at: &MessageRef) -> Option<Self> {
+    pub(crate) fn decode(at: &MessageRef) -> Option<Self> {
         serde_json::from_str(&at.0).ok()
     }
 }
@@ -257,7 +257,7 @@ impl TeamsPort {
 
 /// Teams' answers in the engine's terms (docs/architecture.md, "Teams
 /// activities and cards" and "Teams rate limits").
-pub fn chat_error(error: TeamsError) -> ChatError {
+pub(crate) fn chat_error(error: TeamsError) -> ChatError {
     match error {
         TeamsError::Blocked { code } => ChatError::Unreachable {
             platform: Platform::Teams,

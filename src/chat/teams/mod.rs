@@ -5,13 +5,13 @@
 //! messaging endpoint ([`handlers`]).
 
 pub mod activity;
-pub mod adapter;
+pub(crate) mod adapter;
 pub mod auth;
 pub mod cards;
-pub mod connector;
+pub(crate) mod connector;
 pub mod handlers;
 pub mod service_url;
-pub mod wiring;
+pub(crate) mod wiring;
 
 pub use activity::{Activity, OutgoingActivity};
 pub use auth::{AuthSettings, AuthenticatedActivity, TeamsActivity, TeamsAuthenticator};

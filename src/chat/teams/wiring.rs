@@ -9,7 +9,7 @@ use super::service_url::{ServiceUrlAllowlist, TEAMS_SERVICE_URLS};
 use crate::config::{Settings, TeamsSettings, is_loopback_bind, is_loopback_url, origin_of};
 use crate::retry::RetryPolicy;
 
-pub type Parts = (
+pub(crate) type Parts = (
     Arc<TeamsAuthenticator>,
     Arc<ServiceUrlAllowlist>,
     Arc<TeamsPort>,
@@ -18,7 +18,7 @@ pub type Parts = (
 /// The authenticator, the serviceUrl allowlist (Teams' hosts plus the
 /// configured `service_url`) and the port. `dev_no_auth` is refused unless
 /// nothing real can be reached ([`refuse_dev_mode_off_loopback`]).
-pub fn build(
+pub(crate) fn build(
     settings: &Settings,
     teams: &TeamsSettings,
     http: &reqwest::Client,

@@ -9,13 +9,13 @@ use serde::Deserialize;
 
 use super::keys::{CachedKey, FetchError, KeySource, Keys};
 
-pub struct HttpKeySource {
+pub(super) struct HttpKeySource {
     http: reqwest::Client,
     metadata_url: String,
 }
 
 impl HttpKeySource {
-    pub fn new(http: reqwest::Client, metadata_url: &str) -> Self {
+    pub(super) fn new(http: reqwest::Client, metadata_url: &str) -> Self {
         Self {
             http,
             metadata_url: metadata_url.to_owned(),

@@ -28,7 +28,7 @@ struct Entry {
 }
 
 #[derive(Default)]
-pub struct VerifiedTokens {
+pub(super) struct VerifiedTokens {
     entries: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
@@ -45,7 +45,7 @@ fn digest(token: &str) -> [u8; 32] {
 impl VerifiedTokens {
     /// The `serviceurl` claim of `token` if it was verified with `key` and
     /// is within its validity (± `leeway` seconds) at `now` (Unix seconds).
-    pub fn lookup(
+    pub(super) fn lookup(
         &self,
         token: &str,
         key: &Arc<CachedKey>,
@@ -63,7 +63,7 @@ impl VerifiedTokens {
     }
 
     /// Remembers a token that passed every check with `key`.
-    pub fn insert(
+    pub(super) fn insert(
         &self,
         token: &str,
         key: Arc<CachedKey>,

@@ -5,8 +5,8 @@
 //! 502–504 retried with jittered backoff honouring `Retry-After`; 403, 404
 //! and 413 surfaced at once as typed errors.
 
-pub mod error;
-pub mod throttle;
+pub(crate) mod error;
+pub(crate) mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ use throttle::Throttle;
 
 /// The scope of the bot's connector token (docs/architecture.md, "Teams
 /// authentication").
-pub const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
+pub(crate) const CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
 
 pub struct ConnectorClient {
     http: reqwest::Client,

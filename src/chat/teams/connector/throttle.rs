@@ -34,7 +34,7 @@ const APP_KEY: &str = "app";
 const MAX_THREADS: usize = 10_000;
 
 #[derive(Debug, Default)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     pacer: Pacer,
     turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -43,7 +43,7 @@ pub struct Throttle {
 /// served, kept through retries, so two updates of one card reach Teams in
 /// the order they were made.
 #[derive(Debug)]
-pub struct Turn {
+pub(crate) struct Turn {
     pacer: Pacer,
     budget: String,
     _turn: OwnedMutexGuard<()>,
@@ -52,7 +52,7 @@ pub struct Turn {
 impl Turn {
     /// Waits until one more request on this thread fits every limit; hold
     /// the slot until the request's answer has arrived.
-    pub async fn slot(&mut self) -> Slot {
+    pub(crate) async fn slot(&mut self) -> Slot {
         self.pacer
             .slot(&[(&self.budget, THREAD_WINDOWS), (APP_KEY, APP_WINDOWS)])
             .await
@@ -68,12 +68,12 @@ fn budget_of(thread: &str) -> String {
 }
 
 impl Throttle {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Waits for `thread`'s turn (first come first served).
-    pub async fn turn(&self, thread: &str) -> Turn {
+    pub(crate) async fn turn(&self, thread: &str) -> Turn {
         let budget = budget_of(thread);
         let turn = {
             let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,7 +92,7 @@ impl Throttle {
     /// Counts a request Teams also billed to `thread` (a conversation
     /// created for a person counts against that conversation, whose id we
     /// learn only from the answer).
-    pub fn also_counted(&self, thread: &str) {
+    pub(crate) fn also_counted(&self, thread: &str) {
         self.pacer.also_counted(&budget_of(thread));
     }
 }

@@ -22,7 +22,7 @@ use crate::config::is_loopback_url;
 /// Why an unauthenticated activity was refused; the answer says it too, as
 /// the developer reading it runs the Playground.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DevRefusal {
+pub(super) enum DevRefusal {
     #[error("teams.dev_no_auth: the Host is not a loopback address")]
     HostNotLoopback,
     #[error("teams.dev_no_auth: only Content-Type: application/json is accepted")]
