@@ -16,13 +16,16 @@ use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, Message};
 use crate::config::EngineSettings;
 use crate::graph::GraphError;
-use crate::graph::em::{self, Review};
+use crate::graph::em::Review;
+use crate::store::StoreError;
 use crate::store::decisions::NewDecision;
-use crate::store::{DecisionState, StoreError};
 use stagegate_domain::approval::{DecisionRefusal, authorize_decision};
 use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 
 mod recovery;
+mod relay;
+
+use relay::Relay;
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
@@ -351,72 +354,4 @@ impl Engine {
         let at = self.ctx.store.mfa_at(who).await?;
         Ok(at.is_some_and(|at| Utc::now() - at <= max_age))
     }
-
-    /// Sends a recorded decision to Graph as the approver.
-    #[allow(clippy::too_many_arguments)]
-    async fn relay(
-        &self,
-        id: i64,
-        token: &secrecy::SecretString,
-        request: &RequestId,
-        k: u8,
-        stage_id: &StageId,
-        review: Review,
-        justification: &str,
-    ) -> Result<Relay, EngineError> {
-        let now = Utc::now;
-        self.ctx
-            .store
-            .set_decision_state(id, DecisionState::Relaying, None, now())
-            .await?;
-        let result = em::decide_stage(
-            &self.ctx.graph,
-            token,
-            request,
-            stage_id,
-            review,
-            justification,
-        )
-        .await;
-        let (state, outcome) = match result {
-            Ok(()) => (DecisionState::Relayed, Relay::Relayed),
-            Err(GraphError::Conflict { .. }) => (DecisionState::Conflict, Relay::Conflict),
-            Err(GraphError::ClaimsChallenge { claims }) => {
-                (DecisionState::Failed, Relay::StepUp(claims))
-            }
-            Err(
-                e @ (GraphError::Forbidden { .. }
-                | GraphError::InvalidRequest { .. }
-                | GraphError::NotFound { .. }
-                | GraphError::Unauthorized { .. }),
-            ) => (DecisionState::Failed, Relay::Refused(e.to_string())),
-            // Timeouts and 5xx leave it unknown whether Graph applied it:
-            // stay `relaying`, so recovery checks `reviewedBy` first.
-            Err(e) => {
-                tracing::warn!(request = %request, stage = k, error = %e, "decision relay uncertain");
-                return Ok(Relay::Uncertain);
-            }
-        };
-        self.ctx
-            .store
-            .set_decision_state(id, state, None, now())
-            .await?;
-        self.audit(
-            "stagegate",
-            "decision.relay",
-            &format!("{request}:{k}"),
-            state.as_str(),
-            serde_json::json!({ "decision": id }),
-        )
-        .await;
-        Ok(outcome)
-    }
-}
-
-enum Relay {
-    Relayed,
-    Conflict,
-    StepUp(String),
-    Refused(String),
-    Uncertain,
 }
