@@ -13,6 +13,7 @@ pub mod graph;
 pub mod http;
 pub mod identity;
 pub mod intake;
+mod locks;
 pub mod manifests;
 pub mod retry;
 pub mod store;

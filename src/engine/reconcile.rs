@@ -2,9 +2,6 @@
 //! request; the plan's keys and the jobs are written in one transaction, so
 //! duplicate and reordered triggers are harmless.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-
 use async_trait::async_trait;
 use chrono::Duration;
 
@@ -30,22 +27,7 @@ pub(crate) const OPEN_STATES: [RequestState; 4] = [
 /// One async mutex per request being reconciled, so concurrent triggers
 /// for the same request run one after the other. Held weakly: a request
 /// nobody is reconciling costs no memory.
-#[derive(Default)]
-pub(super) struct RequestLocks(Mutex<HashMap<RequestId, Weak<tokio::sync::Mutex<()>>>>);
-
-impl RequestLocks {
-    /// The lock of request `id` (created on first use, dropped when unused).
-    fn of(&self, id: &RequestId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        locks.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(lock) = locks.get(id).and_then(Weak::upgrade) {
-            return lock;
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(*id, Arc::downgrade(&lock));
-        lock
-    }
-}
+pub(super) type RequestLocks = crate::locks::KeyedLocks<RequestId>;
 
 impl Engine {
     /// Brings chat in line with Graph for one request.

@@ -79,7 +79,7 @@ pub struct TeamsPort {
     /// and may then wait for the conversation's rate limit, so without it
     /// an older version (live buttons) could land after a newer one (the
     /// stage retired) that passed it while it waited.
-    card_writes: Mutex<HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>>,
+    card_writes: crate::locks::KeyedLocks<String>,
 }
 
 impl std::fmt::Debug for TeamsPort {
@@ -109,23 +109,8 @@ impl TeamsPort {
             security_channel,
             store,
             memory: Mutex::new(Memory::default()),
-            card_writes: Mutex::new(HashMap::new()),
+            card_writes: crate::locks::KeyedLocks::default(),
         }
-    }
-
-    /// The lock every write to the card at `at` holds; entries of cards
-    /// nobody is writing are dropped as the map grows.
-    fn card_write_lock(&self, at: &MessageRef) -> Arc<tokio::sync::Mutex<()>> {
-        let mut writes = self.card_writes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(lock) = writes.get(&at.0).and_then(std::sync::Weak::upgrade) {
-            return lock;
-        }
-        if writes.len() >= 1024 {
-            writes.retain(|_, lock| lock.strong_count() > 0);
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        writes.insert(at.0.clone(), Arc::downgrade(&lock));
-        lock
     }
 
     fn memory(&self) -> MutexGuard<'_, Memory> {
@@ -334,7 +319,7 @@ impl ChatPort for TeamsPort {
     }
 
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
-        let lock = self.card_write_lock(at);
+        let lock = self.card_writes.of(&at.0);
         let _one_writer = lock.lock().await;
         let posted = self.replace(at, cards::render(message)).await?;
         self.record(&posted, message);
@@ -344,7 +329,7 @@ impl ChatPort for TeamsPort {
     /// Not recorded as sent: the next outcome replaces this notice rather
     /// than stacking on it.
     async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<(), ChatError> {
-        let lock = self.card_write_lock(at);
+        let lock = self.card_writes.of(&at.0);
         let _one_writer = lock.lock().await;
         let posted = PostedRef::decode(at)
             .ok_or_else(|| ChatError::Permanent("not a Teams message reference".into()))?;
