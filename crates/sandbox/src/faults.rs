@@ -143,6 +143,9 @@ struct Faults {
 /// The rule set of one sandbox, shared by every emulator.
 pub struct FaultInjector {
     inner: Mutex<Faults>,
+    /// Counts every rule firing, so a watcher (a chaos storm waiting for
+    /// its disorder to happen) awaits a change instead of polling.
+    fired: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for FaultInjector {
@@ -161,6 +164,7 @@ impl Default for FaultInjector {
                 seed: DEFAULT_SEED,
                 next_id: 1,
             }),
+            fired: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -235,6 +239,20 @@ impl FaultInjector {
         self.lock().rules.clone()
     }
 
+    /// Keeps only the rules `keep` accepts.
+    pub fn retain(&self, keep: impl Fn(&Rule) -> bool) {
+        self.lock().rules.retain(|r| keep(r));
+    }
+
+    /// Changes whenever a rule fires.
+    pub fn fired(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.fired.subscribe()
+    }
+
+    fn count_firing(&self) {
+        self.fired.send_modify(|n| *n += 1);
+    }
+
     /// Removes every rule and re-seeds the RNGs with the current seed.
     pub fn clear(&self) {
         let seed = self.lock().seed;
@@ -253,6 +271,14 @@ impl FaultInjector {
 
     /// The fault for a request, if a live rule matches and fires.
     pub fn check(&self, service: &str, method: &str, path: &str) -> Option<Fault> {
+        let fault = self.draw(service, method, path);
+        if fault.is_some() {
+            self.count_firing();
+        }
+        fault
+    }
+
+    fn draw(&self, service: &str, method: &str, path: &str) -> Option<Fault> {
         let mut guard = self.lock();
         let Faults { rules, rng, .. } = &mut *guard;
         for rule in rules.iter_mut() {

@@ -136,10 +136,11 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         started,
         killer_rx,
     ));
+    let (swarm_done, swarm_done_rx) = tokio::sync::watch::channel(false);
     let storm = options
         .storm
         .clone()
-        .map(|s| tokio::spawn(storm::run(state.clone(), s, options.seed)));
+        .map(|s| tokio::spawn(storm::run(state.clone(), s, options.seed, swarm_done_rx)));
 
     let swarm = Swarm::new(state.clone());
     let plans = platform_plans(&options, size);
@@ -154,6 +155,7 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     for task in tasks {
         outcomes.push(task.await?);
     }
+    let _ = swarm_done.send(true);
     let _ = stop_killer.send(true);
     let (kills, bot) = killer.await??;
     let storm = match storm {

@@ -125,8 +125,16 @@ pub struct StormFigures {
     pub disordered: std::collections::BTreeMap<String, u64>,
 }
 
-/// Injects faults for `options.duration`, then removes them.
-pub async fn run(state: SimState, options: StormOptions, seed: u64) -> StormFigures {
+/// Injects faults for `options.duration`, then stops the failures. The
+/// duplicating and reordering go on until each of their rules has fired at
+/// least once or the swarm is done (`swarm_done`), so a storm that happened
+/// to blow while nothing was delivered still disorders something.
+pub async fn run(
+    state: SimState,
+    options: StormOptions,
+    seed: u64,
+    mut swarm_done: tokio::sync::watch::Receiver<bool>,
+) -> StormFigures {
     let started = Instant::now();
     state.faults.clear_with_seed(seed);
     for rule in options.rules() {
@@ -135,16 +143,26 @@ pub async fn run(state: SimState, options: StormOptions, seed: u64) -> StormFigu
         }
     }
     tokio::time::sleep(options.duration).await;
+    let disorders = |r: &stagegate_sandbox::faults::Rule| r.duplicate || r.reorder;
     let mut injected = std::collections::BTreeMap::new();
+    for rule in state.faults.rules().iter().filter(|r| !disorders(r)) {
+        *injected.entry(rule.service.clone()).or_insert(0) += rule.hits;
+    }
+    state.faults.retain(disorders);
+    let storm_seconds = started.elapsed().as_secs_f64();
+    let mut fired = state.faults.fired();
+    while state.faults.rules().iter().any(|r| r.hits == 0) && !*swarm_done.borrow() {
+        tokio::select! {
+            changed = fired.changed() => if changed.is_err() { break },
+            changed = swarm_done.changed() => if changed.is_err() { break },
+        }
+    }
     let mut disordered = std::collections::BTreeMap::new();
     for rule in state.faults.rules() {
-        let kind = match (rule.duplicate, rule.reorder) {
-            (true, _) => "duplicate",
-            (_, true) => "reorder",
-            _ => {
-                *injected.entry(rule.service.clone()).or_insert(0) += rule.hits;
-                continue;
-            }
+        let kind = if rule.duplicate {
+            "duplicate"
+        } else {
+            "reorder"
         };
         *disordered
             .entry(format!("{} {kind}", rule.service))
@@ -152,7 +170,7 @@ pub async fn run(state: SimState, options: StormOptions, seed: u64) -> StormFigu
     }
     state.faults.clear();
     StormFigures {
-        storm_seconds: started.elapsed().as_secs_f64(),
+        storm_seconds,
         rate: options.rate,
         injected,
         duplicate_rate: options.duplicate_rate,

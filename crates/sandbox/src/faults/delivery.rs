@@ -59,6 +59,14 @@ impl FaultInjector {
     /// (`notifications` or `callouts`) at `path`; `may_hold` is false while
     /// another delivery on the same endpoint is already held back.
     pub fn disorder(&self, service: &str, path: &str, may_hold: bool) -> Disorder {
+        let out = self.draw_disorder(service, path, may_hold);
+        if out.duplicate.is_some() || out.hold.is_some() {
+            self.count_firing();
+        }
+        out
+    }
+
+    fn draw_disorder(&self, service: &str, path: &str, may_hold: bool) -> Disorder {
         let mut guard = self.lock();
         let Faults {
             rules,
