@@ -260,8 +260,11 @@ pub trait ChatPort: Send + Sync {
     /// Rewrites the message at `at` as this port last sent it, with
     /// `notice` on top: a click's outcome on the card clicked. Only asked
     /// of platforms whose click handlers pass the clicked card (Teams;
-    /// Slack answers clicks ephemerally).
-    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<(), ChatError> {
+    /// Slack answers clicks ephemerally). `Ok(false)`: nothing written,
+    /// because the message as last sent still asks for a decision —
+    /// rewriting it would show its buttons again to a clicker whose own
+    /// view of it has none.
+    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<bool, ChatError> {
         let _ = (at, notice);
         Err(ChatError::Permanent(format!(
             "{} shows click outcomes another way",

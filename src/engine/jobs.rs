@@ -53,6 +53,10 @@ pub enum Job {
         at: MessageRef,
         note: String,
         clicked_at: DateTime<Utc>,
+        /// The click's answer carried `note` (it came within the invoke's
+        /// wait), so the clicker has read it already.
+        #[serde(default)]
+        answered: bool,
     },
     /// Post to a security channel: `channel`, set by [`fan_out`] (jobs
     /// queued before several channels existed have none: every channel).

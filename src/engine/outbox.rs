@@ -188,9 +188,17 @@ impl Engine {
                 at,
                 note,
                 clicked_at,
+                answered,
             } => {
-                self.click_outcome(request, identity, at, note, *clicked_at)
-                    .await
+                let click = clicks::Click {
+                    request,
+                    who: identity,
+                    at,
+                    note,
+                    clicked_at: *clicked_at,
+                    answered: *answered,
+                };
+                self.click_outcome(&click).await
             }
             Job::Security { message, channel } => self.to_security(message, channel.as_ref()).await,
         };

@@ -57,7 +57,9 @@ impl BotProcessSpec {
             binary,
             config,
             url,
-            log_filter: "warn".into(),
+            // LAB_BOT_LOG chases a finding: `info` or
+            // `stagegate=debug` in the bot's `bot.log`.
+            log_filter: std::env::var("LAB_BOT_LOG").unwrap_or_else(|_| "warn".into()),
         })
     }
 }

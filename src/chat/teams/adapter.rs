@@ -328,19 +328,20 @@ impl ChatPort for TeamsPort {
 
     /// Not recorded as sent: the next outcome replaces this notice rather
     /// than stacking on it.
-    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<(), ChatError> {
+    async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<bool, ChatError> {
         let lock = self.card_writes.of(&at.0);
         let _one_writer = lock.lock().await;
         let posted = PostedRef::decode(at)
             .ok_or_else(|| ChatError::Permanent("not a Teams message reference".into()))?;
         let current = self.sent_message(&posted.conversation.conversation_id, &posted.activity_id);
         let card = match current {
+            Some(Message::ApprovalRequest { .. }) => return Ok(false),
             Some(message) => cards::with_notice(cards::render(&message), notice),
             None => cards::render(&Message::Text {
                 text: notice.to_owned(),
             }),
         };
-        self.replace(at, card).await.map(drop)
+        self.replace(at, card).await.map(|_| true)
     }
 }
 

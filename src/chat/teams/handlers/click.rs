@@ -98,12 +98,21 @@ pub(super) async fn on_invoke(
         );
     };
     let here_too = here.clone();
-    let done = dispatch(bot, who, action, justification, here, &activity);
+    let mut done = dispatch(bot, who, action, justification, here, &activity);
     // The answer waits for the engine to record the decision, so a click
     // the bot then loses (a crash, a restart) is never shown as taken.
-    let card = match tokio::time::timeout(DECISION_ANSWER_WAIT, done).await {
-        Ok(Ok(note)) => cards::render(&Message::Text { text: note }),
-        _ => still_recording(bot, here_too.as_ref(), activity.reply_to_id.as_deref()),
+    let note = match tokio::time::timeout(DECISION_ANSWER_WAIT, &mut done).await {
+        Ok(Ok(note)) => Some(note),
+        _ => {
+            // Closed, so the click's outcome knows whether this answer
+            // carried it (one that came just too late still does).
+            done.close();
+            done.try_recv().ok()
+        }
+    };
+    let card = match note {
+        Some(note) => cards::render(&Message::Text { text: note }),
+        None => still_recording(bot, here_too.as_ref(), activity.reply_to_id.as_deref()),
     };
     invoke_reply(StatusCode::OK, ADAPTIVE_CARD, card)
 }
@@ -180,8 +189,10 @@ fn dispatch(
             .engine
             .action(&who, &action, justification.as_deref())
             .await;
-        let _ = acted.send(click_note(&result));
-        me.finish_click(&who, card_at, request, result).await;
+        // Refused when the click's answer went out without the note.
+        let answered = acted.send(click_note(&result)).is_ok();
+        me.finish_click(&who, card_at, request, result, answered)
+            .await;
     });
     done
 }
@@ -267,6 +278,7 @@ impl TeamsBot {
         at: Option<PostedRef>,
         request: RequestId,
         result: Message,
+        answered: bool,
     ) {
         if let Message::SignInPrompt { .. } = &result {
             let to = Recipient::Person {
@@ -283,7 +295,7 @@ impl TeamsBot {
         let note = click_note(&result);
         if let Err(e) = self
             .engine
-            .queue_click_outcome(who, &request, &at.encode(), note)
+            .queue_click_outcome(who, &request, &at.encode(), note, answered)
             .await
         {
             tracing::warn!(error = %e, "cannot queue a click's outcome for its card");
