@@ -301,6 +301,20 @@ pub trait ChatPort: Send + Sync {
         Ok(EarlierPost::CannotTell)
     }
 
+    /// Finds the chat account of a person the bot has never heard from,
+    /// by their Entra identity, so a card can reach them the first time:
+    /// Teams installs the app for them (a 1:1 chat can then be opened with
+    /// their object id); Slack looks their `mail`, then their
+    /// `userPrincipalName`, up. [`ChatError::Unreachable`] says why not
+    /// (not on this platform, deactivated, installation refused).
+    async fn find_person(&self, person: &DirectoryPerson) -> Result<ChatIdentity, ChatError> {
+        let _ = person;
+        Err(ChatError::Unreachable {
+            platform: self.platform(),
+            reason: "this platform cannot look people up".into(),
+        })
+    }
+
     /// What the platform itself says of a person: the names to show them
     /// by and the email address it verified for them (Slack's profile
     /// email). `None` where the platform tells nothing more than the id.
@@ -308,6 +322,15 @@ pub trait ChatPort: Send + Sync {
         let _ = who;
         Ok(None)
     }
+}
+
+/// A person as Entra describes them: what a platform looks them up by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryPerson {
+    pub id: stagegate_domain::ids::ObjectId,
+    pub display_name: String,
+    pub mail: Option<String>,
+    pub user_principal_name: Option<String>,
 }
 
 /// A person as their chat platform describes them.

@@ -25,6 +25,7 @@ mod cards;
 mod clicks;
 mod in_flight;
 mod queue;
+mod reach;
 mod worker;
 use crate::chat::identity::ChatIdentity;
 use crate::store::outbox::OutboxRow;
@@ -41,6 +42,8 @@ pub(super) struct Delivery {
     pub(super) delivering: std::sync::Mutex<HashSet<i64>>,
     /// `None` (the default): only the platforms' own limits apply.
     pub(super) destinations: Option<DefaultKeyedRateLimiter<String>>,
+    /// Who each platform recently could not find by Entra identity.
+    pub(super) not_found: reach::NotFound,
 }
 
 impl Delivery {
@@ -50,6 +53,7 @@ impl Delivery {
             wake: Notify::new(),
             progress: Notify::new(),
             delivering: std::sync::Mutex::default(),
+            not_found: reach::NotFound::default(),
             destinations: per_second.map(|n| {
                 DefaultKeyedRateLimiter::keyed(
                     Quota::per_second(n)
@@ -284,10 +288,16 @@ impl Engine {
         person: &ObjectId,
         message: &Message,
     ) -> Result<Outcome, Failure> {
-        let identities = self.ctx.store.identities_of(person).await?;
+        let reach = self.reach(person).await?;
+        let identities = reach.identities;
         if identities.is_empty() {
-            tracing::warn!(%person, key = %row.key, "person has no chat identity; message not delivered");
-            return Ok(Outcome::Done(Some("unreachable: no chat identity".into())));
+            let why = if reach.unreachable.is_empty() {
+                "no chat identity".to_owned()
+            } else {
+                reach.unreachable.join("; ")
+            };
+            tracing::warn!(%person, key = %row.key, reason = %why, "person not reachable in chat; message not delivered");
+            return Ok(Outcome::Done(Some(format!("unreachable: {why}"))));
         }
         match self.post_to(row, &identities, message).await {
             Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {

@@ -30,11 +30,12 @@ impl Engine {
             .outbox_by_key(&format!("retire:{request}:{stage}"))
             .await?
             .is_some();
-        let identities = self.ctx.store.identities_of(approver).await?;
+        let reach = self.reach(approver).await?;
+        let identities = reach.identities;
         let existing = self.ctx.store.cards_of(request, stage).await?;
         let mut attempts = PostAttempts::of(row);
         let mut posted = false;
-        let mut unreachable = Vec::new();
+        let mut unreachable = reach.unreachable;
         let message = Message::ApprovalRequest { card: card.clone() };
         for who in &identities {
             if existing
