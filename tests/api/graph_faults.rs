@@ -150,6 +150,35 @@ async fn batch_sub_requests_are_throttled_one_by_one() {
     assert_eq!(responses[1]["status"], 200);
 }
 
+/// A dropped backend connection inside a batch is that sub-request's
+/// gateway timeout, never a 2xx without a body (the bot once read such a
+/// "user" as `null`).
+#[tokio::test]
+async fn a_reset_inside_a_batch_is_a_gateway_timeout() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "reset": true, "count": 1 }))
+        .await;
+    let response = sandbox
+        .http
+        .post(sandbox.graph("/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({ "requests": [
+            { "id": "1", "method": "GET", "url": "/subscriptions" },
+            { "id": "2", "method": "GET", "url": "/subscriptions" },
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let responses = body["responses"].as_array().unwrap();
+    assert_eq!(responses[0]["status"], 504, "{body}");
+    assert_eq!(responses[0]["body"]["error"]["code"], "GatewayTimeout");
+    assert_eq!(responses[1]["status"], 200);
+}
+
 #[tokio::test]
 async fn bad_rules_are_refused_and_delete_clears() {
     let sandbox = spawn_sandbox().await;

@@ -75,9 +75,12 @@ async fn batch(
             Ok(r) => r,
             Err(never) => match never {},
         };
-        let status = response.status().as_u16();
+        let answer = render(&step.id, response)
+            .await
+            .unwrap_or_else(|| gateway_timeout(&state, &step.id));
+        let status = answer["status"].as_u64().unwrap_or(500) as u16;
         statuses.insert(step.id.clone(), status);
-        responses.insert(index, render(&step.id, response).await);
+        responses.insert(index, answer);
     }
     Ok(Json(
         json!({ "responses": responses.into_values().collect::<Vec<_>>() }),
@@ -305,7 +308,7 @@ fn canonical(name: &str) -> String {
         .join("-")
 }
 
-async fn render(id: &str, response: axum::response::Response) -> Value {
+async fn render(id: &str, response: axum::response::Response) -> Option<Value> {
     let status = response.status().as_u16();
     let mut headers = Map::new();
     for (name, value) in response.headers() {
@@ -324,9 +327,11 @@ async fn render(id: &str, response: axum::response::Response) -> Value {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
+    // A body that fails to read is a sub-request whose backend dropped
+    // (an injected reset): the caller answers it as a gateway timeout.
     let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY)
         .await
-        .unwrap_or_default();
+        .ok()?;
     let mut out = json!({ "id": id, "status": status, "headers": headers });
     if !bytes.is_empty() {
         // Non-JSON bodies travel base64-encoded, as on Graph.
@@ -335,7 +340,27 @@ async fn render(id: &str, response: axum::response::Response) -> Value {
             _ => json!(base64::engine::general_purpose::STANDARD.encode(&bytes)),
         };
     }
-    out
+    Some(out)
+}
+
+/// Graph's answer to a sub-request whose backend never answered: that one
+/// request times out, never a 2xx without a body.
+fn gateway_timeout(state: &SimState, id: &str) -> Value {
+    json!({
+        "id": id,
+        "status": 504,
+        "headers": { "Content-Type": "application/json" },
+        "body": {
+            "error": {
+                "code": "GatewayTimeout",
+                "message": "The backend did not answer in time.",
+                "innerError": {
+                    "date": graph_time(state.clock.now()).replace(".000", ""),
+                    "request-id": uuid::Uuid::new_v4().to_string(),
+                },
+            }
+        }
+    })
 }
 
 fn failed_dependency(state: &SimState, step: &Step, dependency: &str) -> Value {
