@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_sandbox;
+use crate::helpers::{TestSandbox, spawn_sandbox};
 
 #[tokio::test]
 async fn throttles_with_retry_after_until_the_count_is_spent() {
@@ -123,17 +123,12 @@ async fn slow_answers_are_delayed_then_served() {
     assert_eq!(listed[0]["spent"], true);
 }
 
-#[tokio::test]
-async fn batch_sub_requests_are_throttled_one_by_one() {
-    let sandbox = spawn_sandbox().await;
-    let token = sandbox.app_token().await;
-    sandbox
-        .add_fault(json!({ "path": "/subscriptions", "status": 429, "count": 1 }))
-        .await;
+/// A `$batch` of two `GET /subscriptions`; the whole batch answers 200.
+async fn two_subscription_reads(sandbox: &TestSandbox, token: &str) -> Value {
     let response = sandbox
         .http
         .post(sandbox.graph("/$batch"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({ "requests": [
             { "id": "1", "method": "GET", "url": "/subscriptions" },
             { "id": "2", "method": "GET", "url": "/subscriptions" },
@@ -142,7 +137,17 @@ async fn batch_sub_requests_are_throttled_one_by_one() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn batch_sub_requests_are_throttled_one_by_one() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.app_token().await;
+    sandbox
+        .add_fault(json!({ "path": "/subscriptions", "status": 429, "count": 1 }))
+        .await;
+    let body = two_subscription_reads(&sandbox, &token).await;
     let responses = body["responses"].as_array().unwrap();
     assert_eq!(responses[0]["status"], 429);
     assert_eq!(responses[0]["headers"]["Retry-After"], "10");
@@ -160,19 +165,7 @@ async fn a_reset_inside_a_batch_is_a_gateway_timeout() {
     sandbox
         .add_fault(json!({ "path": "/subscriptions", "reset": true, "count": 1 }))
         .await;
-    let response = sandbox
-        .http
-        .post(sandbox.graph("/$batch"))
-        .bearer_auth(&token)
-        .json(&json!({ "requests": [
-            { "id": "1", "method": "GET", "url": "/subscriptions" },
-            { "id": "2", "method": "GET", "url": "/subscriptions" },
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = two_subscription_reads(&sandbox, &token).await;
     let responses = body["responses"].as_array().unwrap();
     assert_eq!(responses[0]["status"], 504, "{body}");
     assert_eq!(responses[0]["body"]["error"]["code"], "GatewayTimeout");
