@@ -64,6 +64,7 @@ mod slack_app_support;
 mod slack_client;
 mod slack_emulator;
 mod slack_emulator_lookup;
+mod slack_foreign;
 mod slack_history;
 mod slack_origin;
 mod slack_port;
