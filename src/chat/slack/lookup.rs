@@ -146,4 +146,17 @@ mod tests {
         assert_eq!(candidates(&upn_only), ["miriam@contoso.example"]);
         assert!(candidates(&person(None, None)).is_empty());
     }
+
+    #[test]
+    fn deactivated_and_bot_accounts_are_not_messaged() {
+        let user = |deleted: bool, is_bot: bool| -> SlackUser {
+            serde_json::from_value(serde_json::json!({
+                "id": "U0MIRIAM01", "name": "miriam", "deleted": deleted, "is_bot": is_bot,
+            }))
+            .unwrap()
+        };
+        assert_eq!(unusable(&user(false, false)), None);
+        assert_eq!(unusable(&user(true, false)), Some("deactivated"));
+        assert_eq!(unusable(&user(false, true)), Some("a bot"));
+    }
 }
