@@ -108,15 +108,8 @@ async fn approve_on_teams(b: &Browser, key: &str, justification: &str) {
 }
 
 async fn slack_story(b: &Browser) {
-    // Slack people are linked only by signing in: the approvers first.
-    for key in ["miriam", "bianca"] {
-        b.pick(key).await;
-        b.type_into("#slack-input", "/stagegate link").await;
-        let signed = b.count(SLACK_SIGN_IN).await;
-        b.click("#slack-send").await;
-        b.sign_in_with_newest(SLACK_SIGN_IN, signed, key).await;
-    }
-
+    // The approvers never used the bot: the bot finds them by their Entra
+    // mail, and each signs in on their first decision.
     b.pick("alex").await;
     b.type_into("#slack-input", &format!("/request {REQUEST}"))
         .await;
@@ -126,11 +119,11 @@ async fn slack_story(b: &Browser) {
     b.wait_for("[data-request-id]").await;
 
     b.pick("miriam").await;
-    approve_on_slack(b, "Known incident TICKET-123").await;
+    approve_on_slack(b, "miriam", "Known incident TICKET-123").await;
     b.wait_text("#requests", "Approved by Miriam Graham").await;
 
     b.pick("bianca").await;
-    approve_on_slack(b, "Break-glass rotation approved").await;
+    approve_on_slack(b, "bianca", "Break-glass rotation approved").await;
     b.wait_for("#requests [data-state=delivered]").await;
 
     b.pick("alex").await;
@@ -145,11 +138,13 @@ async fn slack_story(b: &Browser) {
     b.wait_text(".security", "activated").await;
     // The guide's Slack steps, for the screenshot.
     b.click("#guide-slack").await;
-    b.wait_text("#guide-steps-slack", "/stagegate link").await;
+    b.wait_text("#guide-steps-slack", "never used the bot")
+        .await;
 }
 
-/// Approve on the Slack card, then justify in the modal and submit it.
-async fn approve_on_slack(b: &Browser, justification: &str) {
+/// Approve on the Slack card, justify in the modal and submit it, then
+/// sign in as `key` (their first decision: they never linked).
+async fn approve_on_slack(b: &Browser, key: &str, justification: &str) {
     let approve = "#slack-chat button[data-action-id=approve]";
     b.wait_for(approve).await;
     b.click(approve).await;
@@ -160,6 +155,8 @@ async fn approve_on_slack(b: &Browser, justification: &str) {
         justification,
     )
     .await;
+    let signed = b.count(SLACK_SIGN_IN).await;
     b.click("#slack-modal-submit").await;
     b.wait_for("#slack-modal[hidden]").await;
+    b.sign_in_with_newest(SLACK_SIGN_IN, signed, key).await;
 }

@@ -340,6 +340,11 @@ async fn scenario_unapproved_member_leaks_no_secret() {
     scenario_leaks_nothing("unapproved-member").await;
 }
 
+#[tokio::test]
+async fn scenario_first_time_approver_leaks_no_secret() {
+    scenario_leaks_nothing("first-time-approver").await;
+}
+
 /// Every shipped scenario has its test above.
 #[test]
 fn every_shipped_scenario_is_checked() {

@@ -15,8 +15,10 @@ pub const SLACK_TEMPLATE: &str = include_str!("../../manifests/slack/manifest.te
 /// (`conversations.history` in the bot's own DMs, to find a card it may have
 /// posted just before a crash, by the message metadata carrying the
 /// delivery's key), `im:write` (`conversations.open` for DMs),
-/// `users:read` (`users.info`) and `users:read.email` (the profile email
-/// account linking compares with the Entra account's). Not
+/// `users:read` (`users.info`) and `users:read.email` (`users.lookupByEmail`,
+/// to find an approver who never used the bot by their Entra mail or UPN,
+/// and the profile email account linking compares with the Entra
+/// account's). Not
 /// `chat:write.public`: it only reaches *public* channels the bot has not
 /// joined, while a security-alert channel should be private, where Slack
 /// requires membership anyway, so the bot is invited to that channel instead.

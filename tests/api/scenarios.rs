@@ -64,6 +64,12 @@ async fn out_of_band() {
 }
 
 #[tokio::test]
+async fn first_time_approver() {
+    let transcript = shipped("first-time-approver").await;
+    assert!(transcript.contains("== first-time-approver on Slack: every expectation held"));
+}
+
+#[tokio::test]
 async fn unapproved_member() {
     shipped("unapproved-member").await;
 }

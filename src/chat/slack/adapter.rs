@@ -15,7 +15,7 @@ use super::error::SlackError;
 use super::render::render;
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{
-    ChatError, ChatPort, ChatProfile, EarlierPost, Message, MessageRef, Recipient,
+    ChatError, ChatPort, ChatProfile, DirectoryPerson, EarlierPost, Message, MessageRef, Recipient,
 };
 use crate::store::SlackDmStore;
 use stagegate_domain::chat_ids::Platform;
@@ -256,6 +256,10 @@ impl SlackPort {
 impl ChatPort for SlackPort {
     fn platform(&self) -> Platform {
         Platform::Slack
+    }
+
+    async fn find_person(&self, person: &DirectoryPerson) -> Result<ChatIdentity, ChatError> {
+        self.find_by_directory(person).await
     }
 
     async fn profile(&self, who: &ChatIdentity) -> Result<Option<ChatProfile>, ChatError> {

@@ -237,6 +237,24 @@ impl SlackClient {
             .map(|e| e.user)
     }
 
+    /// The workspace member whose email is `email` (scope
+    /// `users:read.email`); `users_not_found` when there is none.
+    /// Deactivated members are found too, with `deleted: true`.
+    pub async fn lookup_by_email(&self, email: &str) -> Result<SlackUser, SlackError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            user: SlackUser,
+        }
+        self.call::<_, Envelope>(
+            "users.lookupByEmail",
+            None,
+            &[("email", email)],
+            Encoding::Form,
+        )
+        .await
+        .map(|e| e.user)
+    }
+
     /// Who the token belongs to (the bot user and its workspace).
     pub async fn auth_test(&self) -> Result<AuthTest, SlackError> {
         self.call("auth.test", None, &[] as &[(&str, &str)], Encoding::Form)

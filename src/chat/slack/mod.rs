@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub mod extract;
 pub(crate) mod handlers;
 pub mod limits;
+pub(crate) mod lookup;
 pub(crate) mod modal;
 pub(crate) mod origin;
 pub mod payload;

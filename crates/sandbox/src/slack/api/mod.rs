@@ -263,6 +263,7 @@ pub async fn api(
             "conversations.open" => users::conversations_open,
             "conversations.history" => conversations::history,
             "users.info" => users::info,
+            "users.lookupByEmail" => users::lookup_by_email,
             "auth.test" => users::auth_test,
             "views.open" => views::open,
             "views.update" => views::update,

@@ -1,10 +1,10 @@
-//! conversations.open, users.info, auth.test.
+//! conversations.open, users.info, users.lookupByEmail, auth.test.
 
 use serde_json::json;
 
 use super::{ApiError, ApiResult, Args, Caller};
 use crate::SimState;
-use crate::slack::state::ChannelKind;
+use crate::slack::state::{ChannelKind, SlackUser};
 
 /// Bot token with `im:write`: the bot's DM with one person, by `users=U…`
 /// (or an existing DM by `channel=D…`). The `D…` id is stable per person.
@@ -80,21 +80,42 @@ pub(super) fn info(state: &SimState, args: &Args, caller: &Caller) -> ApiResult 
         .users
         .get(user_id)
         .ok_or_else(|| ApiError::new("user_not_found"))?;
+    Ok(user_object(state, user, caller.has("users:read.email")))
+}
+
+/// Bot token with `users:read.email` (checked before this runs): the
+/// member whose email is `email`, deactivated ones included (`deleted:
+/// true`), as users.info shows them; `users_not_found` (plural, as Slack
+/// spells it) when none. Matched case-insensitively: Entra's mail and UPN
+/// often differ from the address in case only.
+pub(super) fn lookup_by_email(state: &SimState, args: &Args, _caller: &Caller) -> ApiResult {
+    let email = args.required("email")?.trim();
+    let world = state.slack.lock();
+    let user = world
+        .users
+        .values()
+        .find(|u| !email.is_empty() && u.email.eq_ignore_ascii_case(email))
+        .ok_or_else(|| ApiError::new("users_not_found"))?;
+    Ok(user_object(state, user, true))
+}
+
+fn user_object(state: &SimState, user: &SlackUser, with_email: bool) -> serde_json::Value {
+    let sim = &state.slack;
     let mut profile = json!({
         "real_name": user.real_name, "display_name": user.name,
         "real_name_normalized": user.real_name, "display_name_normalized": user.name,
         "team": sim.team_id,
     });
-    if caller.has("users:read.email") {
+    if with_email {
         profile["email"] = json!(user.email);
     }
-    Ok(json!({ "user": {
+    json!({ "user": {
         "id": user.id, "team_id": sim.team_id, "name": user.name, "deleted": user.deleted,
         "real_name": user.real_name, "tz": "Europe/London", "tz_label": "British Summer Time",
         "tz_offset": 3600, "profile": profile, "is_admin": false, "is_owner": false,
         "is_primary_owner": false, "is_restricted": false, "is_ultra_restricted": false,
         "is_bot": false, "is_app_user": false, "updated": state.slack.created,
-    }}))
+    }})
 }
 
 /// Any valid token: who it belongs to.
