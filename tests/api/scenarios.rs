@@ -68,6 +68,12 @@ async fn unapproved_member() {
     shipped("unapproved-member").await;
 }
 
+#[tokio::test]
+async fn first_time_approver() {
+    let transcript = shipped("first-time-approver").await;
+    assert!(transcript.contains("== first-time-approver on Teams: every expectation held"));
+}
+
 /// A scenario whose expectation is wrong fails at that step, saying what
 /// was expected and what the persona saw; the steps before it ran.
 #[tokio::test]

@@ -41,6 +41,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "unapproved-member",
         include_str!("../../../../scenarios/unapproved-member.toml"),
     ),
+    (
+        "first-time-approver",
+        include_str!("../../../../scenarios/first-time-approver.toml"),
+    ),
 ];
 
 /// How long any one wait of a scenario may take (a card, a link, an
