@@ -3,11 +3,16 @@
 //! chat with their object id and posts the card; where Graph refuses, the
 //! requester and the security channel are told who and why.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use stagegate::chat::port::{ChatError, ChatPort, DirectoryPerson};
 use stagegate_sandbox::teams::store::Install;
 
-use crate::teams_adapter_support::{TeamsApp, card_text, spawn_teams_app, verbs};
+use crate::helpers::spawn_sandbox;
+use crate::teams_adapter_support::{
+    TeamsApp, card_text, spawn_teams_app, spawn_teams_app_in, verbs,
+};
 
 const REQUEST: &str = "request global-admin TICKET-7 patch the DCs";
 
@@ -101,13 +106,28 @@ async fn an_install_the_policy_refuses_is_reported_to_the_requester_and_security
     alex_asks(&app).await;
     assert!(!installed(&app, "miriam"));
     assert!(app.cards("miriam").await.is_empty(), "no chat was opened");
+    let alert = told_miriam_unreachable(&app).await;
+    assert!(
+        alert.contains("Teams app permission policies")
+            && alert.contains("TeamsAppInstallation.ReadWriteSelfForUser.All"),
+        "the reason says what an admin can do: {alert}"
+    );
+    assert!(
+        app.alerts().await.iter().all(|a| verbs(a).is_empty()),
+        "alerts carry no buttons"
+    );
+}
+
+/// The requester and the security channel were told that Miriam could
+/// not be reached; returns the alert's text.
+async fn told_miriam_unreachable(app: &TeamsApp) -> String {
     let told = app
         .cards("alex")
         .await
         .into_iter()
         .map(|(_, c)| card_text(&c))
-        .find(|t| t.contains("can't reach Miriam Graham"));
-    assert!(told.is_some(), "Alex is told Miriam cannot be reached");
+        .any(|t| t.contains("can't reach Miriam Graham"));
+    assert!(told, "Alex is told Miriam cannot be reached");
     let alerts = app.alerts().await;
     let alert = alerts
         .iter()
@@ -115,13 +135,28 @@ async fn an_install_the_policy_refuses_is_reported_to_the_requester_and_security
         .find(|t| t.contains("Approver unreachable"))
         .unwrap_or_else(|| panic!("no unreachable alert: {alerts:?}"));
     assert!(alert.contains("Miriam Graham"), "{alert}");
+    alert
+}
+
+#[tokio::test]
+async fn without_the_install_permission_the_requester_and_security_are_told() {
+    let sandbox = Arc::new(spawn_sandbox().await);
+    // The admin never consented to the installation permission.
+    sandbox
+        .state
+        .world()
+        .app
+        .application_permissions
+        .retain(|p| p != "TeamsAppInstallation.ReadWriteSelfForUser.All");
+    let app = spawn_teams_app_in(sandbox).await;
+    alex_asks(&app).await;
+    assert!(!installed(&app, "miriam"));
+    let alert = told_miriam_unreachable(&app).await;
     assert!(
-        alert.contains("TeamsAppInstallation.ReadWriteSelfForUser.All"),
-        "the reason says what an admin can do: {alert}"
-    );
-    assert!(
-        alerts.iter().all(|a| verbs(a).is_empty()),
-        "alerts carry no buttons"
+        alert.contains(
+            "grant AppCatalog.Read.All and TeamsAppInstallation.ReadWriteSelfForUser.All"
+        ),
+        "the reason names the permission to grant: {alert}"
     );
 }
 
