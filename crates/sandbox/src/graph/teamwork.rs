@@ -13,7 +13,8 @@
 //!   permission, or when the app is blocked for the user by policy.
 //!
 //! Installs live in the emulated Teams' store, the one the Bot Connector
-//! reads: installing here is what lets the bot open a 1:1 chat.
+//! reads: installing here is what lets the bot open a 1:1 chat. The bot
+//! then gets the `conversationUpdate` of the install, as from Teams.
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -246,7 +247,17 @@ async fn install(
             "The app is already installed for this user.",
         ));
     }
-    store.installs.insert(user, Install::default());
+    store.installs.insert(user.clone(), Install::default());
+    // Installing opens the person's 1:1 chat with the bot, as in Teams.
+    let chat = crate::teams::personal_conversation_id(&app_client_id, &user);
+    store.personal_mut(&chat, &user);
+    drop(store);
+    // After answering, as Teams does: the bot hears of the install from
+    // the Bot Connector, not from Graph's answer.
+    let state = state.clone();
+    tokio::spawn(async move {
+        crate::teams::driver::announce_personal_install(&state, &user).await;
+    });
     Ok(StatusCode::CREATED.into_response())
 }
 

@@ -97,6 +97,12 @@ async fn install_for(state: &SimState, persona: &Persona) -> Value {
             .insert(persona.aad_id.clone(), Install::default());
         store.personal_mut(&persona.conversation_id(), &persona.aad_id);
     }
+    announce(state, persona).await
+}
+
+/// The signed `conversationUpdate` Teams sends the bot when its app is
+/// installed for `persona` (bot and user added); returns the bot's answer.
+pub(super) async fn announce(state: &SimState, persona: &Persona) -> Value {
     let mut activity = persona.personal_activity(
         state,
         "conversationUpdate",
