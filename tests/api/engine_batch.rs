@@ -101,8 +101,11 @@ async fn resolving_several_approvers_batches_directory_reads() {
     let app = spawn_engine_app().await;
     let id = app.sandbox.submit("alex", "priv-role-admin").await;
     let id = id.parse().unwrap();
-    // Warm the app token so the count is Graph round trips only.
+    // Warm the app token so the count is Graph round trips only, and let
+    // the outbox finish delivering the stage's cards (reaching approvers
+    // calls Graph too: the Teams app is installed for them).
     app.engine.snapshot(&id).await.unwrap();
+    app.engine.outbox_idle().await;
     let before = app.sandbox.state.graph_round_trips();
     let snapshot = app.engine.snapshot(&id).await.unwrap().expect("snapshot");
     let trips = app.sandbox.state.graph_round_trips() - before;
