@@ -74,7 +74,7 @@ impl Application {
         let (store, links) = build::open_store(&settings).await?;
         let (http, graph) = build::clients(&settings)?;
         let mut ports = options.ports;
-        let (slack, teams) = build::adapters(&settings, &mut ports, &http, &store)?;
+        let (slack, teams) = build::adapters(&settings, &mut ports, &http, &graph, &store)?;
         let (engine, teams_bot) = build::engine(
             &settings,
             (store.clone(), graph.clone(), links.clone()),

@@ -53,7 +53,7 @@ async fn launch() -> (Launched, tempfile::TempDir) {
         .expect("sandbox and bot start");
     stagegate_sandbox::console::install_chat_apps(&launched.state)
         .await
-        .expect("every persona installs the Teams app");
+        .expect("the bot joins the security channel's team");
     (launched, db)
 }
 

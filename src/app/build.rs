@@ -100,6 +100,7 @@ pub(super) fn adapters(
     settings: &Settings,
     ports: &mut Vec<Arc<dyn ChatPort>>,
     http: &reqwest::Client,
+    graph: &GraphClient,
     store: &Arc<dyn Store>,
 ) -> anyhow::Result<(
     Option<SlackParts>,
@@ -126,7 +127,7 @@ pub(super) fn adapters(
     }
     let teams = match &settings.teams {
         Some(t) if !ports.iter().any(|p| p.platform() == Platform::Teams) => Some(
-            crate::chat::teams::wiring::build(settings, t, http, store.clone())?,
+            crate::chat::teams::wiring::build(settings, t, http, graph, store.clone())?,
         ),
         _ => None,
     };

@@ -37,12 +37,13 @@ pub struct TeamsOptions {
 
 /// The filled-in `manifest.json`.
 ///
-/// No `webApplicationInfo`: it declares the Entra app for Teams SSO (the
-/// `signin/tokenExchange` flow; docs/architecture.md, "Teams app manifest"),
-/// which stagegate does not use. People link their account through the
-/// bot's own authorization-code + PKCE pages in a browser, and approvers are
-/// identified by the activity's `from.aadObjectId`, so declaring it would
-/// only make Teams ask for consent to nothing.
+/// `webApplicationInfo` names the bot's Entra app (`id` = the App ID,
+/// `resource` = `api://botid-{id}`): Microsoft requires it for the
+/// `TeamsAppInstallation.ReadWriteSelfForUser.All` permission, whose "self"
+/// is the app it names — the bot installs its own app for approvers who
+/// never opened it (docs/deploy.md). stagegate does not use Teams SSO (the
+/// `signin/tokenExchange` flow) and asks Teams for no token: people link
+/// their account through the bot's own authorization-code + PKCE pages.
 pub fn render_teams_manifest(options: &TeamsOptions) -> Result<Value, ManifestError> {
     let mut manifest = fill(
         "Teams manifest",

@@ -102,7 +102,8 @@ async fn resolving_several_approvers_batches_directory_reads() {
     let id = app.sandbox.submit("alex", "priv-role-admin").await;
     let id = id.parse().unwrap();
     // Warm the app token so the count is Graph round trips only, and let
-    // the outbox finish (finding approvers in chat reads the directory).
+    // the outbox finish delivering the stage's cards (reaching approvers
+    // calls Graph too: the directory is read, the Teams app installed).
     app.engine.snapshot(&id).await.unwrap();
     app.settle().await;
     let before = app.sandbox.state.graph_round_trips();

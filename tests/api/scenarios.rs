@@ -66,7 +66,10 @@ async fn out_of_band() {
 #[tokio::test]
 async fn first_time_approver() {
     let transcript = shipped("first-time-approver").await;
-    assert!(transcript.contains("== first-time-approver on Slack: every expectation held"));
+    for platform in ["Teams", "Slack"] {
+        let held = format!("== first-time-approver on {platform}: every expectation held");
+        assert!(transcript.contains(&held), "{transcript}");
+    }
 }
 
 #[tokio::test]

@@ -54,6 +54,12 @@ pub async fn spawn_teams_app_with(
     start(sandbox, db, adjust).await
 }
 
+/// [`spawn_teams_app`] on a sandbox the test prepared (its tenant changed
+/// before the bot's first token, say).
+pub async fn spawn_teams_app_in(sandbox: Arc<TestSandbox>) -> TeamsApp {
+    start(sandbox, tempfile::tempdir().unwrap(), |_| {}).await
+}
+
 async fn start(
     sandbox: Arc<TestSandbox>,
     db: tempfile::TempDir,

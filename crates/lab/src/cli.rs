@@ -122,8 +122,9 @@ async fn run_sandbox(
         poll_interval_seconds: None,
     })
     .await?;
-    // Every persona gets a Teams chat with the bot, and the bot joins the
-    // security channel's team, so the console's story is clickable at once.
+    // The bot joins the security channel's team, so alerts reach Teams at
+    // once. People install the app by writing to the bot, or the bot
+    // installs it for them through Graph when their first card goes out.
     stagegate_sandbox::console::install_chat_apps(&launched.state).await?;
     // Listen for Ctrl-C / SIGTERM before announcing the addresses.
     let stop = stagegate::http::shutdown_signal();

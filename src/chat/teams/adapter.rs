@@ -16,12 +16,16 @@ use super::activity::{ChannelAccount, OutgoingActivity};
 use super::cards;
 use super::connector::{ConnectorClient, TeamsError};
 use super::service_url::ServiceUrlAllowlist;
-use crate::chat::port::{ChatError, ChatPort, Message, MessageRef, Recipient};
+use crate::chat::identity::ChatIdentity;
+use crate::chat::port::{ChatError, ChatPort, DirectoryPerson, Message, MessageRef, Recipient};
 use crate::store::TeamsConversationStore;
 use crate::store::teams::ConversationKind;
 use stagegate_domain::chat_ids::Platform;
 
 mod conversations;
+mod install;
+
+pub(crate) use install::AppInstaller;
 
 /// The subject under which the captured security channel is stored.
 const CAPTURED_CHANNEL: &str = "security";
@@ -80,6 +84,9 @@ pub struct TeamsPort {
     /// an older version (live buttons) could land after a newer one (the
     /// stage retired) that passed it while it waited.
     card_writes: crate::locks::KeyedLocks<String>,
+    /// Installs the app for people the bot never heard from; `None` in
+    /// tests that bring no Graph.
+    installer: Option<Arc<AppInstaller>>,
 }
 
 impl std::fmt::Debug for TeamsPort {
@@ -110,7 +117,15 @@ impl TeamsPort {
             store,
             memory: Mutex::new(Memory::default()),
             card_writes: crate::locks::KeyedLocks::default(),
+            installer: None,
         }
+    }
+
+    /// Lets [`ChatPort::find_person`] install the app for people.
+    #[must_use]
+    pub(crate) fn with_installer(mut self, installer: Arc<AppInstaller>) -> Self {
+        self.installer = Some(installer);
+        self
     }
 
     fn memory(&self) -> MutexGuard<'_, Memory> {
@@ -342,6 +357,12 @@ impl ChatPort for TeamsPort {
             }),
         };
         self.replace(at, card).await.map(|_| true)
+    }
+
+    /// Installs the app for them (Graph), so a 1:1 chat can be opened with
+    /// their object id when the first card goes out.
+    async fn find_person(&self, person: &DirectoryPerson) -> Result<ChatIdentity, ChatError> {
+        self.find_by_directory(person).await
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::adapter::TeamsPort;
+use super::adapter::{AppInstaller, TeamsPort};
 use super::auth::{AuthSettings, TeamsAuthenticator};
 use super::connector::ConnectorClient;
 use super::service_url::{ServiceUrlAllowlist, TEAMS_SERVICE_URLS};
@@ -22,6 +22,7 @@ pub(crate) fn build(
     settings: &Settings,
     teams: &TeamsSettings,
     http: &reqwest::Client,
+    graph: &crate::graph::GraphClient,
     store: Arc<dyn crate::store::Store>,
 ) -> anyhow::Result<Parts> {
     if teams.dev_no_auth {
@@ -53,15 +54,20 @@ pub(crate) fn build(
         teams.app_password.clone(),
     ));
     let connector = ConnectorClient::new(http.clone(), tokens, RetryPolicy::bot_connector());
-    let port = Arc::new(TeamsPort::new(
-        connector,
-        allowlist.clone(),
-        &teams.app_id,
-        tenant,
-        &teams.service_url,
-        teams.security_channel.clone(),
-        store,
-    ));
+    let port = Arc::new(
+        TeamsPort::new(
+            connector,
+            allowlist.clone(),
+            &teams.app_id,
+            tenant,
+            &teams.service_url,
+            teams.security_channel.clone(),
+            store,
+        )
+        // The manifest's id is the bot's app id (manifests/teams), which the
+        // catalog keeps as the app's `externalId`.
+        .with_installer(Arc::new(AppInstaller::new(graph.clone(), &teams.app_id))),
+    );
     Ok((authenticator, allowlist, port))
 }
 

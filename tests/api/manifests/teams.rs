@@ -117,8 +117,12 @@ fn the_bot_is_personal_and_team_without_files_and_lists_every_command() {
         assert!(!description.is_empty(), "{command}");
     }
 
-    // Teams SSO is not used (account linking is the bot's own sign-in pages).
-    assert!(manifest.get("webApplicationInfo").is_none());
+    // The bot's Entra app, which the "Self" install permission refers to
+    // (Teams SSO is not used: account linking is the bot's own pages).
+    assert_eq!(
+        manifest["webApplicationInfo"],
+        json!({ "id": manifest["id"], "resource": format!("api://botid-{}", manifest["id"].as_str().unwrap()) })
+    );
     assert_eq!(
         manifest["validDomains"],
         json!(["bot.example.com", "login.microsoftonline.com"])

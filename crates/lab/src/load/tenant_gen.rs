@@ -168,6 +168,7 @@ application_permissions = [
   "User.Read.All", "GroupMember.Read.All", "EntitlementManagement.Read.All",
   "RoleManagement.Read.Directory", "PrivilegedEligibilitySchedule.Read.AzureADGroup",
   "PrivilegedAssignmentSchedule.Read.AzureADGroup", "RoleManagementPolicy.Read.AzureADGroup",
+  "AppCatalog.Read.All", "TeamsAppInstallation.ReadWriteSelfForUser.All",
 ]
 delegated_permissions = [
   "openid", "profile", "offline_access", "User.Read", "User.ReadBasic.All",

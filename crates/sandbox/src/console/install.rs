@@ -1,26 +1,17 @@
-//! Makes the seeded story clickable from a fresh start: every enabled
-//! persona installs the Teams app (so each has a 1:1 chat with the bot) and
-//! the bot is installed in the team that holds the security channel. Done
+//! Makes the seeded story clickable from a fresh start: the bot is
+//! installed in the team that holds the security channel. People are not:
+//! a persona who writes to the bot installs it then, and the bot installs
+//! it through Graph for an approver who never did (docs/sandbox.md). Done
 //! through the Teams driver over HTTP, so the bot gets the same signed
-//! `conversationUpdate` activities as when a person installs the app.
+//! `conversationUpdate` activity as when a team adds the app.
 
 use crate::SimState;
 use crate::teams::store::ALERTS_CHANNEL_ID;
 
-/// Installs the Teams app for every enabled persona and in the security
-/// channel's team, through the driver at `state.base_url`. The bot must be
-/// connected ([`SimState::connect_bot`]) and serving. Returns the personas
-/// installed.
-pub async fn install_chat_apps(state: &SimState) -> anyhow::Result<Vec<String>> {
-    let keys: Vec<String> = {
-        let world = state.world();
-        world
-            .users
-            .values()
-            .filter(|u| u.account_enabled)
-            .map(|u| u.key.clone())
-            .collect()
-    };
+/// Installs the Teams app in the security channel's team, through the
+/// driver at `state.base_url`. The bot must be connected
+/// ([`SimState::connect_bot`]) and serving.
+pub async fn install_chat_apps(state: &SimState) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let base = state.base_url.clone();
     let post = |path: String| {
@@ -40,9 +31,5 @@ pub async fn install_chat_apps(state: &SimState) -> anyhow::Result<Vec<String>> 
     post(format!(
         "{base}/sim/teams/channels/{ALERTS_CHANNEL_ID}/install"
     ))
-    .await?;
-    for key in &keys {
-        post(format!("{base}/sim/teams/personas/{key}/install")).await?;
-    }
-    Ok(keys)
+    .await
 }

@@ -17,6 +17,7 @@ pub mod pim;
 pub mod requests;
 pub mod roles;
 pub mod subscriptions;
+pub mod teamwork;
 
 use axum::Router;
 use axum::body::Body;
@@ -40,6 +41,7 @@ pub fn router(state: SimState) -> Router<SimState> {
         .merge(pim::routes())
         .merge(roles::routes())
         .merge(subscriptions::routes())
+        .merge(teamwork::routes())
         .merge(custom_extensions::routes())
         .merge(batch::routes())
         .fallback(unknown_segment)

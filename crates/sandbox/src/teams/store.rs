@@ -2,7 +2,7 @@
 //! conversations, and every activity in them with all its versions (a PUT
 //! adds a version; clients show the latest).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -82,7 +82,14 @@ pub struct Conversation {
 
 #[derive(Debug)]
 pub struct TeamsStore {
+    /// Entra object id → the app installed in their personal scope (by
+    /// themselves through the driver, or by the bot through Graph).
     pub installs: BTreeMap<String, Install>,
+    /// Users a Teams app permission policy blocks the app for: Graph
+    /// refuses to install it for them (403).
+    pub app_blocked_for: BTreeSet<String>,
+    /// The app was removed from the org catalog: Graph finds nothing.
+    pub catalog_removed: bool,
     pub teams: Vec<Team>,
     pub conversations: BTreeMap<String, Conversation>,
     last_message_id: i64,
@@ -92,6 +99,8 @@ impl Default for TeamsStore {
     fn default() -> Self {
         Self {
             installs: BTreeMap::new(),
+            app_blocked_for: BTreeSet::new(),
+            catalog_removed: false,
             teams: vec![Team {
                 id: TEAM_ID.into(),
                 name: TEAM_NAME.into(),

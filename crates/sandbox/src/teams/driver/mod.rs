@@ -317,6 +317,18 @@ async fn channel_messages(
 
 /// Posts a signed activity to the bot as the connector would, and reports
 /// the bot's answer (`null` when no bot endpoint is configured).
+/// Tells the bot its app was installed for `user_id` by someone else (an
+/// app calling Graph): Teams then sends it the same `conversationUpdate`
+/// as when the person installs it (msteams-docs, proactive installation:
+/// "the bot will receive a `conversationUpdate`").
+pub(crate) async fn announce_personal_install(state: &SimState, user_id: &str) {
+    let key = state.world().user(user_id).map(|u| u.key.clone());
+    let Some(persona) = key.and_then(|k| persona::Persona::lookup(state, &k).ok()) else {
+        return;
+    };
+    persona::announce(state, &persona).await;
+}
+
 pub(crate) async fn deliver(state: &SimState, activity: &Value) -> Value {
     let Some(endpoint) = state.teams.bot_endpoint() else {
         return Value::Null;

@@ -83,6 +83,13 @@ pub(super) async fn install(State(state): State<SimState>, Path(key): Path<Strin
         Ok(p) => p,
         Err(p) => return p.into_response(),
     };
+    let bot = install_for(&state, &persona).await;
+    Json(json!({ "conversationId": persona.conversation_id(), "teamsUserId": persona.teams_id, "bot": bot }))
+        .into_response()
+}
+
+/// Installs the app for `persona` and tells the bot; returns its answer.
+async fn install_for(state: &SimState, persona: &Persona) -> Value {
     {
         let mut store = state.teams.store();
         store
@@ -90,8 +97,14 @@ pub(super) async fn install(State(state): State<SimState>, Path(key): Path<Strin
             .insert(persona.aad_id.clone(), Install::default());
         store.personal_mut(&persona.conversation_id(), &persona.aad_id);
     }
+    announce(state, persona).await
+}
+
+/// The signed `conversationUpdate` Teams sends the bot when its app is
+/// installed for `persona` (bot and user added); returns the bot's answer.
+pub(super) async fn announce(state: &SimState, persona: &Persona) -> Value {
     let mut activity = persona.personal_activity(
-        &state,
+        state,
         "conversationUpdate",
         format!("f:{}", uuid::Uuid::new_v4()),
     );
@@ -99,9 +112,7 @@ pub(super) async fn install(State(state): State<SimState>, Path(key): Path<Strin
         { "id": bot_id(&persona.app_id) },
         { "id": persona.teams_id, "aadObjectId": persona.aad_id },
     ]);
-    let bot = deliver(&state, &activity).await;
-    Json(json!({ "conversationId": persona.conversation_id(), "teamsUserId": persona.teams_id, "bot": bot }))
-        .into_response()
+    deliver(state, &activity).await
 }
 
 #[derive(Deserialize)]
@@ -175,18 +186,19 @@ pub(super) async fn message(
         Ok(p) => p,
         Err(p) => return p.into_response(),
     };
+    // Opening the bot's chat to write to it installs the app, as in Teams.
+    let installed = state.teams.store().installs.get(&persona.aad_id).cloned();
+    match installed {
+        Some(i) if i.blocked => {
+            return problem(StatusCode::CONFLICT, format!("`{key}` blocked the app"));
+        }
+        Some(_) => {}
+        None => {
+            install_for(&state, &persona).await;
+        }
+    }
     let activity = {
         let mut store = state.teams.store();
-        if store
-            .installs
-            .get(&persona.aad_id)
-            .is_none_or(|i| i.blocked)
-        {
-            return problem(
-                StatusCode::CONFLICT,
-                format!("`{key}` has not installed the app (or blocked it)"),
-            );
-        }
         let id = store.next_message_id();
         let mut activity = persona.personal_activity(&state, "message", id.clone());
         activity["textFormat"] = json!("plain");
