@@ -290,6 +290,11 @@ impl Engine {
     ) -> Result<Outcome, Failure> {
         let reach = self.reach(person).await?;
         let identities = reach.identities;
+        if identities.is_empty()
+            && let Some(failure) = reach.pending
+        {
+            return Err(failure);
+        }
         if identities.is_empty() {
             let why = if reach.unreachable.is_empty() {
                 "no chat identity".to_owned()
@@ -299,11 +304,17 @@ impl Engine {
             tracing::warn!(%person, key = %row.key, reason = %why, "person not reachable in chat; message not delivered");
             return Ok(Outcome::Done(Some(format!("unreachable: {why}"))));
         }
-        match self.post_to(row, &identities, message).await {
+        let posted = match self.post_to(row, &identities, message).await {
             Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
                 Ok(Outcome::Done(Some(format!("unreachable: {reason}"))))
             }
             other => other,
+        };
+        match (posted, reach.pending) {
+            // Delivered where it could be: retried for the platform that
+            // could not answer yet (refs keep the rest from repeating).
+            (Ok(_), Some(failure)) => Err(failure),
+            (posted, _) => posted,
         }
     }
 

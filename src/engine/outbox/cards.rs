@@ -32,6 +32,7 @@ impl Engine {
             .is_some();
         let reach = self.reach(approver).await?;
         let identities = reach.identities;
+        let pending = reach.pending;
         let existing = self.ctx.store.cards_of(request, stage).await?;
         let mut attempts = PostAttempts::of(row);
         let mut posted = false;
@@ -74,6 +75,9 @@ impl Engine {
         }
         if over {
             return Ok(Outcome::Done(Some("stage already over".into())));
+        }
+        if let Some(failure) = pending {
+            return Err(failure);
         }
         if posted {
             return Ok(Outcome::Done(None));

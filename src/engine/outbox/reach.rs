@@ -57,16 +57,22 @@ pub(super) struct Reach {
     pub identities: Vec<ChatIdentity>,
     /// One line per platform that could not find them.
     pub unreachable: Vec<String>,
+    /// A platform that could not answer yet (rate limited, unavailable):
+    /// the job delivers to the others, then fails with this so it is
+    /// retried for that platform (what was delivered is not repeated).
+    pub pending: Option<Failure>,
 }
 
 impl Engine {
     /// The chat accounts `person` can be reached at: those on file, plus
     /// the one each other configured platform finds by their Entra
-    /// identity. A platform's transient failure fails the attempt (the
-    /// job is retried); "not there" is an answer.
+    /// identity. "Not there" is an answer; a platform's transient failure
+    /// is [`Reach::pending`], so one platform's rate limit does not hold
+    /// up a card on the other.
     pub(super) async fn reach(&self, person: &ObjectId) -> Result<Reach, Failure> {
         let mut identities = self.ctx.store.identities_of(person).await?;
         let mut unreachable = Vec::new();
+        let mut pending = None;
         let missing: Vec<_> = self
             .ctx
             .ports
@@ -77,6 +83,7 @@ impl Engine {
             return Ok(Reach {
                 identities,
                 unreachable,
+                pending,
             });
         }
         let mut directory = None;
@@ -106,12 +113,13 @@ impl Engine {
                     self.delivery.not_found.note(person, platform, &reason);
                     unreachable.push(format!("{platform}: {reason}"));
                 }
-                Err(e) => return Err(Failure::Chat(e)),
+                Err(e) => pending = Some(Failure::Chat(e)),
             }
         }
         Ok(Reach {
             identities,
             unreachable,
+            pending,
         })
     }
 
