@@ -7,6 +7,7 @@ pub(crate) mod activation;
 pub(crate) mod commands;
 mod context;
 pub(crate) mod decisions;
+pub use decisions::Acted;
 mod extension;
 mod guard;
 pub mod intake;

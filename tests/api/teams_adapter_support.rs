@@ -334,8 +334,21 @@ impl TeamsApp {
         reply_to: &str,
         value: Value,
     ) -> (u16, Value) {
+        self.raw_invoke_in(key, key, id, reply_to, value).await
+    }
+
+    /// [`TeamsApp::raw_invoke`] by `key` on a card in `chat_of`'s
+    /// personal chat (as in a conversation both see).
+    pub async fn raw_invoke_in(
+        &self,
+        key: &str,
+        chat_of: &str,
+        id: &str,
+        reply_to: &str,
+        value: Value,
+    ) -> (u16, Value) {
         use stagegate_sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
-        let (app_id, tenant, aad, name) = {
+        let (app_id, tenant, aad, name, chat_aad) = {
             let world = self.sandbox.state.world();
             let user = world.user_by_key(key).unwrap();
             (
@@ -343,6 +356,7 @@ impl TeamsApp {
                 world.tenant_id.clone(),
                 user.id.clone(),
                 user.display_name.clone(),
+                world.user_by_key(chat_of).unwrap().id.clone(),
             )
         };
         let service_url = format!("{}/teams/", self.sandbox.base_url);
@@ -351,7 +365,7 @@ impl TeamsApp {
             "id": id, "serviceUrl": service_url, "channelId": "msteams",
             "from": { "id": teams_user_id(&app_id, &aad), "name": name, "aadObjectId": aad },
             "conversation": { "conversationType": "personal", "tenantId": tenant,
-                              "id": personal_conversation_id(&app_id, &aad) },
+                              "id": personal_conversation_id(&app_id, &chat_aad) },
             "recipient": { "id": bot_id(&app_id) },
             "channelData": { "tenant": { "id": tenant } },
             "replyToId": reply_to,
