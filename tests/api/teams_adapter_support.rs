@@ -54,6 +54,14 @@ pub async fn spawn_teams_app_with(
     start(sandbox, db, adjust).await
 }
 
+/// [`spawn_teams_app_with`] on a sandbox of the caller's.
+pub async fn spawn_teams_app_on(
+    sandbox: Arc<TestSandbox>,
+    adjust: impl FnOnce(&mut stagegate::config::Settings),
+) -> TeamsApp {
+    start(sandbox, tempfile::tempdir().unwrap(), adjust).await
+}
+
 async fn start(
     sandbox: Arc<TestSandbox>,
     db: tempfile::TempDir,
