@@ -7,7 +7,7 @@
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::decisions::Acted;
+use super::Acted;
 use super::guard::{Checked, Guard, Guarded};
 use super::jobs::Job;
 use super::resume::Resume;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use governor::DefaultKeyedRateLimiter;
 use secrecy::SecretString;
 
+use super::acted::Acted;
 use super::guard::{Checked, Guard, Guarded};
 use super::resume::Resume;
 use super::view::Snapshot;
@@ -46,39 +47,6 @@ impl Decisions {
             throttle: DefaultKeyedRateLimiter::keyed(per_minute(settings.clicks_per_minute)),
             recovery: tokio::sync::Mutex::new(()),
         }
-    }
-}
-
-/// What a button press did: whether the request changed (so the cards
-/// everyone sees are rewritten) or the answer is for the presser alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Acted {
-    /// The request changed, or will (a decision recorded, an activation or
-    /// extension asked for).
-    Changed(Message),
-    /// Nothing changed: a refusal (not yours to decide, already decided,
-    /// slow down …) or a sign-in prompt first.
-    Refused(Message),
-}
-
-impl Acted {
-    #[must_use]
-    pub fn message(&self) -> &Message {
-        match self {
-            Self::Changed(m) | Self::Refused(m) => m,
-        }
-    }
-
-    #[must_use]
-    pub fn into_message(self) -> Message {
-        match self {
-            Self::Changed(m) | Self::Refused(m) => m,
-        }
-    }
-
-    #[must_use]
-    pub fn changed(&self) -> bool {
-        matches!(self, Self::Changed(_))
     }
 }
 

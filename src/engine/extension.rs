@@ -1,7 +1,7 @@
 //! Extension of an assignment about to expire: a new request, made as the
 //! requester, that goes through approval again.
 
-use super::decisions::Acted;
+use super::Acted;
 use super::guard::{Guard, Guarded};
 use super::resume::Resume;
 use super::{Engine, EngineError};

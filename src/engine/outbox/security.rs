@@ -18,6 +18,9 @@ use crate::engine::Engine;
 
 /// How long a failed readiness check stands before `/readyz` checks again.
 const RECHECK_AFTER: Duration = Duration::from_secs(2);
+/// How long one channel's check may take (a connector that does not
+/// answer must not hold `/readyz`).
+const CHECK_WITHIN: Duration = Duration::from_secs(5);
 
 /// Whether a channel is reachable (`None`: the platform cannot tell
 /// without posting), and why not.
@@ -69,7 +72,15 @@ impl Engine {
                 security.set(&channel, Some(false), Some(why));
                 continue;
             };
-            match port.check_channel(&channel.channel).await {
+            let checked = tokio::time::timeout(CHECK_WITHIN, port.check_channel(&channel.channel))
+                .await
+                .unwrap_or_else(|_| {
+                    Some(Err(ChatError::Transient(format!(
+                        "no answer within {} s",
+                        CHECK_WITHIN.as_secs()
+                    ))))
+                });
+            match checked {
                 Some(Ok(())) => {
                     tracing::info!(channel = %key(&channel), "security channel reachable");
                     security.set(&channel, Some(true), None);

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
+use super::in_flight::ChangedClick;
 use super::{ERROR_TYPE, TeamsBot, stranger};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, ChatPort, Message, Recipient};
@@ -295,50 +296,7 @@ fn card_key(at: &PostedRef) -> String {
     format!("{}\n{}", at.conversation.conversation_id, at.activity_id)
 }
 
-/// The clicks still being worked on on one card, and the outcome of the
-/// latest of them that changed the request (refusals change no card).
-#[derive(Debug, Default)]
-pub(super) struct InFlight {
-    clicks: usize,
-    changed: Option<ChangedClick>,
-}
-
-#[derive(Debug)]
-struct ChangedClick {
-    who: ChatIdentity,
-    request: RequestId,
-    note: String,
-    answered: bool,
-}
-
 impl TeamsBot {
-    fn click_started(&self, key: &str) {
-        let mut all = self
-            .clicks_in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        all.entry(key.to_owned()).or_default().clicks += 1;
-    }
-
-    /// Counts a click on the card at `key` out; when it was the last one
-    /// in progress, the outcome the card is to show (the latest click that
-    /// changed the request), if any.
-    fn click_done(&self, key: &str, changed: Option<ChangedClick>) -> Option<ChangedClick> {
-        let mut all = self
-            .clicks_in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let entry = all.entry(key.to_owned()).or_default();
-        entry.clicks = entry.clicks.saturating_sub(1);
-        if changed.is_some() {
-            entry.changed = changed;
-        }
-        if entry.clicks > 0 {
-            return None;
-        }
-        all.remove(key).and_then(|e| e.changed)
-    }
-
     /// A message to `who` alone, in their personal chat.
     async fn tell(&self, who: &ChatIdentity, text: &str) {
         let to = Recipient::Person {

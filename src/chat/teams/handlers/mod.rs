@@ -12,6 +12,7 @@ use std::time::Duration;
 mod click;
 mod conversation;
 mod dev;
+mod in_flight;
 mod stranger;
 
 pub use click::{ClickError, parse_click, submitted};
@@ -51,7 +52,7 @@ pub struct TeamsBot {
     seen: ReplayLedger,
     /// Clicks still being worked on, per card (by conversation and
     /// activity id): only the last of a burst queues the card's update.
-    clicks_in_flight: Mutex<std::collections::HashMap<String, click::InFlight>>,
+    clicks_in_flight: Mutex<std::collections::HashMap<String, in_flight::InFlight>>,
     busy: AtomicUsize,
     done: Notify,
 }
