@@ -146,6 +146,7 @@ impl Engine {
             }
             Outcome::Retry { error, .. } | Outcome::Failed(error) => {
                 tracing::error!(key = %row.key, %error, "outbox job given up");
+                self.security_alert_given_up(&row.job, &error);
                 self.ctx
                     .store
                     .finish_outbox(row.id, DeliveryStatus::Failed, Some(&error), now)

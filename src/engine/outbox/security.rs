@@ -147,6 +147,26 @@ impl Engine {
         })
     }
 
+    /// A security alert the outbox gave up on (still failing after every
+    /// retry) is counted as undelivered too.
+    pub(super) fn security_alert_given_up(&self, job: &str, error: &str) {
+        if let Ok(crate::engine::jobs::Job::Security { message, channel }) =
+            serde_json::from_str(job)
+        {
+            let n = self
+                .delivery
+                .security
+                .undelivered
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            let channel = channel.as_ref().map_or_else(|| "every channel".into(), key);
+            tracing::error!(
+                %channel, reason = %error, undelivered_alerts = n, alert = %message.text(),
+                "security alert NOT delivered to a security channel"
+            );
+        }
+    }
+
     /// Posts to `channel`, or (a job queued without one) to every channel.
     /// A channel that cannot be reached permanently is marked so and the
     /// alert counted as undelivered there; the others still get it.
