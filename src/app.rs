@@ -139,6 +139,11 @@ impl Application {
             }
         });
         let upkeep = tokio::spawn(identity_upkeep(self.state.links.clone()));
+        // Each security channel checked once at start-up (logged); `/readyz`
+        // checks again while none is reachable, so a bot installed in the
+        // channel's team after start (the sandbox does so) becomes ready.
+        let checking = self.state.engine.clone();
+        let channels = tokio::spawn(async move { checking.check_security_channels().await });
         // The Bot Framework signing keys are fetched in the background, so no
         // activity waits for a fetch that is failing; stopped when dropped.
         let key_refresher = self
@@ -161,6 +166,7 @@ impl Application {
         intake.shutdown(self.grace).await;
         catch_up.abort();
         upkeep.abort();
+        channels.abort();
         let _ = stop_tx.send(true);
         let _ = worker.await;
         served
@@ -194,14 +200,20 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Anyone may call: says the process is up.
-async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+/// Anyone may call: says the process is up, and what it knows of the
+/// security channels (reachable or why not, alerts not delivered).
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    Json(json!({ "status": "ok", "security": state.engine.security_health() }))
 }
 
-/// Anyone may call: says the database answers and is migrated.
+/// Anyone may call: says the database answers and is migrated, and a
+/// security channel (if any is configured) is reachable.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.readiness().await {
+    let ready = match state.store.readiness().await {
+        Ok(()) => state.engine.security_ready().await,
+        Err(reason) => Err(reason),
+    };
+    match ready {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(reason) => {
             tracing::warn!(%reason, "not ready");

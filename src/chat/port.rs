@@ -272,6 +272,14 @@ pub trait ChatPort: Send + Sync {
         )))
     }
 
+    /// Whether the bot can post to security channel `channel`, checked
+    /// without posting (start-up and `/readyz`). `None`: this platform
+    /// cannot tell without posting.
+    async fn check_channel(&self, channel: &str) -> Option<Result<(), ChatError>> {
+        let _ = channel;
+        None
+    }
+
     /// Whether [`ChatPort::find_tagged`] can look for a post (Slack can:
     /// the bot reads its DMs; Teams cannot).
     fn finds_tagged_posts(&self) -> bool {

@@ -7,6 +7,7 @@
 use chrono::Utc;
 use secrecy::SecretString;
 
+use super::Acted;
 use super::guard::{Checked, Guard, Guarded};
 use super::jobs::Job;
 use super::resume::Resume;
@@ -48,7 +49,7 @@ impl Engine {
         who: &ChatIdentity,
         request: &RequestId,
         duration: &str,
-    ) -> Result<Message, EngineError> {
+    ) -> Result<Acted, EngineError> {
         let resume = Resume::Action {
             action: CardAction::Activate {
                 request: *request,
@@ -67,23 +68,29 @@ impl Engine {
             snapshot,
         } = match self.guard(who, request, &guard).await? {
             Ok(guarded) => guarded,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(Acted::Refused(refusal)),
         };
         let length = match self.activation_length(&snapshot, &me, duration).await? {
             Ok(length) => length,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(Acted::Refused(refusal)),
         };
         let created = self
             .self_activate(&snapshot, &me, &token, duration, length)
             .await?;
         let schedule_request = match created {
             Ok(created) => created.id,
-            Err(e) => return self.activation_refused(who, &resume, e).await,
+            Err(e) => {
+                return self
+                    .activation_refused(who, &resume, e)
+                    .await
+                    .map(Acted::Refused);
+            }
         };
         self.activation_requested(&snapshot, &me, duration, &schedule_request)
             .await?;
         self.confirm_activation(&snapshot, &me, &schedule_request)
             .await
+            .map(Acted::Changed)
     }
 
     /// How long the activation may last, or why there is nothing to

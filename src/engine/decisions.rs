@@ -8,6 +8,7 @@ use chrono::Utc;
 use governor::DefaultKeyedRateLimiter;
 use secrecy::SecretString;
 
+use super::acted::Acted;
 use super::guard::{Checked, Guard, Guarded};
 use super::resume::Resume;
 use super::view::Snapshot;
@@ -49,6 +50,11 @@ impl Decisions {
     }
 }
 
+/// A refusal as an action's result.
+fn refused(message: Message) -> Acted {
+    Acted::Refused(message)
+}
+
 impl Engine {
     /// A button press by `who` (whoever the platform authenticated).
     /// Decisions need `who` linked and a current-stage approver; activation
@@ -59,12 +65,22 @@ impl Engine {
         action: &CardAction,
         justification: Option<&str>,
     ) -> Message {
+        self.act(who, action, justification).await.into_message()
+    }
+
+    /// [`Engine::action`], saying whether the request changed.
+    pub async fn act(
+        &self,
+        who: &ChatIdentity,
+        action: &CardAction,
+        justification: Option<&str>,
+    ) -> Acted {
         // Each person has their own budget: a flood from one never slows
         // anyone else's clicks.
         if self.decisions.throttle.check_key(&who.to_string()).is_err() {
-            return text(
+            return refused(text(
                 "Slow down: you've pressed a lot of buttons in the last minute. Try again shortly.",
-            );
+            ));
         }
         let result = match action {
             CardAction::Approve { request, stage } => {
@@ -82,7 +98,9 @@ impl Engine {
         };
         let reply = result.unwrap_or_else(|e| {
             tracing::error!(error = %e, "action failed");
-            text("Something went wrong on our side; nothing was changed. Try again in a minute.")
+            refused(text(
+                "Something went wrong on our side; nothing was changed. Try again in a minute.",
+            ))
         });
         let (kind, request) = match action {
             CardAction::Approve { request, .. } => ("action.approve", request),
@@ -90,7 +108,7 @@ impl Engine {
             CardAction::Activate { request, .. } => ("action.activate", request),
             CardAction::Extend { request } => ("action.extend", request),
         };
-        self.audit_reply(who, kind, &request.to_string(), &reply)
+        self.audit_reply(who, kind, &request.to_string(), reply.message())
             .await;
         reply
     }
@@ -117,7 +135,7 @@ impl Engine {
         stage_id: &StageId,
         review: Review,
         justification: Option<&str>,
-    ) -> Result<Message, EngineError> {
+    ) -> Result<Acted, EngineError> {
         let resume = Resume::Action {
             action: action.clone(),
             justification: justification.map(str::to_owned),
@@ -133,21 +151,21 @@ impl Engine {
             snapshot,
         } = match self.guard(who, request, &guard).await? {
             Ok(guarded) => guarded,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(refused(refusal)),
         };
         let k = match self.authorize(&snapshot, &clicker, stage_id).await {
             Ok(k) => k,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(refused(refusal)),
         };
         if let Err(refusal) = self.assigned_by_graph(&token, request, stage_id).await? {
-            return Ok(refusal);
+            return Ok(refused(refusal));
         }
         let justification = justification.map(str::trim).unwrap_or_default();
         if let Err(refusal) = self
             .ready_to_decide(who, &snapshot, k, justification, &resume)
             .await?
         {
-            return Ok(refusal);
+            return Ok(refused(refusal));
         }
         let decision = NewDecision {
             request_id: request,
@@ -160,14 +178,20 @@ impl Engine {
         };
         let id = match self.record(&decision, &snapshot).await? {
             Ok(id) => id,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(refused(refusal)),
         };
         let outcome = self
             .relay(id, &token, request, k, stage_id, review, justification)
             .await?;
+        let changed = matches!(outcome, Relay::Relayed | Relay::Uncertain);
         let reply = self
             .relay_reply(who, request, k, review, outcome, &resume)
             .await?;
+        let reply = if changed {
+            Acted::Changed(reply)
+        } else {
+            Acted::Refused(reply)
+        };
         if let Err(e) = self.reconcile(request).await {
             tracing::warn!(request = %request, error = %e, "reconcile after decision failed");
         }

@@ -1,6 +1,7 @@
 //! Extension of an assignment about to expire: a new request, made as the
 //! requester, that goes through approval again.
 
+use super::Acted;
 use super::guard::{Guard, Guarded};
 use super::resume::Resume;
 use super::{Engine, EngineError};
@@ -20,7 +21,7 @@ impl Engine {
         &self,
         who: &ChatIdentity,
         request: &RequestId,
-    ) -> Result<Message, EngineError> {
+    ) -> Result<Acted, EngineError> {
         let resume = Resume::Action {
             action: CardAction::Extend { request: *request },
             justification: None,
@@ -36,10 +37,10 @@ impl Engine {
             snapshot,
         } = match self.guard(who, request, &guard).await? {
             Ok(guarded) => guarded,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(Acted::Refused(refusal)),
         };
         let Some(assignment) = snapshot.request.assignment.as_ref() else {
-            return Ok(text("There is no assignment to extend."));
+            return Ok(Acted::Refused(text("There is no assignment to extend.")));
         };
         let entry = &snapshot.package.entry;
         let ticket = snapshot.view.ticket.clone().unwrap_or_default();
@@ -56,16 +57,16 @@ impl Engine {
                 if let Ok(id) = created.id.parse::<RequestId>() {
                     let _ = self.reconcile(&id).await;
                 }
-                Ok(text(format!(
+                Ok(Acted::Changed(text(format!(
                     "Extension requested (request {}); it goes through approval again.",
                     created.id
-                )))
+                ))))
             }
             Err(
                 GraphError::InvalidRequest { message, .. } | GraphError::Forbidden { message, .. },
-            ) => Ok(text(format!(
+            ) => Ok(Acted::Refused(text(format!(
                 "Microsoft Entra refused the extension: {message}"
-            ))),
+            )))),
             Err(e) => Err(e.into()),
         }
     }

@@ -3,10 +3,12 @@
 //! truth against what stagegate has done; the difference becomes outbox
 //! jobs that a worker delivers through the chat ports.
 
+mod acted;
 pub(crate) mod activation;
 pub(crate) mod commands;
 mod context;
 pub(crate) mod decisions;
+pub use acted::Acted;
 mod extension;
 mod guard;
 pub mod intake;

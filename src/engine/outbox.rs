@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 
 use super::jobs::Job;
 use super::{Engine, EngineError};
-use crate::chat::port::{ChatError, Message, MessageRef, Recipient};
-use crate::config::{EngineSettings, SecurityChannelSettings};
+use crate::chat::port::{ChatError, Message, MessageRef};
+use crate::config::EngineSettings;
 use crate::store::{DeliveryStatus, StoreError};
 use stagegate_domain::ids::ObjectId;
 
@@ -26,6 +26,7 @@ mod clicks;
 mod in_flight;
 mod queue;
 mod reach;
+mod security;
 mod worker;
 use crate::chat::identity::ChatIdentity;
 use crate::store::outbox::OutboxRow;
@@ -44,6 +45,8 @@ pub(super) struct Delivery {
     pub(super) destinations: Option<DefaultKeyedRateLimiter<String>>,
     /// Who each platform recently could not find by Entra identity.
     pub(super) not_found: reach::NotFound,
+    /// What the bot knows of the security channels.
+    pub(super) security: security::SecurityChannels,
 }
 
 impl Delivery {
@@ -54,6 +57,7 @@ impl Delivery {
             progress: Notify::new(),
             delivering: std::sync::Mutex::default(),
             not_found: reach::NotFound::default(),
+            security: security::SecurityChannels::default(),
             destinations: per_second.map(|n| {
                 DefaultKeyedRateLimiter::keyed(
                     Quota::per_second(n)
@@ -142,6 +146,7 @@ impl Engine {
             }
             Outcome::Retry { error, .. } | Outcome::Failed(error) => {
                 tracing::error!(key = %row.key, %error, "outbox job given up");
+                self.security_alert_given_up(&row.job, &error);
                 self.ctx
                     .store
                     .finish_outbox(row.id, DeliveryStatus::Failed, Some(&error), now)
@@ -332,34 +337,6 @@ impl Engine {
         for (who, at) in refs {
             self.port_for(&who.platform)?
                 .update(&at, message)
-                .await
-                .map_err(Failure::Chat)?;
-        }
-        Ok(Outcome::Done(None))
-    }
-
-    /// Posts to `channel`, or (a job queued without one) to every channel.
-    async fn to_security(
-        &self,
-        message: &Message,
-        channel: Option<&SecurityChannelSettings>,
-    ) -> Result<Outcome, Failure> {
-        let channels = match channel {
-            Some(c) => vec![c.clone()],
-            None => self.ctx.settings.all_security_channels(),
-        };
-        if channels.is_empty() {
-            tracing::warn!(alert = %message.text(), "no security channel configured");
-            return Ok(Outcome::Done(Some("no security channel".into())));
-        }
-        for channel in channels {
-            self.port_for(&channel.platform)?
-                .post(
-                    &Recipient::SecurityChannel {
-                        channel: channel.channel.clone(),
-                    },
-                    message,
-                )
                 .await
                 .map_err(Failure::Chat)?;
         }

@@ -121,7 +121,7 @@ async fn a_slow_decision_is_not_shown_as_taken() {
 }
 
 #[tokio::test]
-async fn blank_justification_is_refused_by_the_bot_with_a_400() {
+async fn blank_justification_is_answered_with_the_card_and_the_reason_on_top() {
     let (app, request, id, _) = stage_one().await;
     let clicked = app
         .click(
@@ -131,19 +131,77 @@ async fn blank_justification_is_refused_by_the_bot_with_a_400() {
             json!({ "justification": "  \n " }),
         )
         .await;
-    assert_eq!(clicked["bot"]["status"], 400, "{clicked}");
+    // A refusal a person must read is a 200 with a card, not a 4xx the
+    // client shows as "Request failed with status code 400".
+    assert_eq!(clicked["bot"]["status"], 200, "{clicked}");
     let body = &clicked["bot"]["body"];
-    assert_eq!(body["statusCode"], 400);
-    assert_eq!(body["type"], "application/vnd.microsoft.error");
+    assert_eq!(body["statusCode"], 200);
+    assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
+    let card = &body["value"];
     assert!(
-        body["value"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("justification")
+        card_text(card).contains("justification is required"),
+        "{card}"
     );
+    // The card as it was under the reason: buttons and input kept.
+    assert_eq!(verbs(card), ["approve", "deny"], "{card}");
+    assert!(card.to_string().contains("\"Input.Text\""), "{card}");
     assert_eq!(stage_result(&app, &request, 0).1, None, "nothing decided");
     let (_, card) = app.live_card("miriam", &["approve", "deny"]).await;
     assert!(card_text(&card).contains("TICKET-7"));
+}
+
+#[tokio::test]
+async fn a_malformed_click_is_still_a_400() {
+    let (app, _, id, _) = stage_one().await;
+    let (status, body) = app
+        .raw_invoke("miriam", "f:bad-1", &id, execute("launch", json!({})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["type"], "application/vnd.microsoft.error");
+    assert!(!body["value"]["message"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_click_is_for_the_clicker_alone_and_leaves_the_card_live() {
+    let (app, request, id, card) = stage_one().await;
+    // Alex presses Approve on his own request's card, in a conversation
+    // the approver sees too (as in the Agents Playground).
+    let mut data = card["actions"][0]["data"].as_object().unwrap().clone();
+    data.insert("justification".into(), json!("mine, trust me"));
+    let (status, body) = app
+        .raw_invoke_in(
+            "alex",
+            "miriam",
+            "f:own-1",
+            &id,
+            execute("approve", Value::Object(data)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer = &body["value"];
+    assert!(
+        card_text(answer).contains("your own request"),
+        "the refusal is Alex's answer: {answer}"
+    );
+    assert_eq!(verbs(answer), ["approve", "deny"], "{answer}");
+    app.settle().await;
+    // The shared card is untouched: Miriam still has her buttons.
+    let shared = card_of(&app, "miriam", &id).await;
+    assert_eq!(verbs(&shared), ["approve", "deny"], "{shared}");
+    assert!(!card_text(&shared).contains("own request"), "{shared}");
+    assert_eq!(stage_result(&app, &request, 0).1, None, "nothing decided");
+    // And Miriam approves as usual.
+    app.click(
+        "miriam",
+        &id,
+        "approve",
+        json!({ "justification": "ok for TICKET-7" }),
+    )
+    .await;
+    assert_eq!(
+        stage_result(&app, &request, 0),
+        ("Approved".into(), Some(app.sandbox.persona_id("miriam")))
+    );
 }
 
 #[tokio::test]

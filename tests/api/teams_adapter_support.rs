@@ -57,7 +57,15 @@ pub async fn spawn_teams_app_with(
 /// [`spawn_teams_app`] on a sandbox the test prepared (its tenant changed
 /// before the bot's first token, say).
 pub async fn spawn_teams_app_in(sandbox: Arc<TestSandbox>) -> TeamsApp {
-    start(sandbox, tempfile::tempdir().unwrap(), |_| {}).await
+    spawn_teams_app_on(sandbox, |_| {}).await
+}
+
+/// [`spawn_teams_app_with`] on a sandbox of the caller's.
+pub async fn spawn_teams_app_on(
+    sandbox: Arc<TestSandbox>,
+    adjust: impl FnOnce(&mut stagegate::config::Settings),
+) -> TeamsApp {
+    start(sandbox, tempfile::tempdir().unwrap(), adjust).await
 }
 
 async fn start(
@@ -340,8 +348,21 @@ impl TeamsApp {
         reply_to: &str,
         value: Value,
     ) -> (u16, Value) {
+        self.raw_invoke_in(key, key, id, reply_to, value).await
+    }
+
+    /// [`TeamsApp::raw_invoke`] by `key` on a card in `chat_of`'s
+    /// personal chat (as in a conversation both see).
+    pub async fn raw_invoke_in(
+        &self,
+        key: &str,
+        chat_of: &str,
+        id: &str,
+        reply_to: &str,
+        value: Value,
+    ) -> (u16, Value) {
         use stagegate_sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
-        let (app_id, tenant, aad, name) = {
+        let (app_id, tenant, aad, name, chat_aad) = {
             let world = self.sandbox.state.world();
             let user = world.user_by_key(key).unwrap();
             (
@@ -349,6 +370,7 @@ impl TeamsApp {
                 world.tenant_id.clone(),
                 user.id.clone(),
                 user.display_name.clone(),
+                world.user_by_key(chat_of).unwrap().id.clone(),
             )
         };
         let service_url = format!("{}/teams/", self.sandbox.base_url);
@@ -357,7 +379,7 @@ impl TeamsApp {
             "id": id, "serviceUrl": service_url, "channelId": "msteams",
             "from": { "id": teams_user_id(&app_id, &aad), "name": name, "aadObjectId": aad },
             "conversation": { "conversationType": "personal", "tenantId": tenant,
-                              "id": personal_conversation_id(&app_id, &aad) },
+                              "id": personal_conversation_id(&app_id, &chat_aad) },
             "recipient": { "id": bot_id(&app_id) },
             "channelData": { "tenant": { "id": tenant } },
             "replyToId": reply_to,

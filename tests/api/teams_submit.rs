@@ -107,3 +107,66 @@ async fn a_whitespace_justification_is_refused_by_the_bot() {
     );
     app.live_card("miriam", &["approve", "deny"]).await;
 }
+
+/// The requester submits Approve on his own request (Miriam's card data,
+/// in his own chat): the refusal is a message to him alone, and Miriam's
+/// card keeps its buttons.
+#[tokio::test]
+async fn a_refused_submit_is_told_to_the_clicker_alone() {
+    use stagegate_sandbox::teams::{bot_id, personal_conversation_id, teams_user_id};
+    let app = spawn_teams_app().await;
+    let request = requested(&app).await;
+    let (card_id, card) = app.live_card("miriam", &["approve", "deny"]).await;
+    let mut value = card["actions"][0]["data"].as_object().unwrap().clone();
+    value.insert("verb".into(), json!("approve"));
+    value.insert("justification".into(), json!("mine, trust me"));
+    let (app_id, tenant, alex) = {
+        let world = app.sandbox.state.world();
+        (
+            world.app.client_id.clone(),
+            world.tenant_id.clone(),
+            world.user_by_key("alex").unwrap().id.clone(),
+        )
+    };
+    let service_url = format!("{}/teams/", app.sandbox.base_url);
+    let activity = json!({
+        "type": "message", "id": "f:own-submit", "serviceUrl": service_url,
+        "channelId": "msteams", "value": value,
+        "from": { "id": teams_user_id(&app_id, &alex), "name": "Alex", "aadObjectId": alex },
+        "conversation": { "conversationType": "personal", "tenantId": tenant,
+                          "id": personal_conversation_id(&app_id, &alex) },
+        "recipient": { "id": bot_id(&app_id) },
+        "channelData": { "tenant": { "id": tenant } },
+        "replyToId": card_id,
+    });
+    let token = app.sandbox.state.teams.channel_token(&app_id, &service_url);
+    let status = app
+        .sandbox
+        .http
+        .post(format!("{}/api/teams/messages", app.address))
+        .bearer_auth(token)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    app.settle().await;
+    let told: Vec<String> = app
+        .cards("alex")
+        .await
+        .iter()
+        .map(|(_, c)| card_text(c))
+        .collect();
+    assert!(
+        told.iter().any(|t| t.contains("your own request")),
+        "{told:?}"
+    );
+    let (_, still) = app.live_card("miriam", &["approve", "deny"]).await;
+    assert!(!card_text(&still).contains("own request"), "{still}");
+    let world = app.sandbox.state.world();
+    assert_eq!(
+        world.requests[&request].stages[0].review_result,
+        "NotReviewed"
+    );
+}

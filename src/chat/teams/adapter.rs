@@ -24,6 +24,7 @@ use stagegate_domain::chat_ids::Platform;
 
 mod conversations;
 mod install;
+mod probe;
 
 pub(crate) use install::AppInstaller;
 
@@ -343,6 +344,10 @@ impl ChatPort for TeamsPort {
 
     /// Not recorded as sent: the next outcome replaces this notice rather
     /// than stacking on it.
+    async fn check_channel(&self, channel: &str) -> Option<Result<(), ChatError>> {
+        Some(self.channel_reachable(channel).await.map_err(chat_error))
+    }
+
     async fn update_with_notice(&self, at: &MessageRef, notice: &str) -> Result<bool, ChatError> {
         let lock = self.card_writes.of(&at.0);
         let _one_writer = lock.lock().await;

@@ -70,7 +70,9 @@ impl Engine {
             }
             (_, Some(who)) => {
                 tracing::info!(%request, "making an activation a restart interrupted");
-                self.activate(&who, &request, &activation.duration).await?
+                self.activate(&who, &request, &activation.duration)
+                    .await?
+                    .into_message()
             }
             _ => {
                 self.activation_not_done(activation, &request, &requester, snapshot.as_ref())

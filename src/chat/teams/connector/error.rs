@@ -78,6 +78,17 @@ impl TeamsError {
         let retry_after = crate::retry::retry_after(response.headers());
         let body = response.text().await.unwrap_or_default();
         let (code, message) = describe(&body, status);
+        // The code decides before the status: the Agents Playground answers
+        // an unknown conversation with a 500 `ConversationNotFound`, and a
+        // retry never finds it.
+        match code.as_str() {
+            "ConversationNotFound" => return Self::NotFound { code, message },
+            "BotNotInConversationRoster"
+            | "MessageWritesBlocked"
+            | "ConversationBlockedByUser"
+            | "BotDisabledByAdmin" => return Self::Blocked { code },
+            _ => {}
+        }
         match status {
             StatusCode::TOO_MANY_REQUESTS => Self::RateLimited { retry_after },
             StatusCode::PRECONDITION_FAILED => Self::PreconditionFailed,
@@ -143,6 +154,37 @@ fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16, body: &str) -> reqwest::Response {
+        let response = axum::http::Response::builder()
+            .status(status)
+            .body(body.to_owned())
+            .unwrap_or_default();
+        reqwest::Response::from(response)
+    }
+
+    #[tokio::test]
+    async fn a_permanent_code_is_permanent_whatever_the_status() {
+        let not_found = r#"{"error":{"code":"ConversationNotFound","message":"x"}}"#;
+        let e = TeamsError::from_response(answer(500, not_found)).await;
+        assert!(matches!(e, TeamsError::NotFound { .. }), "{e:?}");
+        assert!(!e.is_transient());
+        for code in [
+            "BotNotInConversationRoster",
+            "MessageWritesBlocked",
+            "ConversationBlockedByUser",
+        ] {
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"x"}}}}"#);
+            for status in [403, 404, 500, 502] {
+                let e = TeamsError::from_response(answer(status, &body)).await;
+                assert!(matches!(e, TeamsError::Blocked { .. }), "{status} {e:?}");
+            }
+        }
+        let e = TeamsError::from_response(answer(404, "")).await;
+        assert!(matches!(e, TeamsError::NotFound { .. }), "{e:?}");
+        let e = TeamsError::from_response(answer(503, "")).await;
+        assert!(e.is_transient());
+    }
 
     #[test]
     fn reads_all_three_error_shapes() {

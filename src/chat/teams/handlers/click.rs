@@ -9,12 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
-use super::{ERROR_TYPE, TeamsBot, person};
+use super::in_flight::ChangedClick;
+use super::{ERROR_TYPE, TeamsBot, stranger};
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{CardAction, ChatPort, Message, Recipient};
 use crate::chat::teams::activity::{ADAPTIVE_CARD, Activity};
 use crate::chat::teams::adapter::{ConversationRef, PostedRef};
 use crate::chat::teams::cards;
+use crate::engine::Acted;
 use stagegate_domain::ids::{RequestId, StageId};
 
 pub(super) fn invoke_reply(status: StatusCode, kind: &str, value: Value) -> Response {
@@ -86,16 +88,25 @@ pub(super) async fn on_invoke(
         );
     }
     let verb = value.action.verb.as_deref().unwrap_or_default();
+    let clicked = activity.reply_to_id.as_deref();
     let (action, justification) = match parse_click(verb, &value.action.data) {
         Ok(click) => click,
-        Err(why) => return invoke_error(StatusCode::BAD_REQUEST, "BadRequest", why),
+        Err(ClickError::Malformed(why)) => {
+            tracing::warn!(verb, reason = why, "malformed Teams card click refused");
+            return invoke_error(StatusCode::BAD_REQUEST, "BadRequest", why);
+        }
+        Err(ClickError::Refused(why)) => {
+            return answer_card(clicked_with_notice(bot, here.as_ref(), clicked, why));
+        }
     };
-    let Some(who) = person(bot, &activity).await else {
-        return invoke_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "the click names no Entra user",
-        );
+    let who = match stranger::identify(bot, &activity).await {
+        Ok(who) => who,
+        Err(stranger) => {
+            stranger.log();
+            return answer_card(cards::render(&Message::Text {
+                text: stranger.to_string(),
+            }));
+        }
     };
     let here_too = here.clone();
     let mut done = dispatch(bot, who, action, justification, here, &activity);
@@ -111,10 +122,40 @@ pub(super) async fn on_invoke(
         }
     };
     let card = match note {
-        Some(note) => cards::render(&Message::Text { text: note }),
-        None => still_recording(bot, here_too.as_ref(), activity.reply_to_id.as_deref()),
+        // The request changed: the outcome, no buttons (the cards
+        // everyone sees follow through the outbox).
+        Some((note, true)) => cards::render(&Message::Text { text: note }),
+        // A refusal for the clicker alone: the card as it was, buttons
+        // and inputs kept, so they can correct it.
+        Some((note, false)) => clicked_with_notice(bot, here_too.as_ref(), clicked, &note),
+        None => still_recording(bot, here_too.as_ref(), clicked),
     };
+    answer_card(card)
+}
+
+/// A well-formed click's answer: HTTP 200 and a card (refusals included:
+/// a client shows a 4xx as "Request failed", not the reason).
+fn answer_card(card: Value) -> Response {
     invoke_reply(StatusCode::OK, ADAPTIVE_CARD, card)
+}
+
+/// The clicked card as last sent, with `notice` on top; just the notice
+/// when the bot does not have the card (any more).
+fn clicked_with_notice(
+    bot: &TeamsBot,
+    here: Option<&ConversationRef>,
+    card: Option<&str>,
+    notice: &str,
+) -> Value {
+    let sent = here
+        .zip(card)
+        .and_then(|(c, id)| bot.port.sent_message(&c.conversation_id, id));
+    match sent {
+        Some(message) => cards::with_notice(cards::render(&message), notice),
+        None => cards::render(&Message::Text {
+            text: notice.to_owned(),
+        }),
+    }
 }
 
 /// How long a click's answer waits for the decision to be recorded (Teams
@@ -135,11 +176,22 @@ fn still_recording(bot: &TeamsBot, here: Option<&ConversationRef>, card: Option<
     }
 }
 
+/// Why a click's data cannot be acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickError {
+    /// Not data one of our cards sends (unknown verb, missing ids):
+    /// answered with a 400.
+    Malformed(&'static str),
+    /// Something the clicker must correct (a blank justification):
+    /// answered with the card and the reason on top.
+    Refused(&'static str),
+}
+
 /// The action and trimmed justification a click names. Clients accept
 /// whitespace for `isRequired` (docs/architecture.md, "Teams activities and
 /// cards"), so a decision's justification is checked here.
-pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), &'static str> {
-    let action = card_action(verb, data)?;
+pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<String>), ClickError> {
+    let action = card_action(verb, data).map_err(ClickError::Malformed)?;
     let justification = data
         .get("justification")
         .and_then(Value::as_str)
@@ -149,15 +201,17 @@ pub fn parse_click(verb: &str, data: &Value) -> Result<(CardAction, Option<Strin
     if matches!(action, CardAction::Approve { .. } | CardAction::Deny { .. })
         && justification.is_none()
     {
-        return Err("A justification is required: say why you approve or deny.");
+        return Err(ClickError::Refused(
+            "A justification is required: say why you approve or deny, then press the button again.",
+        ));
     }
     Ok((action, justification))
 }
 
 /// Hands a click to the engine in the background; the clicked card (the
-/// activity the click replies to) is updated through the outbox when it is
-/// done. The receiver
-/// gets the click's outcome once the engine has acted on it.
+/// activity the click replies to) is updated through the outbox when the
+/// request changed. The receiver gets the click's outcome (its note, and
+/// whether the request changed) once the engine has acted on it.
 fn dispatch(
     bot: &Arc<TeamsBot>,
     who: ChatIdentity,
@@ -165,7 +219,7 @@ fn dispatch(
     justification: Option<String>,
     here: Option<ConversationRef>,
     activity: &Activity,
-) -> tokio::sync::oneshot::Receiver<String> {
+) -> tokio::sync::oneshot::Receiver<(String, bool)> {
     let card_at = match (here, activity.reply_to_id.clone()) {
         (Some(conversation), Some(activity_id)) => Some(PostedRef {
             conversation,
@@ -180,17 +234,15 @@ fn dispatch(
         | CardAction::Extend { request } => *request,
     };
     if let Some(at) = &card_at {
-        bot.clicks_on(&card_key(at), 1);
+        bot.click_started(&card_key(at));
     }
     let me = bot.clone();
     let (acted, done) = tokio::sync::oneshot::channel();
     bot.spawn(async move {
-        let result = me
-            .engine
-            .action(&who, &action, justification.as_deref())
-            .await;
+        let result = me.engine.act(&who, &action, justification.as_deref()).await;
+        let note = click_note(result.message());
         // Refused when the click's answer went out without the note.
-        let answered = acted.send(click_note(&result)).is_ok();
+        let answered = acted.send((note, result.changed())).is_ok();
         me.finish_click(&who, card_at, request, result, answered)
             .await;
     });
@@ -217,7 +269,7 @@ pub fn submitted(activity: &Activity) -> Option<&Value> {
 
 /// An `Action.Submit` click from `who` (authenticated, personal chat).
 /// There is no invoke response to carry a refusal, so it is sent as a
-/// message.
+/// message to the clicker alone.
 pub(super) async fn on_submit(
     bot: &Arc<TeamsBot>,
     who: ChatIdentity,
@@ -233,14 +285,8 @@ pub(super) async fn on_submit(
         Ok((action, justification)) => {
             dispatch(bot, who, action, justification, here, activity);
         }
-        Err(why) => {
-            let to = Recipient::Person { identity: who };
-            let reply = Message::Text {
-                text: why.to_owned(),
-            };
-            if let Err(e) = bot.port.post(&to, &reply).await {
-                tracing::warn!(error = %e, "cannot answer a Teams card submit");
-            }
+        Err(ClickError::Malformed(why) | ClickError::Refused(why)) => {
+            bot.tell(&who, why).await;
         }
     }
 }
@@ -251,51 +297,66 @@ fn card_key(at: &PostedRef) -> String {
 }
 
 impl TeamsBot {
-    /// Counts a click on the card at `key` in or out; returns how many are
-    /// still being worked on.
-    fn clicks_on(&self, key: &str, change: isize) -> usize {
-        let mut all = self
-            .clicks_in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let n = all.entry(key.to_owned()).or_default();
-        *n = n.saturating_add_signed(change);
-        let left = *n;
-        if left == 0 {
-            all.remove(key);
+    /// A message to `who` alone, in their personal chat.
+    async fn tell(&self, who: &ChatIdentity, text: &str) {
+        let to = Recipient::Person {
+            identity: who.clone(),
+        };
+        let message = Message::Text {
+            text: text.to_owned(),
+        };
+        if let Err(e) = self.port.post(&to, &message).await {
+            tracing::warn!(error = %e, "cannot tell a Teams clicker why their click was refused");
         }
-        left
     }
 
-    /// After a click: a sign-in prompt goes to the person, and the clicked
-    /// card is handed to the engine's outbox to show the outcome on top
-    /// (the outbox is the card's only writer). The last of the clicks in
-    /// progress on a card hands it over, so the outcome shown follows
-    /// every decision they made.
+    /// After a click: a sign-in prompt goes to the person, a refusal their
+    /// click's answer did not carry (an `Action.Submit` click, or an
+    /// answer that went out first) too. Only a click that changed the
+    /// request hands the clicked card to the engine's outbox to show the
+    /// outcome on top (the outbox is the card's only writer): a refusal is
+    /// for the clicker alone, and the card stays as everyone else sees it.
+    /// The last of the clicks in progress on a card hands it over, so the
+    /// outcome shown follows every decision they made.
     async fn finish_click(
         &self,
         who: &ChatIdentity,
         at: Option<PostedRef>,
         request: RequestId,
-        result: Message,
+        result: Acted,
         answered: bool,
     ) {
-        if let Message::SignInPrompt { .. } = &result {
+        let note = click_note(result.message());
+        let changed = result.changed();
+        if let Message::SignInPrompt { .. } = result.message() {
             let to = Recipient::Person {
                 identity: who.clone(),
             };
-            if let Err(e) = self.port.post(&to, &result).await {
+            if let Err(e) = self.port.post(&to, result.message()).await {
                 tracing::warn!(error = %e, "cannot send a sign-in prompt");
             }
+        } else if !changed && !answered {
+            self.tell(who, &note).await;
         }
         let Some(at) = at else { return };
-        if self.clicks_on(&card_key(&at), -1) > 0 {
+        let mine = changed.then(|| ChangedClick {
+            who: who.clone(),
+            request,
+            note,
+            answered,
+        });
+        let Some(shown) = self.click_done(&card_key(&at), mine) else {
             return;
-        }
-        let note = click_note(&result);
+        };
         if let Err(e) = self
             .engine
-            .queue_click_outcome(who, &request, &at.encode(), note, answered)
+            .queue_click_outcome(
+                &shown.who,
+                &shown.request,
+                &at.encode(),
+                shown.note,
+                shown.answered,
+            )
             .await
         {
             tracing::warn!(error = %e, "cannot queue a click's outcome for its card");

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::click::{on_submit, submitted};
-use super::{COMMAND_BUDGET, TeamsBot, is_personal, person};
+use super::{COMMAND_BUDGET, TeamsBot, is_personal, stranger};
 use crate::chat::port::{ChatPort, Recipient};
 use crate::chat::teams::activity::Activity;
 use crate::chat::teams::adapter::ConversationRef;
@@ -23,8 +23,13 @@ pub(super) async fn on_message(
         // Commands carry identities and tickets: personal chat only.
         return StatusCode::OK.into_response();
     }
-    let Some(who) = person(bot, &activity).await else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let who = match stranger::identify(bot, &activity).await {
+        Ok(who) => who,
+        Err(why) => {
+            // Well-formed and authenticated: answered 200, told why.
+            stranger::answer(bot, &why, here.as_ref()).await;
+            return StatusCode::OK.into_response();
+        }
     };
     if let Some(here) = &here {
         bot.port.remember_person(&who.user, here.clone()).await;
@@ -69,8 +74,9 @@ pub(super) async fn on_update(
         return StatusCode::OK.into_response();
     };
     if is_personal(activity) {
-        if let Some(who) = person(bot, activity).await {
-            bot.port.remember_person(&who.user, here).await;
+        match stranger::identify(bot, activity).await {
+            Ok(who) => bot.port.remember_person(&who.user, here).await,
+            Err(why) => why.log(),
         }
     } else if let Some(data) = &activity.channel_data {
         // Added to a team: the channel picked at install, else General.

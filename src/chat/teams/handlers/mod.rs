@@ -12,8 +12,10 @@ use std::time::Duration;
 mod click;
 mod conversation;
 mod dev;
+mod in_flight;
+mod stranger;
 
-pub use click::{parse_click, submitted};
+pub use click::{ClickError, parse_click, submitted};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -28,11 +30,9 @@ use super::activity::Activity;
 use super::adapter::{ConversationRef, TeamsPort};
 use super::auth::{AuthenticatedActivity, Refused, TeamsAuthenticator};
 use super::service_url::ServiceUrlAllowlist;
-use crate::chat::identity::ChatIdentity;
 use crate::engine::Engine;
 use crate::store::StoreError;
 use crate::store::replay::{ReplayLedger, ReplayScope};
-use stagegate_domain::ids::ObjectId;
 
 /// How long a seen activity id is remembered against replays.
 const REPLAY_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -52,7 +52,7 @@ pub struct TeamsBot {
     seen: ReplayLedger,
     /// Clicks still being worked on, per card (by conversation and
     /// activity id): only the last of a burst queues the card's update.
-    clicks_in_flight: Mutex<std::collections::HashMap<String, usize>>,
+    clicks_in_flight: Mutex<std::collections::HashMap<String, in_flight::InFlight>>,
     busy: AtomicUsize,
     done: Notify,
 }
@@ -179,24 +179,6 @@ async fn messages(State(bot): State<Arc<TeamsBot>>, request: Request) -> Respons
         "conversationUpdate" => conversation::on_update(&bot, &activity, here).await,
         _ => StatusCode::OK.into_response(),
     }
-}
-
-/// The person an activity comes from, and registers them with the engine.
-async fn person(bot: &TeamsBot, activity: &Activity) -> Option<ChatIdentity> {
-    let from = activity.from.as_ref()?;
-    let aad = from.aad_object_id.as_deref()?;
-    let object_id: ObjectId = aad.parse().ok()?;
-    let tenant = activity.tenant_id()?;
-    let who = ChatIdentity {
-        platform: "teams".into(),
-        workspace: tenant.to_owned(),
-        user: aad.to_owned(),
-    };
-    let name = from.name.as_deref().unwrap_or(aad);
-    if let Err(e) = bot.engine.register_person(&who, &object_id, name).await {
-        tracing::warn!(error = %e, "cannot register a Teams person");
-    }
-    Some(who)
 }
 
 fn is_personal(activity: &Activity) -> bool {
