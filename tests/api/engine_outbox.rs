@@ -254,6 +254,13 @@ async fn an_unreachable_approver_is_reported_not_skipped() {
     let app = spawn_engine_app().await;
     app.link("alex").await;
     app.chat.set_unreachable(&app.persona("miriam"));
+    // Nor has she a Slack account the bot could find her by.
+    app.sandbox
+        .state
+        .slack
+        .lock()
+        .users
+        .retain(|_, u| u.key != "miriam");
     let id = app.request("alex", GLOBAL).await;
     assert!(app.inbox("miriam").is_empty());
     assert!(
