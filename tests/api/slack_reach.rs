@@ -126,11 +126,24 @@ async fn told_unreachable(app: &SlackApp, name: &str, why: &str) {
     .await;
 }
 
+/// A Teams app permission policy blocks the app for `key`, so Teams cannot
+/// reach them instead (the sandbox configures both platforms).
+fn not_on_teams(app: &SlackApp, key: &str) {
+    let id = app.sandbox.persona_id(key);
+    app.sandbox
+        .state
+        .teams
+        .store()
+        .app_blocked_for
+        .insert(id);
+}
+
 #[tokio::test]
 async fn an_approver_with_no_slack_account_is_reported_to_the_requester_and_security() {
     let app = spawn_slack_app().await;
     let miriam = app.user_id("miriam");
     app.sandbox.state.slack.lock().users.remove(&miriam);
+    not_on_teams(&app, "miriam");
     app.requested(&[], ASK).await;
     told_unreachable(
         &app,
@@ -148,6 +161,7 @@ async fn a_deactivated_slack_approver_is_unreachable() {
     if let Some(user) = app.sandbox.state.slack.lock().users.get_mut(&miriam) {
         user.deleted = true;
     }
+    not_on_teams(&app, "miriam");
     app.requested(&[], ASK).await;
     told_unreachable(&app, "Miriam Graham", "deactivated").await;
     let opened = calls_of(&app, "conversations.open").await;
@@ -162,6 +176,7 @@ async fn a_burst_of_cards_for_one_unfound_approver_costs_one_lookup() {
     let app = spawn_slack_app().await;
     let miriam = app.user_id("miriam");
     app.sandbox.state.slack.lock().users.remove(&miriam);
+    not_on_teams(&app, "miriam");
     app.requested(&[], ASK).await;
     // A second request of Alex's, for another package whose first stage
     // is also his manager: a second card for the same unfound Miriam.

@@ -103,6 +103,7 @@ async fn an_install_the_policy_refuses_is_reported_to_the_requester_and_security
         .store()
         .app_blocked_for
         .insert(miriam);
+    no_slack_account(&app, "miriam");
     alex_asks(&app).await;
     assert!(!installed(&app, "miriam"));
     assert!(app.cards("miriam").await.is_empty(), "no chat was opened");
@@ -116,6 +117,17 @@ async fn an_install_the_policy_refuses_is_reported_to_the_requester_and_security
         app.alerts().await.iter().all(|a| verbs(a).is_empty()),
         "alerts carry no buttons"
     );
+}
+
+/// `key` has no Slack account either, so Slack cannot reach them instead
+/// (the sandbox configures both platforms).
+fn no_slack_account(app: &TeamsApp, key: &str) {
+    app.sandbox
+        .state
+        .slack
+        .lock()
+        .users
+        .retain(|_, u| u.key != key);
 }
 
 /// The requester and the security channel were told that Miriam could
@@ -149,6 +161,7 @@ async fn without_the_install_permission_the_requester_and_security_are_told() {
         .application_permissions
         .retain(|p| p != "TeamsAppInstallation.ReadWriteSelfForUser.All");
     let app = spawn_teams_app_in(sandbox).await;
+    no_slack_account(&app, "miriam");
     alex_asks(&app).await;
     assert!(!installed(&app, "miriam"));
     let alert = told_miriam_unreachable(&app).await;

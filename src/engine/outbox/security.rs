@@ -105,11 +105,20 @@ impl Engine {
         if self.ctx.settings.all_security_channels().is_empty() || security.any_usable() {
             return Ok(());
         }
-        let stale = security
-            .checked_at
+        // A channel not answered for yet (the start-up check still under
+        // way) is checked now rather than counted as unreachable.
+        let unanswered = security
+            .known
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_none_or(|at| at.elapsed() >= RECHECK_AFTER);
+            .len()
+            < self.ctx.settings.all_security_channels().len();
+        let stale = unanswered
+            || security
+                .checked_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|at| at.elapsed() >= RECHECK_AFTER);
         if stale {
             self.check_security_channels().await;
             if security.any_usable() {
