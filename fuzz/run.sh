@@ -4,7 +4,8 @@
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). The stable
 # toolchain is enough: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
 #   fuzz/run.sh [SECONDS] [TARGET…]
-# FUZZ_JOBS=N runs N targets at once (default: one per core).
+# FUZZ_JOBS=N runs N targets at once (default: one per core);
+# FUZZ_ONLY_BUILD=1 builds the targets and stops.
 # FUZZ_BUILD=--dev builds unoptimised (CI: minutes faster to build, fewer
 # executions per second; debug assertions and overflow checks on).
 set -euo pipefail
@@ -20,6 +21,7 @@ python3 seed.py "${SHARED_DIR:-../../shared}"
 # No sanitizer and -O: a fast build, and panics (our bugs) still abort.
 build="${FUZZ_BUILD:--O}"
 cargo fuzz build --sanitizer none "$build"
+[ -z "${FUZZ_ONLY_BUILD:-}" ] || exit 0
 printf '%-20s %12s %10s %s\n' target executions seconds result
 # FUZZ_JOBS targets at once (default: one per core); each is single-threaded.
 jobs="${FUZZ_JOBS:-$(nproc)}"

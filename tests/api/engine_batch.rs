@@ -104,11 +104,19 @@ async fn resolving_several_approvers_batches_directory_reads() {
     // Warm the app token so the count is Graph round trips only, and let
     // the outbox finish delivering the stage's cards (reaching approvers
     // calls Graph too: the directory is read, the Teams app installed).
+    // The outbox may still wake meanwhile (a retry, a person found in
+    // chat), and its calls only add to a count: the fewest of three
+    // counts is the snapshot's own (at most).
     app.engine.snapshot(&id).await.unwrap();
-    app.settle().await;
-    let before = app.sandbox.state.graph_round_trips();
-    let snapshot = app.engine.snapshot(&id).await.unwrap().expect("snapshot");
-    let trips = app.sandbox.state.graph_round_trips() - before;
+    let mut trips = u64::MAX;
+    let mut snapshot = None;
+    for _ in 0..3 {
+        app.settle().await;
+        let before = app.sandbox.state.graph_round_trips();
+        snapshot = app.engine.snapshot(&id).await.unwrap();
+        trips = trips.min(app.sandbox.state.graph_round_trips() - before);
+    }
+    let snapshot = snapshot.expect("snapshot");
     // One call per lookup would be: the request, the policy, the group's
     // members, two manager hops, and one per person named in the policy.
     let people = snapshot.names.len() as u64;

@@ -130,12 +130,7 @@ async fn told_unreachable(app: &SlackApp, name: &str, why: &str) {
 /// reach them instead (the sandbox configures both platforms).
 fn not_on_teams(app: &SlackApp, key: &str) {
     let id = app.sandbox.persona_id(key);
-    app.sandbox
-        .state
-        .teams
-        .store()
-        .app_blocked_for
-        .insert(id);
+    app.sandbox.state.teams.store().app_blocked_for.insert(id);
 }
 
 #[tokio::test]
