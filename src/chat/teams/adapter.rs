@@ -245,21 +245,7 @@ impl TeamsPort {
         requested: &str,
         activity: &OutgoingActivity,
     ) -> Result<PostedRef, TeamsError> {
-        let captured = if self.security_channel.is_some() {
-            None
-        } else {
-            self.recall(ConversationKind::Channel, CAPTURED_CHANNEL)
-                .await
-        };
-        let (channel, service_url) = match (&self.security_channel, captured) {
-            (Some(configured), _) => (configured.clone(), self.default_service_url.clone()),
-            (None, Some(c)) => (c.conversation_id, c.service_url),
-            (None, None) => (requested.to_owned(), self.default_service_url.clone()),
-        };
-        let service_url = self
-            .allowlist
-            .admit(&service_url)
-            .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
+        let (channel, service_url) = self.alerts_channel(requested).await?;
         let created = self
             .connector
             .create_channel_thread(&service_url, &channel, &self.tenant_id, activity)

@@ -10,6 +10,17 @@ impl TeamsPort {
     /// The channel alerts go to (as `to_channel` picks it: the configured
     /// one, else the one the bot was added to, else `requested`), checked.
     pub(super) async fn channel_reachable(&self, requested: &str) -> Result<(), TeamsError> {
+        let (channel, service_url) = self.alerts_channel(requested).await?;
+        self.connector.get_members(&service_url, &channel).await?;
+        Ok(())
+    }
+
+    /// Where alerts go: the configured channel, else the one the bot was
+    /// added to, else `requested`; with its admitted serviceUrl.
+    pub(super) async fn alerts_channel(
+        &self,
+        requested: &str,
+    ) -> Result<(String, crate::chat::teams::service_url::ServiceUrl), TeamsError> {
         let captured = if self.security_channel.is_some() {
             None
         } else {
@@ -25,7 +36,6 @@ impl TeamsPort {
             .allowlist
             .admit(&service_url)
             .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
-        self.connector.get_members(&service_url, &channel).await?;
-        Ok(())
+        Ok((channel, service_url))
     }
 }
