@@ -72,11 +72,7 @@ async fn a_non_approver_cannot_decide_even_with_the_cards_metadata() {
             "global-admin TICKET-123 rotate the certificate",
         )
         .await;
-    let card = app.live_card("miriam").await;
-    let (_, metadata) = buttons(&card)
-        .into_iter()
-        .find(|(a, _)| a == "approve")
-        .unwrap();
+    let metadata = app.approve_metadata("miriam").await;
     // Megan's own signed submission carrying Miriam's request and stage.
     let body = app.submission_body("megan", &metadata, "let me in");
     let answer = app.signed_post("/api/slack/interactions", &body).await;
@@ -103,11 +99,7 @@ async fn a_replayed_submission_acts_once() {
             "global-admin TICKET-123 rotate the certificate",
         )
         .await;
-    let card = app.live_card("miriam").await;
-    let (_, metadata) = buttons(&card)
-        .into_iter()
-        .find(|(a, _)| a == "approve")
-        .unwrap();
+    let metadata = app.approve_metadata("miriam").await;
     let body = app.submission_body("miriam", &metadata, "Known incident");
     let first = app.signed_post("/api/slack/interactions", &body).await;
     assert_eq!(first.status(), 200);

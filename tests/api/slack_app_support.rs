@@ -259,6 +259,16 @@ impl SlackApp {
         self.wait_dm(key, |m| buttons(m).iter().any(|(a, _)| a == "approve"))
             .await
     }
+
+    /// The metadata of the Approve button on `key`'s live approval card.
+    pub async fn approve_metadata(&self, key: &str) -> String {
+        let card = self.live_card(key).await;
+        buttons(&card)
+            .into_iter()
+            .find(|(a, _)| a == "approve")
+            .map(|(_, metadata)| metadata)
+            .expect("an Approve button")
+    }
 }
 
 impl SlackApp {

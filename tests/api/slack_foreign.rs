@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::slack_app_support::{SlackApp, buttons, spawn_slack_app};
+use crate::slack_app_support::{SlackApp, spawn_slack_app};
 
 fn decided(app: &SlackApp, request: &str) -> bool {
     let world = app.sandbox.state.world();
@@ -30,10 +30,7 @@ async fn a_signed_decision_from_another_app_or_workspace_is_refused_and_never_de
         )
         .await;
     let card = app.live_card("miriam").await;
-    let (_, metadata) = buttons(&card)
-        .into_iter()
-        .find(|(a, _)| a == "approve")
-        .unwrap();
+    let metadata = app.approve_metadata("miriam").await;
     let own: Value = serde_json::from_str(
         &url::form_urlencoded::parse(
             app.submission_body("miriam", &metadata, "Known incident")

@@ -385,23 +385,28 @@ impl TeamsApp {
             "replyToId": reply_to,
             "value": value["value"],
         });
-        let token = self
-            .sandbox
-            .state
-            .teams
-            .channel_token(&app_id, &service_url);
-        let response = self
-            .sandbox
-            .http
-            .post(format!("{}/api/teams/messages", self.address))
-            .bearer_auth(token)
-            .json(&activity)
-            .send()
-            .await
-            .unwrap();
+        let response = self.post_signed(&activity).await;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+}
+
+impl TeamsApp {
+    /// Posts `activity` to the bot as the Bot Connector does, signed for
+    /// the activity's own `serviceUrl`.
+    pub async fn post_signed(&self, activity: &Value) -> reqwest::Response {
+        let app_id = self.sandbox.state.world().app.client_id.clone();
+        let service_url = activity["serviceUrl"].as_str().unwrap_or_default();
+        let token = self.sandbox.state.teams.channel_token(&app_id, service_url);
+        self.sandbox
+            .http
+            .post(format!("{}/api/teams/messages", self.address))
+            .bearer_auth(token)
+            .json(activity)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

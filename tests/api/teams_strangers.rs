@@ -120,16 +120,7 @@ async fn a_click_from_a_sender_whose_id_is_not_a_guid_is_answered_with_a_card() 
         "channelData": { "tenant": { "id": tenant } },
         "value": value["value"],
     });
-    let token = app.sandbox.state.teams.channel_token(&app_id, &service_url);
-    let response = app
-        .sandbox
-        .http
-        .post(format!("{}/api/teams/messages", app.address))
-        .bearer_auth(token)
-        .json(&activity)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_signed(&activity).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");

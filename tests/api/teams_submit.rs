@@ -139,17 +139,7 @@ async fn a_refused_submit_is_told_to_the_clicker_alone() {
         "channelData": { "tenant": { "id": tenant } },
         "replyToId": card_id,
     });
-    let token = app.sandbox.state.teams.channel_token(&app_id, &service_url);
-    let status = app
-        .sandbox
-        .http
-        .post(format!("{}/api/teams/messages", app.address))
-        .bearer_auth(token)
-        .json(&activity)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = app.post_signed(&activity).await.status();
     assert_eq!(status, 200);
     app.settle().await;
     let told: Vec<String> = app
