@@ -86,9 +86,9 @@ impl Engine {
         {
             return Ok(Outcome::Done(None));
         }
-        // The card still asks for a decision. A click that decided has its
-        // stage's retirement on the way (the bot may not have heard from
-        // Graph yet); one that was refused changes nothing on it.
+        // The card still asks for a decision. Only clicks that changed the
+        // request queue an outcome, so its stage's retirement is on the way
+        // (the bot may not have heard from Graph yet).
         if click.answered {
             return Ok(Outcome::Done(Some(
                 "card left as it is: the click's answer showed the outcome".into(),
