@@ -1,4 +1,5 @@
-//! The production command line: `stagegate serve` and `stagegate manifest`.
+//! The production command line: `stagegate serve`, `stagegate manifest` and
+//! `stagegate healthcheck`.
 //! The sandbox, scenarios, benchmarks and chaos runs are the lab's
 //! (`crates/lab`), which adds them to these two commands.
 
@@ -38,6 +39,14 @@ pub enum Command {
         #[command(subcommand)]
         target: crate::manifests::ManifestTarget,
     },
+    /// Ask a running bot whether it is ready (`GET /readyz`); exit 0 when it
+    /// is, 1 when not. For a container's health check, where there is no shell
+    /// or curl.
+    Healthcheck {
+        /// The readiness URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:3978/readyz")]
+        url: reqwest::Url,
+    },
 }
 
 /// Runs a production command.
@@ -58,5 +67,41 @@ pub async fn run(command: Command, log_format: Option<LogFormat>) -> anyhow::Res
             Ok(())
         }
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Healthcheck { url } => healthcheck(url).await,
     }
+}
+
+async fn healthcheck(url: reqwest::Url) -> anyhow::Result<()> {
+    match readiness(&url).await {
+        Ok(status) => {
+            println!("ready ({status}) at {url}");
+            Ok(())
+        }
+        Err(why) => {
+            // 1, not main's 2: container runtimes read 1 as "unhealthy" and
+            // reserve 2.
+            eprintln!("stagegate: {why}");
+            std::process::exit(1)
+        }
+    }
+}
+
+async fn readiness(url: &reqwest::Url) -> Result<reqwest::StatusCode, String> {
+    // Short: a runtime kills a health check that hangs anyway, and a bot that
+    // takes seconds to say it is ready is not.
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| format!("no answer from {url}: {e}"))?;
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(status);
+    }
+    let body = answer.text().await.unwrap_or_default();
+    Err(format!("not ready ({status}) at {url}: {}", body.trim()))
 }

@@ -176,3 +176,39 @@ async fn run_scenario_cli(scenario: String, db: String) -> std::process::Output 
     .await
     .unwrap()
 }
+
+/// `healthcheck` (the container image's health check, where there is no
+/// shell or curl): 0 when `/readyz` says ready, 1 — what runtimes read as
+/// "unhealthy" — when the bot answers anything else or does not answer.
+#[tokio::test]
+async fn healthcheck_exits_0_when_ready_and_1_when_not() {
+    let (mut child, _dir) = sandbox_process(&[]);
+    let address = bot_address(&mut child);
+    let healthcheck = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_stagegate-lab"))
+                .args(["healthcheck", "--url", &url])
+                .output()
+                .unwrap()
+        })
+    };
+
+    let ready = healthcheck(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(ready.status.code(), Some(0), "{ready:?}");
+    assert!(String::from_utf8_lossy(&ready.stdout).contains("ready (200 OK)"));
+
+    let wrong = healthcheck(format!("{address}/no-such-route"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not ready (404 Not Found)"));
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = healthcheck(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(gone.status.code(), Some(1), "{gone:?}");
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("no answer from"),
+        "{gone:?}"
+    );
+}
