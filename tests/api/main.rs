@@ -6,6 +6,7 @@ mod bench;
 mod bot_process;
 mod config;
 mod console;
+mod deploy_files;
 mod engine_activation;
 mod engine_batch;
 mod engine_commands;
