@@ -39,6 +39,18 @@ pub enum Command {
         #[command(subcommand)]
         target: crate::manifests::ManifestTarget,
     },
+    /// Copy the SQLite database to a new file while the bot runs (a
+    /// consistent snapshot; restore by stopping the bot and putting the copy
+    /// at `database.path`).
+    Backup {
+        /// TOML config file (for `database.path`); defaults to ./stagegate.toml
+        /// when it exists.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The new file to write; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Ask a running bot whether it is ready (`GET /readyz`); exit 0 when it
     /// is, 1 when not. For a container's health check, where there is no shell
     /// or curl.
@@ -53,11 +65,7 @@ pub enum Command {
 pub async fn run(command: Command, log_format: Option<LogFormat>) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => {
-            let file = config.or_else(|| {
-                let default = PathBuf::from("stagegate.toml");
-                default.exists().then_some(default)
-            });
-            let settings = Settings::load(file.as_deref())?;
+            let settings = Settings::load(config_file(config).as_deref())?;
             crate::telemetry::init(
                 log_format.unwrap_or(settings.log.format),
                 &settings.log.filter,
@@ -67,8 +75,31 @@ pub async fn run(command: Command, log_format: Option<LogFormat>) -> anyhow::Res
             Ok(())
         }
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Backup { config, to } => {
+            let settings = Settings::load(config_file(config).as_deref())?;
+            let from = &settings.database.path;
+            let done = crate::store::sqlite::backup(from, &to)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "backed up {} to {} ({} bytes, migration {})",
+                from.display(),
+                to.display(),
+                done.bytes,
+                done.migration
+            );
+            Ok(())
+        }
         Command::Healthcheck { url } => healthcheck(url).await,
     }
+}
+
+/// `--config`, or ./stagegate.toml when it exists.
+fn config_file(config: Option<PathBuf>) -> Option<PathBuf> {
+    config.or_else(|| {
+        let default = PathBuf::from("stagegate.toml");
+        default.exists().then_some(default)
+    })
 }
 
 async fn healthcheck(url: reqwest::Url) -> anyhow::Result<()> {

@@ -212,3 +212,55 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
         "{gone:?}"
     );
 }
+
+/// `backup` copies the database of a running bot into a new file that is a
+/// whole stagegate database (it backs up again, carrying the same
+/// migration), and never overwrites a file.
+#[tokio::test]
+async fn backup_copies_a_running_bots_database_and_never_overwrites() {
+    let (mut child, dir) = sandbox_process(&[]);
+    let _address = bot_address(&mut child);
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sandbox/stagegate.sandbox.toml");
+    let backup = |database: std::path::PathBuf, to: std::path::PathBuf| {
+        let config = config.to_owned();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_stagegate-lab"))
+                .args(["backup", "--config", &config, "--to"])
+                .arg(&to)
+                .env("STAGEGATE_DATABASE__PATH", &database)
+                .output()
+                .unwrap()
+        })
+    };
+    let live = dir.path().join("bot.db");
+    let copy = dir.path().join("copy.db");
+
+    let first = backup(live.clone(), copy.clone()).await.unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let said = String::from_utf8_lossy(&first.stdout).into_owned();
+    let migration = said
+        .split("migration ")
+        .nth(1)
+        .and_then(|m| m.trim().strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no migration in {said}"))
+        .to_owned();
+    assert!(migration.parse::<i64>().unwrap() > 0, "{said}");
+
+    let again = backup(copy.clone(), dir.path().join("copy-of-copy.db"))
+        .await
+        .unwrap();
+    assert!(again.status.success(), "the copy is a database: {again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(&format!("migration {migration})")),
+        "{again:?}"
+    );
+
+    let over = backup(live, copy).await.unwrap();
+    assert!(!over.status.success());
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("already exists"),
+        "{over:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,6 +1,7 @@
 //! The SQLite backend: one pool, the embedded migrations, and the SQL of
 //! every store trait, one file per area.
 
+mod backup;
 mod cards;
 mod decisions;
 mod engine;
@@ -22,6 +23,8 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{OpsStore, StoreError};
+
+pub(crate) use backup::backup;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
