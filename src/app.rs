@@ -18,7 +18,7 @@ use crate::engine::time::{Clock, SystemClock};
 use crate::identity::link::LinkService;
 use crate::store::Store;
 
-mod build;
+pub(crate) mod build;
 
 /// Everything a handler may reach. Ports to the outside world are added here
 /// as trait objects by the engine and chat issues.

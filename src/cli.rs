@@ -1,5 +1,5 @@
-//! The production command line: `stagegate serve`, `stagegate manifest` and
-//! `stagegate healthcheck`.
+//! The production command line: `stagegate serve`, `manifest`, `discover`,
+//! `backup` and `healthcheck`.
 //! The sandbox, scenarios, benchmarks and chaos runs are the lab's
 //! (`crates/lab`), which adds them to these two commands.
 
@@ -39,6 +39,18 @@ pub enum Command {
         #[command(subcommand)]
         target: crate::manifests::ManifestTarget,
     },
+    /// Read the tenant's access packages and print a ready-to-paste
+    /// `[[engine.packages]]` block for each (every id filled in).
+    Discover {
+        /// TOML config file (for the tenant and the app's credentials);
+        /// defaults to ./stagegate.toml when it exists.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only the package whose display name contains this (any case), or
+        /// whose id is this.
+        #[arg(long)]
+        package: Option<String>,
+    },
     /// Copy the SQLite database to a new file while the bot runs (a
     /// consistent snapshot; restore by stopping the bot and putting the copy
     /// at `database.path`).
@@ -75,6 +87,14 @@ pub async fn run(command: Command, log_format: Option<LogFormat>) -> anyhow::Res
             Ok(())
         }
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Discover { config, package } => {
+            let settings = Settings::load(config_file(config).as_deref())?;
+            print!(
+                "{}",
+                crate::discover::discover(&settings, package.as_deref()).await?
+            );
+            Ok(())
+        }
         Command::Backup { config, to } => {
             let settings = Settings::load(config_file(config).as_deref())?;
             let from = &settings.database.path;

@@ -8,6 +8,7 @@ pub mod app;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod engine;
 pub mod graph;
 pub mod http;

@@ -70,7 +70,7 @@ pub(super) async fn open_store(
 }
 
 /// The shared HTTP client and the Graph client on top of it.
-pub(super) fn clients(settings: &Settings) -> anyhow::Result<(reqwest::Client, GraphClient)> {
+pub(crate) fn clients(settings: &Settings) -> anyhow::Result<(reqwest::Client, GraphClient)> {
     let http = reqwest::Client::builder()
         // Graph never redirects API calls; following one could leak a token.
         .redirect(reqwest::redirect::Policy::none())

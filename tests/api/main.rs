@@ -7,6 +7,7 @@ mod bot_process;
 mod config;
 mod console;
 mod deploy_files;
+mod discover;
 mod engine_activation;
 mod engine_batch;
 mod engine_commands;
