@@ -1,5 +1,5 @@
-//! The production command line: `stagegate serve`, `manifest`, `discover`,
-//! `backup` and `healthcheck`.
+//! The production command line: `stagegate serve`, `manifest`, `doctor`,
+//! `discover`, `backup` and `healthcheck`.
 //! The sandbox, scenarios, benchmarks and chaos runs are the lab's
 //! (`crates/lab`), which adds them to these two commands.
 
@@ -38,6 +38,17 @@ pub enum Command {
     Manifest {
         #[command(subcommand)]
         target: crate::manifests::ManifestTarget,
+    },
+    /// Check the configured tenant before anyone requests access: each
+    /// package's policy, approvers, expiry, group and PIM settings. Reads
+    /// only. Exit status 0 clean, 1 warnings, 2 errors.
+    Doctor {
+        /// TOML config file; defaults to ./stagegate.toml when it exists.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON document instead of text (docs/deploy.md#doctor).
+        #[arg(long)]
+        json: bool,
     },
     /// Read the tenant's access packages and print a ready-to-paste
     /// `[[engine.packages]]` block for each (every id filled in).
@@ -87,6 +98,17 @@ pub async fn run(command: Command, log_format: Option<LogFormat>) -> anyhow::Res
             Ok(())
         }
         Command::Manifest { target } => crate::manifests::run(target),
+        Command::Doctor { config, json } => {
+            let settings = Settings::load(config_file(config).as_deref())?;
+            let report = crate::doctor::doctor(&settings).await?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            // 0 / 1 / 2 is the command's answer, not a failure to run it.
+            std::process::exit(i32::from(report.exit_code()))
+        }
         Command::Discover { config, package } => {
             let settings = Settings::load(config_file(config).as_deref())?;
             print!(

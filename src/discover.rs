@@ -2,7 +2,7 @@
 //! own Graph permissions and writes a ready-to-paste `[[engine.packages]]`
 //! block for each, every id filled in, so nobody copies ids from the portal.
 
-mod read;
+pub(crate) mod read;
 mod render;
 
 use crate::config::Settings;

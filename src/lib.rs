@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod doctor;
 pub mod engine;
 pub mod graph;
 pub mod http;

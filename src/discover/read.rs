@@ -32,8 +32,11 @@ pub(super) struct Package {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Named {
-    pub(super) display_name: String,
+pub(crate) struct Named {
+    #[serde(default)]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) display_name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,38 +56,67 @@ struct Origin {
     origin_id: Option<String>,
 }
 
+/// An `accessPackageAssignmentPolicy`, as `discover` and `doctor` read it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Policy {
-    pub(super) id: String,
-    pub(super) display_name: String,
+pub(crate) struct Policy {
+    pub(crate) id: String,
+    pub(crate) display_name: String,
     #[serde(default)]
-    pub(super) request_approval_settings: Option<ApprovalSettings>,
+    pub(crate) request_approval_settings: Option<ApprovalSettings>,
     #[serde(default)]
-    pub(super) questions: Vec<Question>,
+    pub(crate) questions: Vec<Question>,
+    #[serde(default)]
+    pub(crate) expiration: Option<Expiration>,
+    /// Present when expanded.
+    #[serde(default)]
+    pub(crate) access_package: Option<Named>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ApprovalSettings {
+pub(crate) struct Expiration {
+    /// `expirationPatternType`: `notSpecified`, `noExpiration`,
+    /// `afterDateTime`, `afterDuration`.
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
     #[serde(default)]
-    pub(super) is_requestor_justification_required: bool,
-    #[serde(default)]
-    pub(super) stages: Vec<serde_json::Value>,
+    pub(crate) duration: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Question {
+pub(crate) struct ApprovalSettings {
+    #[serde(default)]
+    pub(crate) is_requestor_justification_required: bool,
+    #[serde(default)]
+    pub(crate) stages: Vec<Stage>,
+}
+
+/// An `accessPackageApprovalStage`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Stage {
+    #[serde(default)]
+    pub(crate) is_approver_justification_required: bool,
+    #[serde(default)]
+    pub(crate) primary_approvers: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) fallback_primary_approvers: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Question {
     #[serde(rename = "@odata.type", default)]
-    pub(super) kind: String,
-    pub(super) id: String,
+    pub(crate) kind: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub(super) text: String,
+    pub(crate) text: String,
     #[serde(default)]
-    pub(super) is_required: bool,
+    pub(crate) is_required: bool,
     #[serde(default)]
-    pub(super) regex_pattern: Option<String>,
+    pub(crate) regex_pattern: Option<String>,
 }
 
 #[derive(Debug)]
@@ -98,6 +130,27 @@ pub(super) struct Group {
 struct Eligibility {
     #[serde(default)]
     role_definition: Option<Named>,
+}
+
+/// The directory roles `group` is eligible for (PIM for Groups: the group is
+/// the principal of a role eligibility schedule).
+pub(crate) async fn roles_of_group(
+    graph: &GraphClient,
+    group_id: &str,
+) -> Result<Vec<String>, GraphError> {
+    let held: Vec<Eligibility> = graph
+        .get_all(
+            Auth::App,
+            &format!(
+                "/roleManagement/directory/roleEligibilitySchedules?$filter=principalId eq '{group_id}'&$expand=roleDefinition"
+            ),
+            MAX_PAGES,
+        )
+        .await?;
+    Ok(held
+        .into_iter()
+        .filter_map(|e| e.role_definition.map(|r| r.display_name))
+        .collect())
 }
 
 /// Every access package, with what its block needs.
@@ -123,18 +176,7 @@ pub(super) async fn packages(graph: &GraphClient) -> Result<Vec<Package>, GraphE
             )
             .await?;
         if let Some(group_id) = group_of(package) {
-            let held: Vec<Eligibility> = graph
-                .get_all(
-                    Auth::App,
-                    &format!(
-                        "/roleManagement/directory/roleEligibilitySchedules?$filter=principalId eq '{group_id}'&$expand=roleDefinition"
-                    ),
-                    MAX_PAGES,
-                )
-                .await?;
-            let role = held
-                .into_iter()
-                .find_map(|e| e.role_definition.map(|r| r.display_name));
+            let role = roles_of_group(graph, &group_id).await?.into_iter().next();
             package.group = Some(Group { id: group_id, role });
         }
     }

@@ -197,6 +197,7 @@ mod tests {
             display_name: "Line\nbreak".into(),
             is_hidden: false,
             catalog: Some(Named {
+                id: "c1".into(),
                 display_name: "Cat\n[x]".into(),
             }),
             resource_role_scopes: Vec::new(),
@@ -205,9 +206,11 @@ mod tests {
                 display_name: "Two\nlines".into(),
                 request_approval_settings: Some(ApprovalSettings {
                     is_requestor_justification_required: true,
-                    stages: vec![serde_json::json!({})],
+                    stages: vec![Default::default()],
                 }),
                 questions: vec![question],
+                expiration: None,
+                access_package: None,
             }],
             group: Some(Group {
                 id: "g1".into(),

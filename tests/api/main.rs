@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod deploy_files;
 mod discover;
+mod doctor;
 mod engine_activation;
 mod engine_batch;
 mod engine_commands;
