@@ -35,7 +35,15 @@ pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<(TcpListen
     settings.server.check_limits().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(settings.server.bind)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        .map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                ": another program already listens there. Stop it, or choose another port \
+                 (server.bind, STAGEGATE_SERVER__BIND, or `sandbox --port`); port 0 picks a free one"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen on {}: {e}{hint}", settings.server.bind)
+        })?;
     let port = listener.local_addr()?.port();
     // A public URL on port 0 (tests, the sandbox) means "the port we got":
     // sign-in links and the redirect URI must carry the real one.

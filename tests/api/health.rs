@@ -46,3 +46,45 @@ async fn database_file_is_created_with_migrations() {
         .await;
     assert!(err.is_err());
 }
+
+/// A port another program holds: the bot says so and what to do, and so
+/// does the sandbox.
+#[tokio::test]
+async fn a_busy_port_is_explained_with_what_to_do() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+
+    let sandbox = crate::helpers::spawn_sandbox().await;
+    let db = tempfile::tempdir().unwrap();
+    let settings = stagegate_lab::wiring::BotWiring::bot_settings(
+        &sandbox.state,
+        address,
+        db.path().join("stagegate.db"),
+    );
+    let error = stagegate::app::Application::build(settings)
+        .await
+        .err()
+        .expect("the port is taken")
+        .to_string();
+    assert!(
+        error.contains(&format!("cannot listen on {address}")),
+        "{error}"
+    );
+    assert!(error.contains("port 0 picks a free one"), "{error}");
+
+    let error = stagegate_sandbox::Sandbox::build(stagegate_sandbox::SandboxOptions {
+        bind: address,
+        tenant: None,
+        callout_url: None,
+        callout_secret: None,
+        secrets: None,
+    })
+    .await
+    .err()
+    .expect("the port is taken")
+    .to_string();
+    assert!(
+        error.contains("--sim-port 0 --port 0 pick free ones"),
+        "{error}"
+    );
+}

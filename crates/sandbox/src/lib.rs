@@ -304,9 +304,15 @@ impl Sandbox {
         let world = tenant
             .into_world(chrono::Utc::now())
             .map_err(anyhow::Error::msg)?;
-        let listener = TcpListener::bind(options.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.bind))?;
+        let listener = TcpListener::bind(options.bind).await.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                ": another program already listens there (another sandbox?). Stop it, \
+                     or start this one on other ports: --sim-port 0 --port 0 pick free ones"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen on {}: {e}{hint}", options.bind)
+        })?;
         let addr = listener.local_addr()?;
         let state = SimState::with_secrets(format!("http://{addr}"), world, options.secrets);
         state
