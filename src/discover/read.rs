@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::graph::{Auth, GraphClient, GraphError};
+use crate::graph::{Auth, GraphClient, GraphError, encode};
 
 const EM: &str = "/identityGovernance/entitlementManagement";
 /// A tenant with more packages than this many pages is not one to paste.
@@ -142,7 +142,8 @@ pub(crate) async fn roles_of_group(
         .get_all(
             Auth::App,
             &format!(
-                "/roleManagement/directory/roleEligibilitySchedules?$filter=principalId eq '{group_id}'&$expand=roleDefinition"
+                "/roleManagement/directory/roleEligibilitySchedules?$filter={}&$expand=roleDefinition",
+                encode(&format!("principalId eq '{group_id}'"))
             ),
             MAX_PAGES,
         )
@@ -169,8 +170,8 @@ pub(super) async fn packages(graph: &GraphClient) -> Result<Vec<Package>, GraphE
                 // Graph has no `accessPackages/{id}/assignmentPolicies`
                 // route: the policies are filtered by their package.
                 &format!(
-                    "{EM}/assignmentPolicies?$filter=accessPackage/id eq '{}'&$expand=questions",
-                    package.id
+                    "{EM}/assignmentPolicies?$filter={}&$expand=questions",
+                    encode(&format!("accessPackage/id eq '{}'", package.id))
                 ),
                 MAX_PAGES,
             )
