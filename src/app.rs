@@ -70,6 +70,7 @@ impl Application {
 
     /// [`Application::build`] with explicit chat adapters and clock.
     pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+        build::refuse_unusable(&settings, options.ports.len())?;
         let (listener, port) = build::listen(&mut settings).await?;
         let (store, links) = build::open_store(&settings).await?;
         let (http, graph) = build::clients(&settings)?;

@@ -19,6 +19,7 @@ mod loopback;
 mod serde_fns;
 mod server;
 pub mod shipped_secrets;
+mod usable;
 
 pub use chat::{SlackSettings, TeamsSettings};
 pub use engine::{EngineSettings, PackageSettings, SecurityChannelSettings};

@@ -27,6 +27,31 @@ use stagegate_domain::chat_ids::Platform;
 /// requests are checked with.
 pub(super) type SlackParts = (Arc<SlackPort>, SlackVerifier, SlackOrigin);
 
+/// Refuses a config that cannot work, naming every problem at once: the
+/// example's placeholders, no chat platform, no package, shipped secrets.
+/// `brought` counts the chat adapters the caller supplies (tests).
+pub(super) fn refuse_unusable(settings: &Settings, brought: usize) -> anyhow::Result<()> {
+    let platforms =
+        brought + usize::from(settings.teams.is_some()) + usize::from(settings.slack.is_some());
+    let mut problems = settings.unusable(platforms);
+    if let Err(secrets) = settings.refuse_sandbox_secrets_off_loopback() {
+        let secrets = secrets.to_string();
+        problems.push(
+            secrets
+                .strip_prefix("refusing to start: ")
+                .unwrap_or(&secrets)
+                .to_owned(),
+        );
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to start: this config cannot work yet:\n  - {}",
+        problems.join("\n  - ")
+    )
+}
+
 /// Refuses unsafe settings, then binds the listener.
 pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<(TcpListener, u16)> {
     settings

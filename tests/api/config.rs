@@ -154,3 +154,30 @@ security_channels = [{ platform = "slack", chanel = "C1" }]"#,
     .unwrap_err();
     assert!(err.contains("chanel"), "{err}");
 }
+
+/// The untouched example config is refused, with every problem named at
+/// once: the all-zero ids, no chat platform, no package, the placeholders.
+#[tokio::test]
+async fn serving_the_untouched_example_config_is_refused_with_every_problem() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stagegate.example.toml");
+    let mut settings = Settings::load_from(Some(&path), Vec::new()).unwrap();
+    let db = tempfile::tempdir().unwrap();
+    settings.database.path = db.path().join("stagegate.db");
+    settings.server.bind = "127.0.0.1:0".parse().unwrap();
+    let error = stagegate::app::Application::build(settings)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    for expected in [
+        "refusing to start: this config cannot work yet",
+        "entra.tenant_id is the example's all-zero id",
+        "entra.client_id is the example's all-zero id",
+        "no chat platform: add a [teams] or a [slack] section",
+        "no access package in [[engine.packages]]",
+        "entra.client_secret (a placeholder of stagegate.example.toml)",
+    ] {
+        assert!(error.contains(expected), "missing `{expected}` in: {error}");
+    }
+    assert_eq!(error.matches("refusing to start").count(), 1, "{error}");
+}
