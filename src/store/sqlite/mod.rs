@@ -4,6 +4,7 @@
 mod cards;
 mod decisions;
 mod engine;
+mod figures;
 mod intake;
 mod link_upkeep;
 mod links;
