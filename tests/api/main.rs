@@ -55,6 +55,7 @@ mod intake_relay;
 mod intake_subscriptions;
 mod intake_support;
 mod manifests;
+mod metrics;
 mod process;
 mod sandbox_story;
 mod scenarios;
