@@ -72,7 +72,8 @@ fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
 }
 
-/// Seconds, from 100 ms to about 3.6 hours (approvals wait on people).
+/// Seconds, from 100 ms to about 3.6 hours (a card may wait out a
+/// throttled platform or retried deliveries).
 fn slow_latency() -> Histogram {
     Histogram::new(exponential_buckets(0.1, 2.0, 18))
 }
