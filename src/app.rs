@@ -59,6 +59,8 @@ pub struct Application {
     connection_limits: crate::http::ConnectionLimits,
     state: AppState,
     intake: crate::intake::Intake,
+    /// `/metrics` on its own listener, when `server.metrics_bind` is set.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 impl Application {
@@ -71,9 +73,11 @@ impl Application {
     /// [`Application::build`] with explicit chat adapters and clock.
     pub async fn build_with(mut settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
         build::refuse_unusable(&settings, options.ports.len())?;
-        let (listener, port) = build::listen(&mut settings).await?;
+        let (listener, port, metrics_listener) = build::listen(&mut settings).await?;
         let (store, links) = build::open_store(&settings).await?;
-        let (http, graph) = build::clients(&settings)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let recorder = crate::metrics::Recorder::new(metrics.clone());
+        let (http, graph) = build::clients(&settings, recorder)?;
         let mut ports = options.ports;
         let (slack, teams) = build::adapters(&settings, &mut ports, &http, &graph, &store)?;
         let (engine, teams_bot) = build::engine(
@@ -92,9 +96,19 @@ impl Application {
             engine,
             teams: teams_bot,
         };
+        let metrics_server = metrics_listener.map(|listener| {
+            let routes = build::metrics_routes(
+                &state.settings,
+                metrics.clone(),
+                state.store.clone(),
+                options.clock.clone(),
+                &limits,
+            );
+            (listener, routes)
+        });
         let intake = crate::intake::Intake::for_app(&state, graph, options.clock)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let router = build::routes(&state, &intake, slack, &limits);
+        let router = build::routes(&state, &intake, slack, &limits, &metrics);
         Ok(Self {
             listener,
             router,
@@ -103,11 +117,20 @@ impl Application {
             connection_limits: limits.connections,
             state,
             intake,
+            metrics: metrics_server,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` is served (the port bound when configured with
+    /// port 0), or `None` when `server.metrics_bind` is off.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -122,6 +145,27 @@ impl Application {
         tracing::info!(port = self.port, "stagegate listening");
         let engine = self.state.engine.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics.map(|(listener, routes)| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "metrics on http://{addr}/metrics");
+            }
+            let mut stop = stop_rx.clone();
+            // Scrapers are few and known: a small cap of their own, apart
+            // from the public listener's.
+            let limits = crate::http::ConnectionLimits {
+                max_connections: 16,
+                header_read_timeout: self.connection_limits.header_read_timeout,
+            };
+            tokio::spawn(crate::http::serve_with_limits(
+                listener,
+                routes,
+                async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                },
+                self.grace,
+                limits,
+            ))
+        });
         let worker = tokio::spawn(engine.clone().run_outbox(async move {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|stop| *stop).await;
@@ -170,6 +214,9 @@ impl Application {
         channels.abort();
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         served
     }
 }

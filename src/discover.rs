@@ -13,7 +13,7 @@ pub use render::suggest_alias;
 /// `only` keeps packages whose display name contains it (any case) or whose
 /// id is it.
 pub async fn discover(settings: &Settings, only: Option<&str>) -> anyhow::Result<String> {
-    let (_, graph) = crate::app::build::clients(settings)?;
+    let (_, graph) = crate::app::build::clients(settings, crate::metrics::Recorder::default())?;
     let mut packages = read::packages(&graph).await?;
     if let Some(only) = only {
         let needle = only.to_lowercase();

@@ -12,7 +12,7 @@ use crate::graph::GraphError;
 
 /// Runs every check against the tenant `settings` name.
 pub async fn doctor(settings: &Settings) -> anyhow::Result<Report> {
-    let (_, graph) = crate::app::build::clients(settings)?;
+    let (_, graph) = crate::app::build::clients(settings, crate::metrics::Recorder::default())?;
     let mut report = Report::default();
     if settings.engine.packages.is_empty() {
         report.push(Finding::new(

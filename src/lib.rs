@@ -17,6 +17,7 @@ pub mod identity;
 pub mod intake;
 mod locks;
 pub mod manifests;
+pub mod metrics;
 pub mod retry;
 pub mod store;
 pub mod telemetry;

@@ -254,6 +254,27 @@ async fn the_seeded_story_on_teams_leaks_no_secret() {
     teams_story::story(&app).await;
     app.settle().await;
     check_no_leak(&app.sandbox.state, &app.sandbox.base_url, &app.db_path()).await;
+    // Nor in the figures: the metrics listener's whole answer.
+    let metrics = app.metrics.expect("metrics are on");
+    let figures = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        figures.contains("stagegate_decisions_relayed_total"),
+        "{figures}"
+    );
+    let secrets = secrets_of(
+        &app.sandbox.state,
+        &app.db_path(),
+        &app.sandbox.base_url,
+        true,
+    )
+    .await;
+    let found = leaks(&secrets, &[("/metrics".to_owned(), figures)], &[]);
+    assert!(found.is_empty(), "secrets in /metrics: {found:?}");
 }
 
 #[tokio::test]

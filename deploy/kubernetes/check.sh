@@ -20,11 +20,12 @@ if [ -z "$validator" ]; then
   fi
   validator="$venv/bin/kubernetes-validate"
 fi
+cd "$here"
 rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
 for dir in base overlays/*; do
   out="$rendered/$(echo "$dir" | tr / -).yaml"
-  kubectl kustomize "$here/$dir" >"$out"
+  kubectl kustomize "$dir" >"$out"
   "$validator" --strict --quiet "$out"
   kinds="$(grep '^kind:' "$out" | awk '{print $2}' | sort | tr '\n' ' ')"
   echo "$dir: valid ($kinds)"

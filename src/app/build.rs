@@ -18,6 +18,7 @@ use crate::engine::{Engine, EngineDeps};
 use crate::graph::GraphClient;
 use crate::identity::link::LinkService;
 use crate::identity::vault::KeyRing;
+use crate::metrics::{Metrics, Recorder};
 use crate::retry::RetryPolicy;
 use crate::store::{SqliteStore, Store};
 use crate::token::AppTokenSource;
@@ -52,8 +53,11 @@ pub(super) fn refuse_unusable(settings: &Settings, brought: usize) -> anyhow::Re
     )
 }
 
-/// Refuses unsafe settings, then binds the listener.
-pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<(TcpListener, u16)> {
+/// The public listener, its port, and the metrics listener when on.
+pub(super) type Listeners = (TcpListener, u16, Option<TcpListener>);
+
+/// Refuses unsafe settings, then binds the listeners.
+pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<Listeners> {
     settings
         .refuse_sandbox_secrets_off_loopback()
         .map_err(anyhow::Error::msg)?;
@@ -75,7 +79,16 @@ pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<(TcpListen
     if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
         settings.server.public_base_url = format!("{base}:{port}");
     }
-    Ok((listener, port))
+    let metrics = match settings.server.metrics_bind {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {addr} for /metrics (server.metrics_bind): {e}; \
+                 pick a free port, or \"\" to serve no metrics"
+            )
+        })?),
+        None => None,
+    };
+    Ok((listener, port, metrics))
 }
 
 /// Opens the database and the identity links over it.
@@ -102,8 +115,12 @@ pub(super) async fn open_store(
     Ok((store, links))
 }
 
-/// The shared HTTP client and the Graph client on top of it.
-pub(crate) fn clients(settings: &Settings) -> anyhow::Result<(reqwest::Client, GraphClient)> {
+/// The shared HTTP client and the Graph client on top of it, counting in
+/// `metrics` (the Teams and Slack clients take their recorder from it).
+pub(crate) fn clients(
+    settings: &Settings,
+    metrics: Recorder,
+) -> anyhow::Result<(reqwest::Client, GraphClient)> {
     let http = reqwest::Client::builder()
         // Graph never redirects API calls; following one could leak a token.
         .redirect(reqwest::redirect::Policy::none())
@@ -122,7 +139,8 @@ pub(crate) fn clients(settings: &Settings) -> anyhow::Result<(reqwest::Client, G
         app_token,
         Duration::from_secs(settings.graph.timeout_seconds),
         RetryPolicy::default(),
-    );
+    )
+    .with_metrics(metrics);
     Ok((http, graph))
 }
 
@@ -144,7 +162,8 @@ pub(super) fn adapters(
         .as_ref()
         .filter(|_| !ports.iter().any(|p| p.platform() == Platform::Slack))
         .map(|s| {
-            let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s);
+            let client = crate::chat::slack::SlackClient::from_settings(http.clone(), s)
+                .with_metrics(graph.recorder().clone());
             let verifier = SlackVerifier::new(s.signing_secret.clone());
             let origin = SlackOrigin::from_settings(s, client.clone())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -228,6 +247,7 @@ pub(super) fn routes(
     intake: &crate::intake::Intake,
     slack: Option<SlackParts>,
     limits: &ServerLimits,
+    metrics: &Arc<Metrics>,
 ) -> Router {
     let mut routes = super::router(state.clone()).merge(intake.router());
     if let Some((port, verifier, origin)) = slack {
@@ -244,5 +264,31 @@ pub(super) fn routes(
         routes = routes.merge(crate::chat::teams::handlers::router(bot));
     }
     let router = crate::http::with_common_layers(routes, limits.timeout);
-    crate::http::with_request_limits(router, limits.requests)
+    let router = crate::http::with_request_limits(router, limits.requests);
+    crate::metrics::track_inbound(router, metrics.clone())
+}
+
+/// The metrics listener's router: `/metrics` alone, under the common
+/// layers (request ids, timeouts), with the figures read from `store`.
+pub(super) fn metrics_routes(
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    limits: &ServerLimits,
+) -> Router {
+    let aliases = settings
+        .engine
+        .packages
+        .iter()
+        .map(|p| (p.group_id.to_ascii_lowercase(), p.alias.clone()))
+        .collect();
+    let scrape = crate::metrics::Scrape {
+        metrics,
+        store,
+        clock,
+        aliases,
+        busy: Arc::default(),
+    };
+    crate::http::with_common_layers(crate::metrics::router(scrape), limits.timeout)
 }

@@ -55,3 +55,34 @@ pub(super) fn expose_secret_map<S: serde::Serializer>(
     }
     out.end()
 }
+
+/// An address, or `""` / `"off"` for none (a listener turned off).
+pub(super) mod addr_or_off {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        addr: &Option<SocketAddr>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim() {
+            "" | "off" => Ok(None),
+            addr => addr.parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{addr}` is not an address with a port, like 127.0.0.1:9464; \"\" turns it off"
+                ))
+            }),
+        }
+    }
+}

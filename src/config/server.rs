@@ -28,6 +28,10 @@ pub struct ServerSettings {
     /// Seconds a request's body may take to arrive after its headers; then
     /// it is answered 408.
     pub body_read_timeout_seconds: u64,
+    /// Where `GET /metrics` is served, apart from the public endpoints;
+    /// `None` (`""` in the file) serves no metrics.
+    #[serde(with = "super::serde_fns::addr_or_off")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl ServerSettings {
@@ -76,6 +80,9 @@ impl Default for ServerSettings {
             max_in_flight_requests: 128,
             header_read_timeout_seconds: 10,
             body_read_timeout_seconds: 10,
+            // Prometheus's customary exporter range; loopback, so nothing
+            // outside the host sees the figures until the operator says so.
+            metrics_bind: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
         }
     }
 }

@@ -24,6 +24,8 @@ pub(super) struct Context {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) catalog: PackageCatalog,
     pub(super) packages: Vec<PackageInfo>,
+    /// The bot's metrics: where its Graph client counts.
+    pub(super) metrics: crate::metrics::Recorder,
 }
 
 impl Context {
@@ -43,6 +45,7 @@ impl Context {
             .map(|p| (p.platform().as_str().to_owned(), p))
             .collect();
         Ok(Self {
+            metrics: deps.graph.recorder().clone(),
             settings: deps.settings,
             store: deps.store,
             graph: deps.graph,

@@ -26,7 +26,7 @@ use stagegate_domain::ids::{ObjectId, RequestId, StageId};
 mod recovery;
 mod relay;
 
-use relay::Relay;
+use relay::{Relay, refusal_reason};
 
 fn text(text: impl Into<String>) -> Message {
     Message::Text { text: text.into() }
@@ -77,7 +77,11 @@ impl Engine {
     ) -> Acted {
         // Each person has their own budget: a flood from one never slows
         // anyone else's clicks.
+        let deciding = matches!(action, CardAction::Approve { .. } | CardAction::Deny { .. });
         if self.decisions.throttle.check_key(&who.to_string()).is_err() {
+            if deciding {
+                self.ctx.metrics.refused("throttled");
+            }
             return refused(text(
                 "Slow down: you've pressed a lot of buttons in the last minute. Try again shortly.",
             ));
@@ -98,6 +102,9 @@ impl Engine {
         };
         let reply = result.unwrap_or_else(|e| {
             tracing::error!(error = %e, "action failed");
+            if deciding {
+                self.ctx.metrics.refused("error");
+            }
             refused(text(
                 "Something went wrong on our side; nothing was changed. Try again in a minute.",
             ))
@@ -136,6 +143,7 @@ impl Engine {
         review: Review,
         justification: Option<&str>,
     ) -> Result<Acted, EngineError> {
+        let clicked = std::time::Instant::now();
         let resume = Resume::Action {
             action: action.clone(),
             justification: justification.map(str::to_owned),
@@ -151,13 +159,20 @@ impl Engine {
             snapshot,
         } = match self.guard(who, request, &guard).await? {
             Ok(guarded) => guarded,
-            Err(refusal) => return Ok(refused(refusal)),
+            Err(refusal) => {
+                self.ctx.metrics.refused(match refusal {
+                    Message::SignInPrompt { .. } => "not_signed_in",
+                    _ => "unknown_request",
+                });
+                return Ok(refused(refusal));
+            }
         };
         let k = match self.authorize(&snapshot, &clicker, stage_id).await {
             Ok(k) => k,
             Err(refusal) => return Ok(refused(refusal)),
         };
         if let Err(refusal) = self.assigned_by_graph(&token, request, stage_id).await? {
+            self.ctx.metrics.refused("not_assigned_by_graph");
             return Ok(refused(refusal));
         }
         let justification = justification.map(str::trim).unwrap_or_default();
@@ -183,6 +198,9 @@ impl Engine {
         let outcome = self
             .relay(id, &token, request, k, stage_id, review, justification)
             .await?;
+        if matches!(outcome, Relay::Relayed) {
+            self.ctx.metrics.click_to_graph(clicked.elapsed());
+        }
         let changed = matches!(outcome, Relay::Relayed | Relay::Uncertain);
         let reply = self
             .relay_reply(who, request, k, review, outcome, &resume)
@@ -206,7 +224,11 @@ impl Engine {
         clicker: &ObjectId,
         stage_id: &StageId,
     ) -> Checked<u8> {
-        match authorize_decision(&snapshot.view, clicker, stage_id) {
+        let checked = authorize_decision(&snapshot.view, clicker, stage_id);
+        if let Err(refusal) = &checked {
+            self.ctx.metrics.refused(refusal_reason(refusal));
+        }
+        match checked {
             Ok(k) => Ok(k),
             Err(DecisionRefusal::AlreadyDecided { result, by }) => {
                 self.catch_up_after_stale_click(&snapshot.view.id).await;
@@ -257,6 +279,7 @@ impl Engine {
         resume: &Resume,
     ) -> Result<Checked<()>, EngineError> {
         if justification.is_empty() && snapshot.justification_required(k) {
+            self.ctx.metrics.refused("justification_missing");
             return Ok(Err(text(
                 "This stage needs a justification: say why you approve or deny, then press the button again.",
             )));
@@ -264,6 +287,7 @@ impl Engine {
         if let Some(max_age) = snapshot.package.approval_mfa_max_age
             && !self.recent_mfa(who, max_age).await?
         {
+            self.ctx.metrics.refused("mfa_too_old");
             return Ok(Err(self
                 .sign_in_prompt(
                     who,
@@ -290,6 +314,7 @@ impl Engine {
         let id = match self.ctx.store.record_decision(decision, Utc::now()).await {
             Ok(id) => id,
             Err(StoreError::Conflict(_)) => {
+                self.ctx.metrics.refused("already_recorded");
                 let existing = self
                     .ctx
                     .store

@@ -307,10 +307,12 @@ impl Engine {
                 reach.unreachable.join("; ")
             };
             tracing::warn!(%person, key = %row.key, reason = %why, "person not reachable in chat; message not delivered");
+            self.ctx.metrics.unreachable("person");
             return Ok(Outcome::Done(Some(format!("unreachable: {why}"))));
         }
         let posted = match self.post_to(row, &identities, message).await {
             Err(Failure::Chat(ChatError::Unreachable { reason, .. })) => {
+                self.ctx.metrics.unreachable("person");
                 Ok(Outcome::Done(Some(format!("unreachable: {reason}"))))
             }
             other => other,

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::GraphError;
+use crate::metrics::{Answer, Recorder, Service, graph_operation};
 use crate::retry::RetryPolicy;
 use crate::token::AppTokenSource;
 
@@ -32,6 +33,7 @@ pub struct GraphClient {
     app_token: Arc<AppTokenSource>,
     timeout: Duration,
     retry: RetryPolicy,
+    metrics: Recorder,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -56,7 +58,21 @@ impl GraphClient {
             app_token,
             timeout,
             retry,
+            metrics: Recorder::default(),
         }
+    }
+
+    /// Counts every attempt in `metrics` (the bot's; tests' clients count
+    /// nowhere).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Recorder) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where this client counts, for the clients built beside it.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.metrics
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -139,6 +155,7 @@ impl GraphClient {
     ) -> Result<reqwest::Response, GraphError> {
         let mut backoff = self.retry.backoff().build();
         let mut refreshed_app_token = false;
+        let operation = graph_operation(method.as_str(), path);
         loop {
             let token = match auth {
                 Auth::App => self.app_token.token().await?,
@@ -152,7 +169,15 @@ impl GraphClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let error = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            let answer = match &sent {
+                Ok(response) => Answer::Status(response.status().as_u16()),
+                Err(_) => Answer::Transport,
+            };
+            self.metrics
+                .outbound(Service::Graph, &operation, answer, started.elapsed());
+            let error = match sent {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => GraphError::from_response(response).await,
                 Err(e) => GraphError::Transport(e.without_url().to_string()),
@@ -165,6 +190,7 @@ impl GraphClient {
             {
                 refreshed_app_token = true;
                 self.app_token.invalidate().await;
+                self.metrics.retry(Service::Graph, &operation);
                 continue;
             }
             if !error.is_transient() {
@@ -174,6 +200,7 @@ impl GraphClient {
                 return Err(error);
             };
             tracing::debug!(%method, path, wait_ms = wait.as_millis() as u64, "retrying Graph call");
+            self.metrics.retry(Service::Graph, &operation);
             tokio::time::sleep(wait).await;
         }
     }

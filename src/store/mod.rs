@@ -6,6 +6,7 @@ pub(crate) mod activations;
 pub(crate) mod cards;
 pub mod decisions;
 pub(crate) mod engine;
+pub(crate) mod figures;
 pub(crate) mod intake;
 pub(crate) mod link_upkeep;
 pub mod links;
@@ -22,6 +23,7 @@ pub use activations::ActivationStore;
 pub use cards::CardStore;
 pub use decisions::DecisionStore;
 pub use engine::RequestStore;
+pub use figures::{Figures, FiguresStore};
 pub use intake::IntakeStore;
 pub use link_upkeep::LinkUpkeepStore;
 pub use links::LinkStore;
@@ -92,6 +94,7 @@ pub trait Store:
     + TeamsConversationStore
     + SlackDmStore
     + ReplayStore
+    + FiguresStore
     + OpsStore
     + std::fmt::Debug
     + Send
@@ -111,6 +114,7 @@ impl<T> Store for T where
         + TeamsConversationStore
         + SlackDmStore
         + ReplayStore
+        + FiguresStore
         + OpsStore
         + std::fmt::Debug
         + Send

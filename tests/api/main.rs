@@ -58,6 +58,7 @@ mod intake_relay;
 mod intake_subscriptions;
 mod intake_support;
 mod manifests;
+mod metrics;
 mod permissions;
 mod process;
 mod sandbox_story;

@@ -23,6 +23,8 @@ pub struct TeamsApp {
     pub sandbox: Arc<TestSandbox>,
     pub engine: Arc<Engine>,
     pub bot: Arc<TeamsBot>,
+    /// Where the bot serves `/metrics` (its own listener).
+    pub metrics: Option<std::net::SocketAddr>,
     _db: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -96,6 +98,7 @@ async fn start(
     let engine = app.state().engine.clone();
     let bot = app.state().teams.clone().expect("the Teams adapter is on");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics = app.metrics_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -105,6 +108,7 @@ async fn start(
         sandbox,
         engine,
         bot,
+        metrics,
         _db: db,
         shutdown: Some(tx),
     };

@@ -128,7 +128,11 @@ async fn run_sandbox(
     stagegate_sandbox::console::install_chat_apps(&launched.state).await?;
     // Listen for Ctrl-C / SIGTERM before announcing the addresses.
     let stop = stagegate::http::shutdown_signal();
-    print_banner(&launched.state, &launched.bot_url);
+    print_banner(
+        &launched.state,
+        &launched.bot_url,
+        launched.metrics_url.as_deref(),
+    );
     stop.await;
     launched.stop().await
 }
@@ -150,6 +154,7 @@ async fn run_emulators(
             settings.server.public_base_url,
             config.display()
         ),
+        None,
     );
     Ok(sandbox.run_until(stop).await?)
 }
@@ -184,13 +189,16 @@ macro_rules! out {
     }};
 }
 
-fn print_banner(state: &SimState, bot_url: &str) {
+fn print_banner(state: &SimState, bot_url: &str, metrics_url: Option<&str>) {
     let base = state.base_url.clone();
     let world = state.world();
     out!("stagegate sandbox is running (Ctrl-C to stop)");
     out!();
     out!("  console              {base}/   <- open this in a browser");
     out!("  bot                  {bot_url}  (/healthz, /readyz)");
+    if let Some(metrics) = metrics_url {
+        out!("  bot metrics          {metrics}");
+    }
     out!(
         "  Entra sign-in        {base}/login/{}/v2.0/.well-known/openid-configuration",
         world.tenant_id

@@ -56,6 +56,8 @@ pub struct Launched {
     pub sim_url: String,
     /// `http://127.0.0.1:<bot port>`.
     pub bot_url: String,
+    /// The bot's `/metrics` (its own listener, on a free port).
+    pub metrics_url: Option<String>,
     stop_bot: watch::Sender<bool>,
     stop_sim: watch::Sender<bool>,
     bot: JoinHandle<std::io::Result<()>>,
@@ -98,6 +100,7 @@ impl Launched {
         )
         .await?;
         let bot_url = format!("http://127.0.0.1:{}", app.port());
+        let metrics_url = app.metrics_addr().map(|a| format!("http://{a}/metrics"));
         let sim_url = sandbox.base_url().to_string();
         let state = sandbox.state.clone();
         state.connect_bot(&bot_url);
@@ -110,6 +113,7 @@ impl Launched {
             state,
             sim_url,
             bot_url,
+            metrics_url,
             stop_bot,
             stop_sim,
             bot,

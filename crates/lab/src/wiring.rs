@@ -49,6 +49,8 @@ impl BotWiring for SimState {
             server: ServerSettings {
                 bind,
                 public_base_url: format!("http://{bind}"),
+                // Any free port: several bots (tests, chaos) share a host.
+                metrics_bind: Some(SocketAddr::new(bind.ip(), 0)),
                 ..ServerSettings::default()
             },
             database: DatabaseSettings {

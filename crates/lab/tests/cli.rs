@@ -220,7 +220,10 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
 async fn backup_copies_a_running_bots_database_and_never_overwrites() {
     let (mut child, dir) = sandbox_process(&[]);
     let _address = bot_address(&mut child);
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sandbox/stagegate.sandbox.toml");
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sandbox/stagegate.sandbox.toml"
+    );
     let backup = |database: std::path::PathBuf, to: std::path::PathBuf| {
         let config = config.to_owned();
         tokio::task::spawn_blocking(move || {

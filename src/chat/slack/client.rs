@@ -18,6 +18,7 @@ use super::error::SlackError;
 use super::limits::{ClientLimits, RateLimits};
 pub use super::types::*;
 use crate::config::SlackSettings;
+use crate::metrics::{Answer, Recorder, Service};
 use crate::retry::RetryPolicy;
 
 /// The longest `views.open` waits for its rate-limit slot: well inside the
@@ -48,6 +49,7 @@ pub struct SlackClient {
     token: SecretString,
     limits: Arc<RateLimits>,
     options: Arc<ClientOptions>,
+    metrics: Recorder,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -78,7 +80,15 @@ impl SlackClient {
             token,
             limits: Arc::new(RateLimits::new(&options.limits)),
             options: Arc::new(options),
+            metrics: Recorder::default(),
         }
+    }
+
+    /// Counts every attempt in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Recorder) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[must_use]
@@ -308,6 +318,7 @@ impl SlackClient {
             .adjust(|e, backoff| e.retry_after().or(backoff))
             .notify(|e, wait| {
                 tracing::debug!(method, wait_ms = wait.as_millis() as u64, error = %e, "retrying Slack call");
+                self.metrics.retry(Service::Slack, method);
             })
             .await?;
         serde_json::from_value(value).map_err(|e| SlackError::Decode {
@@ -334,10 +345,15 @@ impl SlackClient {
             Encoding::Json => request.json(body),
             Encoding::Form => request.form(body),
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| SlackError::Transport(e.without_url().to_string()))?;
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        let answer = match &sent {
+            Ok(response) => Answer::Status(response.status().as_u16()),
+            Err(_) => Answer::Transport,
+        };
+        self.metrics
+            .outbound(Service::Slack, method, answer, started.elapsed());
+        let response = sent.map_err(|e| SlackError::Transport(e.without_url().to_string()))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             // Slack always sends Retry-After with a 429; a second is the

@@ -53,7 +53,8 @@ pub(crate) fn build(
         &teams.app_id,
         teams.app_password.clone(),
     ));
-    let connector = ConnectorClient::new(http.clone(), tokens, RetryPolicy::bot_connector());
+    let connector = ConnectorClient::new(http.clone(), tokens, RetryPolicy::bot_connector())
+        .with_metrics(graph.recorder().clone());
     let port = Arc::new(
         TeamsPort::new(
             connector,

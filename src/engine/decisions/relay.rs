@@ -8,6 +8,7 @@ use crate::engine::{Engine, EngineError};
 use crate::graph::GraphError;
 use crate::graph::em::{self, Review};
 use crate::store::DecisionState;
+use stagegate_domain::approval::DecisionRefusal;
 use stagegate_domain::ids::{RequestId, StageId};
 
 impl Engine {
@@ -37,6 +38,10 @@ impl Engine {
             justification,
         )
         .await;
+        let review_label = match review {
+            Review::Approve => "approve",
+            Review::Deny => "deny",
+        };
         let (state, outcome) = match result {
             Ok(()) => (DecisionState::Relayed, Relay::Relayed),
             Err(GraphError::Conflict { .. }) => (DecisionState::Conflict, Relay::Conflict),
@@ -53,9 +58,18 @@ impl Engine {
             // stay `relaying`, so recovery checks `reviewedBy` first.
             Err(e) => {
                 tracing::warn!(request = %request, stage = k, error = %e, "decision relay uncertain");
+                self.ctx.metrics.unconfirmed();
                 return Ok(Relay::Uncertain);
             }
         };
+        let metrics = &self.ctx.metrics;
+        match &outcome {
+            Relay::Relayed => metrics.relayed(review_label),
+            Relay::Conflict => metrics.refused("decided_elsewhere"),
+            Relay::StepUp(_) => metrics.refused("step_up"),
+            Relay::Refused(_) => metrics.refused("entra_refused"),
+            Relay::Uncertain => {}
+        }
         self.ctx
             .store
             .set_decision_state(id, state, None, now())
@@ -78,4 +92,18 @@ pub(super) enum Relay {
     StepUp(String),
     Refused(String),
     Uncertain,
+}
+
+/// The `reason` label of a refusal by our own approver resolution.
+pub(super) fn refusal_reason(refusal: &DecisionRefusal) -> &'static str {
+    match refusal {
+        DecisionRefusal::ApprovalUnreadable => "approval_unreadable",
+        DecisionRefusal::UnknownStage => "unknown_stage",
+        DecisionRefusal::Requester => "own_request",
+        DecisionRefusal::AlreadyDecided { .. } => "already_decided",
+        DecisionRefusal::TimedOut => "timed_out",
+        DecisionRefusal::RequestNotPending { .. } => "not_pending",
+        DecisionRefusal::StaleCard { .. } => "stale_card",
+        DecisionRefusal::NotAnApprover => "not_an_approver",
+    }
 }

@@ -69,7 +69,8 @@ impl Engine {
                 .insert_card(request, stage, approver, who, &at.0, &json, Utc::now())
                 .await
             {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Ok(()) => self.count_first_card(request).await,
+                Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -95,6 +96,7 @@ impl Engine {
         approver: &ObjectId,
         reason: &str,
     ) -> Result<(), Failure> {
+        self.ctx.metrics.unreachable("approver");
         let name = self.display_name(approver).await;
         let r = card.request;
         let k = card.stage;
@@ -135,6 +137,19 @@ impl Engine {
         let rows = self.rows(&jobs);
         self.ctx.store.enqueue(Some(&r), &rows, Utc::now()).await?;
         Ok(())
+    }
+
+    /// The delay from the bot first recording a request to its first card
+    /// (counted once: only the request's first card row counts).
+    async fn count_first_card(&self, request: &RequestId) {
+        match self.ctx.store.first_card_of(request).await {
+            Ok(Some(at)) => self
+                .ctx
+                .metrics
+                .first_card((Utc::now() - at).to_std().unwrap_or_default()),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(%request, error = %e, "first-card delay not counted"),
+        }
     }
 
     pub(crate) async fn display_name(&self, id: &ObjectId) -> String {

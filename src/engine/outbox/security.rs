@@ -162,6 +162,7 @@ impl Engine {
         if let Ok(crate::engine::jobs::Job::Security { message, channel }) =
             serde_json::from_str(job)
         {
+            self.ctx.metrics.alert(false);
             let n = self
                 .delivery
                 .security
@@ -190,6 +191,7 @@ impl Engine {
         };
         if channels.is_empty() {
             tracing::warn!(alert = %message.text(), "no security channel configured");
+            self.ctx.metrics.alert(false);
             return Ok(Outcome::Done(Some("no security channel".into())));
         }
         let mut lost = Vec::new();
@@ -198,8 +200,12 @@ impl Engine {
                 channel: channel.channel.clone(),
             };
             match self.port_for(&channel.platform)?.post(&to, message).await {
-                Ok(_) => self.delivery.security.set(&channel, Some(true), None),
+                Ok(_) => {
+                    self.ctx.metrics.alert(true);
+                    self.delivery.security.set(&channel, Some(true), None);
+                }
                 Err(e @ (ChatError::Unreachable { .. } | ChatError::Permanent(_))) => {
+                    self.ctx.metrics.alert(false);
                     let security = &self.delivery.security;
                     let n = security.undelivered.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::error!(

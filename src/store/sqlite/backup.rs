@@ -37,19 +37,19 @@ pub(crate) async fn backup(database: &Path, to: &Path) -> Result<Backup, String>
     let target = to
         .to_str()
         .ok_or_else(|| format!("{} is not a UTF-8 path", to.display()))?;
-    let mut connection = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))
-        .map_err(|e| format!("cannot open {}: {e}", database.display()))?
-        .read_only(true)
-        .busy_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| format!("cannot open {}: {e}", database.display()))?;
-    let migration: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(&mut connection)
-    .await
-    .map_err(|e| format!("{} is not a stagegate database: {e}", database.display()))?;
+    let mut connection =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))
+            .map_err(|e| format!("cannot open {}: {e}", database.display()))?
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| format!("cannot open {}: {e}", database.display()))?;
+    let migration: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| format!("{} is not a stagegate database: {e}", database.display()))?;
     sqlx::query("VACUUM INTO ?")
         .bind(target)
         .execute(&mut connection)

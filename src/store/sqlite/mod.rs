@@ -5,6 +5,7 @@ mod backup;
 mod cards;
 mod decisions;
 mod engine;
+mod figures;
 mod intake;
 mod link_upkeep;
 mod links;

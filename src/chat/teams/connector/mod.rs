@@ -22,6 +22,7 @@ use super::activity::{
     ResourceResponse, TeamsChannelAccount, TeamsChannelData,
 };
 use super::service_url::ServiceUrl;
+use crate::metrics::{Answer, Recorder, Service, connector_operation};
 use crate::retry::RetryPolicy;
 use crate::token::AppTokenSource;
 pub use error::TeamsError;
@@ -37,6 +38,7 @@ pub struct ConnectorClient {
     throttle: Throttle,
     retry: RetryPolicy,
     timeout: Duration,
+    metrics: Recorder,
 }
 
 impl std::fmt::Debug for ConnectorClient {
@@ -55,7 +57,15 @@ impl ConnectorClient {
             throttle: Throttle::new(),
             retry,
             timeout: Duration::from_secs(30),
+            metrics: Recorder::default(),
         }
+    }
+
+    /// Counts every attempt in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Recorder) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The token source for a single-tenant bot.
@@ -254,6 +264,7 @@ impl ConnectorClient {
             .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
         let mut backoff = self.retry.backoff().build();
         let mut refreshed_token = false;
+        let operation = connector_operation(method.as_str(), path);
         // Kept through retries: see `throttle` for why.
         let mut turn = self.throttle.turn(thread).await;
         loop {
@@ -272,7 +283,15 @@ impl ConnectorClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let error = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            let answer = match &sent {
+                Ok(response) => Answer::Status(response.status().as_u16()),
+                Err(_) => Answer::Transport,
+            };
+            self.metrics
+                .outbound(Service::BotConnector, &operation, answer, started.elapsed());
+            let error = match sent {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response
                         .bytes()
@@ -294,6 +313,7 @@ impl ConnectorClient {
             if matches!(error, TeamsError::Unauthorized { .. }) && !refreshed_token {
                 refreshed_token = true;
                 self.tokens.invalidate().await;
+                self.metrics.retry(Service::BotConnector, &operation);
                 continue;
             }
             if !error.is_transient() && !matches!(error, TeamsError::Transport(_)) {
@@ -304,6 +324,7 @@ impl ConnectorClient {
                 return Err(error);
             };
             tracing::debug!(%method, thread, wait_ms = wait.as_millis() as u64, %error, "retrying a Bot Connector call");
+            self.metrics.retry(Service::BotConnector, &operation);
             tokio::time::sleep(wait).await;
         }
     }
