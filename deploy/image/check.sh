@@ -2,8 +2,8 @@
 # Starts the image against the sandbox's emulators and checks it the way an
 # operator's runtime would: read-only root filesystem, user 10001, the
 # sandbox config mounted as /etc/stagegate/stagegate.toml, /data a volume;
-# its HEALTHCHECK (`stagegate healthcheck`) must report healthy and /readyz
-# answer 200 from the host. The emulators run on the host
+# its HEALTHCHECK (`stagegate healthcheck`) must report healthy, and /readyz
+# and /metrics answer 200 from the host. The emulators run on the host
 # (`stagegate-lab sandbox --emulators-only`), the container on the host's
 # network, so the sandbox config's loopback addresses hold.
 # `podman healthcheck run` runs the image's HEALTHCHECK on demand.
@@ -71,10 +71,11 @@ if [ -z "$healthy" ]; then
   exit 1
 fi
 "$lab" healthcheck --url http://127.0.0.1:3978/readyz >/dev/null
+"$lab" healthcheck --url http://127.0.0.1:9464/metrics >/dev/null
 user="$("${podman[@]}" inspect --format '{{.Config.User}}' "$name")"
 readonly_root="$("${podman[@]}" inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$name")"
 size="$("${podman[@]}" image inspect --format '{{.Size}}' "$tag")"
 [ "$user" = "10001:10001" ] || { echo "runs as $user, not 10001:10001" >&2; exit 1; }
 [ "$readonly_root" = true ] || { echo "root filesystem is not read-only" >&2; exit 1; }
 [ -s "$work/data/stagegate.db" ] || { echo "no database in the /data volume" >&2; exit 1; }
-echo "image $tag: healthy, user $user, read-only root, database in /data, $((size / 1000000)) MB"
+echo "image $tag: healthy, metrics on :9464, user $user, read-only root, database in /data, $((size / 1000000)) MB"
