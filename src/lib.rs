@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod engine;
+mod expiring;
 pub mod graph;
 pub mod http;
 pub mod identity;
