@@ -11,6 +11,7 @@ pub mod config;
 pub mod discover;
 pub mod doctor;
 pub mod engine;
+mod expiring;
 pub mod graph;
 pub mod http;
 pub mod identity;

@@ -17,6 +17,16 @@
 //! counting each request from its answer (or from now while in flight)
 //! can only overstate the bucket's level at any later arrival, never
 //! understate it, so the same reckoning is safe for both.
+//!
+//! Callers wait in line, first come first served, one line per budget:
+//! only the head of a line looks at its budget and sleeps until its slot
+//! (or an answer); the next is woken when the head leaves. So an answer or
+//! a slot wakes one caller, not every one waiting (which cost CPU in
+//! proportion to the line on every answer). A caller naming several
+//! budgets takes them in the order named, holding the ones taken: every
+//! caller names them in the same order (a Teams thread, then the app), so
+//! no two wait for each other. A line holds at most the pacer's
+//! `max_line` callers; one more is refused at once ([`LineFull`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,23 +56,52 @@ const MARGIN: Duration = Duration::from_millis(5);
 /// Budgets remembered before idle ones are dropped.
 const MAX_BUDGETS: usize = 10_000;
 
+/// A budget's line is full: the caller is refused without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many requests are already waiting for this budget")]
+pub(crate) struct LineFull;
+
 #[derive(Debug, Default)]
+struct State {
+    budgets: HashMap<String, Budget>,
+    /// The next caller's place in line (increasing: arrival order).
+    next_ticket: u64,
+    /// Callers woken so far, for tests to check that one answer wakes one.
+    wakes: u64,
+}
+
+impl State {
+    /// Wakes the caller at the head of `key`'s line, if any.
+    fn wake_head(&mut self, key: &str) {
+        if let Some((_, head)) = self.budgets.get(key).and_then(|b| b.line.first_key_value()) {
+            head.notify_one();
+            self.wakes += 1;
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Shared {
-    budgets: Mutex<HashMap<String, Budget>>,
-    /// Signalled whenever a request is answered.
-    answered: Notify,
+    state: Mutex<State>,
+    max_line: usize,
 }
 
 impl Shared {
-    fn budgets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Budget>> {
-        self.budgets.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// Budgets by key (a conversation, a method, the whole app).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pacer {
     shared: Arc<Shared>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The right to send one request; counts it as answered when dropped, so
@@ -76,58 +115,147 @@ pub struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let now = Instant::now();
-        {
-            let mut budgets = self.shared.budgets();
-            for key in &self.keys {
-                if let Some(budget) = budgets.get_mut(key) {
-                    budget.answer(now);
-                }
+        let mut state = self.shared.state();
+        for key in &self.keys {
+            if let Some(budget) = state.budgets.get_mut(key) {
+                budget.answer(now);
+            }
+            state.wake_head(key);
+        }
+    }
+}
+
+/// A caller's place while it takes its budgets: the line it stands in and
+/// the budgets already taken. Dropped before the slot is complete (the
+/// caller gave up), it leaves the line and gives back what it took.
+struct Place<'a> {
+    shared: &'a Arc<Shared>,
+    line: Option<(String, u64)>,
+    taken: Vec<String>,
+}
+
+impl Place<'_> {
+    fn leave_line(&mut self, state: &mut State) {
+        if let Some((key, ticket)) = self.line.take() {
+            let was_head = state.budgets.get_mut(&key).is_some_and(|b| {
+                let head = b.line.first_key_value().is_some_and(|(t, _)| *t == ticket);
+                b.line.remove(&ticket);
+                head
+            });
+            if was_head {
+                state.wake_head(&key);
             }
         }
-        self.shared.answered.notify_waiters();
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut state = self.shared.state();
+        self.leave_line(&mut state);
+        for key in self.taken.drain(..) {
+            if let Some(b) = state.budgets.get_mut(&key) {
+                b.in_flight = b.in_flight.saturating_sub(1);
+            }
+            state.wake_head(&key);
+        }
     }
 }
 
 impl Pacer {
+    /// A pacer whose lines are as long as callers make them (bounded by
+    /// the caller, as Teams' one turn per thread does).
     #[must_use]
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self::with_max_line(usize::MAX)
     }
 
-    /// Waits (sleeping until the next slot or answer, never polling) until
-    /// one more request fits every window of every budget named.
-    pub(crate) async fn slot(&self, budgets: &[(&str, Limits)]) -> Slot {
+    /// A pacer that refuses a caller when `max_line` already wait for one
+    /// of its budgets.
+    #[must_use]
+    pub(crate) fn with_max_line(max_line: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                max_line,
+            }),
+        }
+    }
+
+    /// Waits in line (sleeping until the next slot or answer, never
+    /// polling) until one more request fits every window of every budget
+    /// named; `Err` at once when a line is full.
+    pub(crate) async fn slot(&self, budgets: &[(&str, Limits)]) -> Result<Slot, LineFull> {
+        let mut place = Place {
+            shared: &self.shared,
+            line: None,
+            taken: Vec::with_capacity(budgets.len()),
+        };
+        for (key, limits) in budgets {
+            self.take(key, limits, &mut place).await?;
+        }
+        Ok(Slot {
+            shared: Arc::clone(&self.shared),
+            keys: std::mem::take(&mut place.taken),
+        })
+    }
+
+    /// Takes one budget: at once when nobody is in its line and it has
+    /// room, else in line until at its head with room.
+    async fn take(&self, key: &str, limits: Limits, place: &mut Place<'_>) -> Result<(), LineFull> {
+        let me = Arc::new(Notify::new());
+        {
+            let mut state = self.shared.state();
+            if state.budgets.len() > MAX_BUDGETS {
+                let now = Instant::now();
+                state.budgets.retain(|_, b| !b.idle(now));
+            }
+            let budget = state.budgets.entry(key.to_owned()).or_default();
+            if budget.line.is_empty() && budget.wait(limits, Instant::now()) == Some(Duration::ZERO)
+            {
+                budget.in_flight += 1;
+                place.taken.push(key.to_owned());
+                return Ok(());
+            }
+            if budget.line.len() >= self.shared.max_line {
+                return Err(LineFull);
+            }
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            if let Some(b) = state.budgets.get_mut(key) {
+                b.line.insert(ticket, Arc::clone(&me));
+            }
+            place.line = Some((key.to_owned(), ticket));
+        }
         loop {
-            let answered = self.shared.answered.notified();
-            tokio::pin!(answered);
-            answered.as_mut().enable();
+            let woken = me.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let now = Instant::now();
             let wait = {
-                let mut all = self.shared.budgets();
-                if all.len() > MAX_BUDGETS {
-                    all.retain(|_, b| !b.idle(now));
-                }
-                let mut wait = Some(Duration::ZERO);
-                for (key, windows) in budgets {
-                    let this = all.entry((*key).to_owned()).or_default().wait(windows, now);
-                    wait = wait.zip(this).map(|(a, b)| a.max(b));
-                }
+                let mut state = self.shared.state();
+                let ticket = place.line.as_ref().map(|(_, t)| *t);
+                let budget = state.budgets.entry(key.to_owned()).or_default();
+                let head = budget.line.first_key_value().map(|(t, _)| *t) == ticket;
+                // Behind someone: woken when they leave.
+                let wait = if head { budget.wait(limits, now) } else { None };
                 if wait == Some(Duration::ZERO) {
-                    for (key, _) in budgets {
-                        all.entry((*key).to_owned()).or_default().in_flight += 1;
-                    }
+                    budget.in_flight += 1;
+                    place.leave_line(&mut state);
+                    place.taken.push(key.to_owned());
+                    return Ok(());
                 }
                 wait
             };
             match wait {
-                Some(wait) if wait.is_zero() => {
-                    return Slot {
-                        shared: Arc::clone(&self.shared),
-                        keys: budgets.iter().map(|(k, _)| (*k).to_owned()).collect(),
-                    };
+                Some(wait) => {
+                    // An answer can bring a bucket's slot closer.
+                    tokio::select! {
+                        () = tokio::time::sleep_until(now + wait) => {}
+                        () = &mut woken => {}
+                    }
                 }
-                Some(wait) => tokio::time::sleep_until(now + wait).await,
-                None => answered.await,
+                None => woken.await,
             }
         }
     }
@@ -144,7 +272,8 @@ impl Pacer {
     ) -> Result<Slot, Duration> {
         let estimate = {
             let now = Instant::now();
-            let mut all = self.shared.budgets();
+            let mut state = self.shared.state();
+            let all = &mut state.budgets;
             let mut estimate = Duration::ZERO;
             for (key, limits) in budgets {
                 let budget = all.entry((*key).to_owned()).or_default();
@@ -167,13 +296,14 @@ impl Pacer {
             shared: &self.shared,
             keys: budgets,
         };
-        Ok(self.slot(budgets).await)
+        self.slot(budgets).await.map_err(|LineFull| estimate)
     }
 
     /// Counts, as answered now, a request the platform billed to `key` too.
     pub(crate) fn also_counted(&self, key: &str) {
         self.shared
-            .budgets()
+            .state()
+            .budgets
             .entry(key.to_owned())
             .or_default()
             .count(Instant::now());
@@ -200,9 +330,9 @@ struct Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut all = self.shared.budgets();
+        let mut state = self.shared.state();
         for (key, _) in self.keys {
-            if let Some(b) = all.get_mut(*key) {
+            if let Some(b) = state.budgets.get_mut(*key) {
                 b.waiting = b.waiting.saturating_sub(1);
             }
         }
@@ -307,7 +437,7 @@ mod tests {
     async fn a_full_budget_waits_for_an_answer_and_others_do_not() {
         const ONE: Limits = &[window(1, 3600)];
         let pacer = Pacer::new();
-        let first = pacer.slot(&[("a", ONE)]).await;
+        let first = pacer.slot(&[("a", ONE)]).await.unwrap();
         let second = pacer.slot(&[("a", ONE)]);
         tokio::pin!(second);
         tokio::select! {
@@ -315,7 +445,7 @@ mod tests {
             _ = second.as_mut() => panic!("the budget is full while the first is in flight"),
             () = std::future::ready(()) => {}
         }
-        drop(pacer.slot(&[("b", ONE)]).await);
+        drop(pacer.slot(&[("b", ONE)]).await.unwrap());
         drop(first);
         // Answered now: the hour-long window has no room until it passes.
         tokio::select! {
@@ -351,6 +481,64 @@ mod tests {
         );
         assert!(first.await.unwrap() && second.await.unwrap());
         // Without patience a caller waits its turn, however long.
-        drop(pacer.slot(&[("m", SECOND)]).await);
+        drop(pacer.slot(&[("m", SECOND)]).await.unwrap());
+    }
+
+    /// Callers in line are served in arrival order, one woken per answer;
+    /// a full line refuses at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_line_is_served_first_come_first_served_and_bounded() {
+        const ONE_AT_A_TIME: Limits = &[window(1, 1)];
+        let pacer = Pacer::with_max_line(4);
+        let held = pacer.slot(&[("t", ONE_AT_A_TIME)]).await.unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for i in 0..4 {
+            let (p, order) = (pacer.clone(), Arc::clone(&order));
+            waiters.push(tokio::spawn(async move {
+                let slot = p.slot(&[("t", ONE_AT_A_TIME)]).await.unwrap();
+                order.lock().unwrap().push(i);
+                drop(slot);
+            }));
+            // Each in line before the next arrives.
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            pacer.slot(&[("t", ONE_AT_A_TIME)]).await.err(),
+            Some(LineFull),
+            "a fifth in line is refused"
+        );
+        drop(held);
+        for w in waiters {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    /// Only the head of a line is woken by an answer: the others sleep on.
+    #[tokio::test]
+    async fn an_answer_wakes_the_head_of_the_line_only() {
+        const ONE: Limits = &[window(1, 3600)];
+        let pacer = Pacer::new();
+        let held = pacer.slot(&[("x", ONE)]).await.unwrap();
+        let mut line = Vec::new();
+        for _ in 0..100 {
+            let p = pacer.clone();
+            let mut f = Box::pin(async move { p.slot(&[("x", ONE)]).await.map(drop) });
+            tokio::select! { biased; _ = f.as_mut() => panic!("full"), () = std::future::ready(()) => {} }
+            line.push(f);
+        }
+        let before = pacer.shared.state().wakes;
+        drop(held);
+        assert_eq!(
+            pacer.shared.state().wakes - before,
+            1,
+            "one caller woken per answer, not all 100"
+        );
+        drop(line);
+        assert!(
+            pacer.shared.state().budgets["x"].line.is_empty(),
+            "gave-up callers leave the line"
+        );
     }
 }

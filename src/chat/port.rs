@@ -203,6 +203,12 @@ pub enum Message {
     Help {
         text: String,
     },
+    /// The answer to an action that needed a sign-in while the sign-in
+    /// link already sent for it is still live: nothing new was sent, and
+    /// the text says what the link now continues.
+    SignInStillValid {
+        text: String,
+    },
     Text {
         text: String,
     },

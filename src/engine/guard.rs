@@ -87,3 +87,31 @@ impl Engine {
         }))
     }
 }
+
+/// The answer to an action whose sign-in link, sent before for the same
+/// purpose, is still live: no new link, and what the link now continues.
+pub(super) fn still_valid(previous: Option<&Resume>, now: Option<&Resume>) -> String {
+    let head = "The sign-in link I sent you earlier is still valid, so I haven't sent another.";
+    let Some(now) = now else {
+        return format!("{head} Open it to sign in.");
+    };
+    match previous {
+        Some(previous) if previous == now => format!(
+            "{head} Sign in with it and {} completes by itself.",
+            now.describe()
+        ),
+        Some(previous) if previous.describe() == now.describe() => format!(
+            "{head} Sign in with it and {} completes by itself, with the justification you just gave.",
+            now.describe()
+        ),
+        Some(previous) => format!(
+            "{head} This click replaced what it was waiting for: once you sign in, {} completes instead of {}.",
+            now.describe(),
+            previous.describe()
+        ),
+        None => format!(
+            "{head} Sign in with it and {} completes by itself.",
+            now.describe()
+        ),
+    }
+}

@@ -33,7 +33,7 @@ use crate::chat::identity::ChatIdentity;
 use crate::chat::port::{ChatPort, Message};
 use crate::config::EngineSettings;
 use crate::graph::{GraphClient, GraphError};
-use crate::identity::link::{LinkError, LinkService};
+use crate::identity::link::{LinkError, LinkService, SignInLink};
 use crate::store::{Store, StoreError};
 use context::Context;
 use stagegate_domain::catalog::PackageEntry;
@@ -181,6 +181,9 @@ impl Engine {
     }
 
     /// A sign-in prompt for `who`; `resume` is continued after sign-in.
+    /// When `who` already has a live link for the same purpose (see
+    /// [`resume::Resume::purpose`]), that link now continues `resume` and
+    /// the answer says so instead of carrying a new link.
     async fn sign_in_prompt(
         &self,
         who: &ChatIdentity,
@@ -188,17 +191,24 @@ impl Engine {
         claims: Option<&str>,
         resume: Option<&resume::Resume>,
     ) -> Message {
-        let resume = resume.and_then(|r| serde_json::to_string(r).ok());
+        let purpose = resume.map(resume::Resume::purpose);
+        let encoded = resume.and_then(|r| serde_json::to_string(r).ok());
         match self
             .ctx
             .links
-            .sign_in_link(who, claims, resume.as_deref())
+            .sign_in_link(who, purpose.as_deref(), claims, encoded.as_deref())
             .await
         {
-            Ok(url) => Message::SignInPrompt {
+            Ok(SignInLink::New(url)) => Message::SignInPrompt {
                 reason: reason.to_owned(),
                 url,
             },
+            Ok(SignInLink::StillValid { previous_resume }) => {
+                let previous = previous_resume.and_then(|p| serde_json::from_str(&p).ok());
+                Message::SignInStillValid {
+                    text: guard::still_valid(previous.as_ref(), resume),
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot create a sign-in link");
                 Message::Text {
@@ -208,11 +218,25 @@ impl Engine {
         }
     }
 
+    /// A sign-in prompt that could not be delivered: its link is voided, so
+    /// the person's next action mints and sends a new one rather than
+    /// being told to use a link they never got.
+    pub async fn sign_in_undelivered(&self, prompt: &Message) {
+        if let Message::SignInPrompt { url, .. } = prompt
+            && let Err(e) = self.ctx.links.void_link(url).await
+        {
+            tracing::warn!(error = %e, "cannot void the link of an undelivered sign-in prompt");
+        }
+    }
+
     /// Audits what a person asked for and what they were answered. The
     /// answer is summarised: a sign-in prompt's link is a credential and
     /// never written anywhere.
     async fn audit_reply(&self, who: &ChatIdentity, action: &str, subject: &str, reply: &Message) {
         let outcome = match reply {
+            // Coalesced: the link's first prompt was audited, and its row in
+            // `link_tokens` counts the reuses (docs/security.md, "Floods").
+            Message::SignInStillValid { .. } => return,
             Message::SignInPrompt { .. } => "sign-in requested".to_owned(),
             other => other.text().chars().take(160).collect(),
         };
@@ -265,5 +289,45 @@ pub mod resume {
             action: CardAction,
             justification: Option<String>,
         },
+    }
+
+    impl Resume {
+        /// What the sign-in is for, as one live link per person serves it:
+        /// a decision on one stage (Approve and Deny alike, so the last
+        /// click wins), one activation, one extension, or a command.
+        #[must_use]
+        pub fn purpose(&self) -> String {
+            match self {
+                Self::Command { .. } => "command".to_owned(),
+                Self::Action { action, .. } => match action {
+                    CardAction::Approve { request, stage }
+                    | CardAction::Deny { request, stage } => {
+                        format!("decision:{request}:{stage}")
+                    }
+                    CardAction::Activate { request, .. } => format!("activation:{request}"),
+                    CardAction::Extend { request } => format!("extension:{request}"),
+                },
+            }
+        }
+
+        /// What the sign-in continues, as a person reads it.
+        #[must_use]
+        pub fn describe(&self) -> String {
+            match self {
+                Self::Command { text } => format!("your command `{}`", text.trim()),
+                Self::Action { action, .. } => match action {
+                    CardAction::Approve { request, .. } => {
+                        format!("your approval of request {request}")
+                    }
+                    CardAction::Deny { request, .. } => format!("your denial of request {request}"),
+                    CardAction::Activate { request, duration } => {
+                        format!("the activation of request {request} ({duration})")
+                    }
+                    CardAction::Extend { request } => {
+                        format!("the extension of request {request}")
+                    }
+                },
+            }
+        }
     }
 }

@@ -160,6 +160,7 @@ pub(crate) fn plain(message: &Message) -> String {
         | Message::ActivationClosed { text, .. }
         | Message::ActivationResult { text, .. }
         | Message::Help { text }
+        | Message::SignInStillValid { text }
         | Message::Text { text } => text.clone(),
         Message::ActivationPrompt {
             request,

@@ -64,6 +64,16 @@ pub enum LinkError {
     Store(#[from] StoreError),
 }
 
+/// The outcome of [`LinkService::sign_in_link`].
+#[derive(Debug)]
+pub enum SignInLink {
+    /// A new link, to send to the person.
+    New(String),
+    /// The person's live link for the same purpose still stands (it was
+    /// sent before); it now continues the new resume, and had this one.
+    StillValid { previous_resume: Option<String> },
+}
+
 pub struct LinkService {
     pub(super) store: Arc<dyn Store>,
     pub(super) vault: Arc<KeyRing>,
@@ -123,23 +133,60 @@ impl LinkService {
 
     /// A single-use sign-in link for `who`; `claims` asks Entra for step-up,
     /// `resume` is what to continue once signed in (opaque to this service).
+    /// With a `purpose` (what the sign-in is for: one decision, one
+    /// activation), a live link `who` already has for the same purpose and
+    /// claims is reused instead: its `resume` becomes this one and no new
+    /// link exists (one live prompt per person and purpose, so a flood of
+    /// clicks cannot mint a flood of tokens and messages).
     pub async fn sign_in_link(
         &self,
         who: &ChatIdentity,
+        purpose: Option<&str>,
         claims: Option<&str>,
         resume: Option<&str>,
-    ) -> Result<String, LinkError> {
+    ) -> Result<SignInLink, LinkError> {
         let token = random_token();
-        self.store
-            .insert_link_token(
+        let expires = Utc::now() + self.link_ttl;
+        let Some(purpose) = purpose else {
+            self.store
+                .insert_link_token(&hash(&token), who, claims, resume, expires)
+                .await?;
+            return Ok(SignInLink::New(self.link_url(&token)));
+        };
+        let claimed = self
+            .store
+            .claim_link_token(
                 &hash(&token),
                 who,
+                purpose,
                 claims,
                 resume,
-                Utc::now() + self.link_ttl,
+                expires,
+                Utc::now(),
             )
             .await?;
-        Ok(format!("{}/auth/start?t={token}", self.public_base_url))
+        Ok(match claimed {
+            None => SignInLink::New(self.link_url(&token)),
+            Some(previous_resume) => SignInLink::StillValid { previous_resume },
+        })
+    }
+
+    fn link_url(&self, token: &str) -> String {
+        format!("{}/auth/start?t={token}", self.public_base_url)
+    }
+
+    /// Voids the link of a sign-in prompt that could not be delivered, so
+    /// the person's next click mints (and sends) a new one.
+    pub async fn void_link(&self, url: &str) -> Result<(), LinkError> {
+        let token = url::Url::parse(url).ok().and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "t")
+                .map(|(_, v)| v.into_owned())
+        });
+        if let Some(token) = token {
+            self.store.void_link_token(&hash(&token)).await?;
+        }
+        Ok(())
     }
 
     /// The chat identity an unused link token is for, without using it.

@@ -75,26 +75,38 @@ pub(super) async fn receive(
         Ok(p) => p,
         Err(detail) => return problem(StatusCode::BAD_REQUEST, detail),
     };
-    let fresh: Vec<(Option<String>, Vec<Work>)> = {
-        let seen = intake.inner.seen.lock().unwrap_or_else(|p| p.into_inner());
-        planned
-            .into_iter()
-            .filter(|(key, _)| key.as_deref().is_none_or(|k| !seen.contains(k)))
-            .collect()
-    };
-    let keys: Vec<String> = fresh.iter().filter_map(|(k, _)| k.clone()).collect();
-    let work: Vec<Work> = fresh.into_iter().flat_map(|(_, w)| w).collect();
+    // One lock from the check to the record, so two deliveries of one
+    // notification racing each other queue it once.
+    let mut seen = intake.inner.seen.lock().unwrap_or_else(|p| p.into_inner());
+    let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut work: Vec<Work> = Vec::new();
+    for (key, items) in planned {
+        if let Some(key) = key
+            && (seen.contains(&key) || !keys.insert(key))
+        {
+            continue;
+        }
+        work.extend(items);
+    }
+    if seen.room() < keys.len() {
+        // Full of ids inside their window: forgetting one would queue a
+        // redelivery twice, so Graph is asked to redeliver later instead.
+        tracing::warn!(
+            ids = keys.len(),
+            "notification dedupe full; Graph will redeliver"
+        );
+        return busy();
+    }
     let count = work.len();
     if intake.enqueue(work).is_err() {
         tracing::warn!(count, "intake queue full; Graph will redeliver");
         return busy();
     }
-    {
-        let mut seen = intake.inner.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for key in keys {
-            seen.insert(key);
-        }
+    for key in keys {
+        // Cannot be full: room was checked under the same lock.
+        let _ = seen.insert(key);
     }
+    drop(seen);
     tracing::debug!(
         notifications = collection.value.len(),
         queued = count,

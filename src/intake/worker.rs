@@ -2,13 +2,13 @@
 //! (which may take seconds per reconcile): one task, in arrival order, so a
 //! member's add and remove reach the engine in the order Graph sent them.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
 use super::Intake;
 use crate::engine::intake::{Cause, CustomExtensionStage};
+use crate::expiring::{ExpiringSet, Full};
 use stagegate_domain::ids::{ObjectId, RequestId};
 
 /// A `lifecycleEvent` of a Graph subscription (changeNotification.lifecycleEvent).
@@ -55,30 +55,41 @@ pub(super) enum Work {
 
 /// Notification ids seen recently. Graph redelivers a notification it got
 /// no 2xx for; an id seen within the window is not queued twice. Purely an
-/// economy: the engine is idempotent.
-#[derive(Debug, Default)]
+/// economy (the engine is idempotent), but bounded without forgetting: at
+/// most [`DEDUPE_MAX`] ids inside the window, expired in O(1) amortised
+/// (see [`ExpiringSet`]); when full, the notification is refused with 503
+/// and `Retry-After` (Graph redelivers it) instead of an id still inside its
+/// window being forgotten.
+#[derive(Debug)]
 pub(super) struct Dedupe {
-    seen: HashMap<String, Instant>,
+    seen: ExpiringSet<String>,
 }
 
-const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
-const DEDUPE_MAX: usize = 10_000;
+pub(super) const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub(super) const DEDUPE_MAX: usize = 10_000;
+
+impl Default for Dedupe {
+    fn default() -> Self {
+        Self {
+            seen: ExpiringSet::new(DEDUPE_WINDOW, DEDUPE_MAX),
+        }
+    }
+}
 
 impl Dedupe {
-    pub(super) fn contains(&self, key: &str) -> bool {
-        self.seen
-            .get(key)
-            .is_some_and(|at| at.elapsed() < DEDUPE_WINDOW)
+    pub(super) fn contains(&mut self, key: &str) -> bool {
+        self.seen.contains(&key.to_owned(), Instant::now())
     }
 
-    pub(super) fn insert(&mut self, key: String) {
-        if self.seen.len() >= DEDUPE_MAX {
-            self.seen.retain(|_, at| at.elapsed() < DEDUPE_WINDOW);
-            if self.seen.len() >= DEDUPE_MAX {
-                self.seen.clear();
-            }
-        }
-        self.seen.insert(key, Instant::now());
+    /// How many more ids fit now.
+    pub(super) fn room(&mut self) -> usize {
+        self.seen.room(Instant::now())
+    }
+
+    /// Remembers `key` for the window; `Err(Full)` (nothing forgotten)
+    /// when [`DEDUPE_MAX`] ids are inside it.
+    pub(super) fn insert(&mut self, key: String) -> Result<bool, Full> {
+        self.seen.insert(key, Instant::now())
     }
 }
 
@@ -157,8 +168,26 @@ mod tests {
     fn dedupe_remembers_ids() {
         let mut d = Dedupe::default();
         assert!(!d.contains("a"));
-        d.insert("a".into());
+        let _ = d.insert("a".into());
         assert!(d.contains("a"));
         assert!(!d.contains("b"));
+    }
+
+    /// The old set `clear()`ed itself when full, forgetting every id still
+    /// inside its window, so a redelivery (or a replay) was queued again.
+    #[test]
+    fn a_full_dedupe_still_refuses_a_replay_inside_its_window() {
+        let mut d = Dedupe::default();
+        for i in 0..DEDUPE_MAX {
+            let _ = d.insert(format!("sub/{i}"));
+        }
+        // One more: refused, not made room for by forgetting.
+        let _ = d.insert("sub/one-too-many".into());
+        assert!(
+            d.contains("sub/0"),
+            "the oldest id is still inside its window"
+        );
+        assert!(d.contains(&format!("sub/{}", DEDUPE_MAX - 1)));
+        assert!(!d.contains("sub/one-too-many"));
     }
 }

@@ -43,6 +43,35 @@ pub trait LinkStore: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Reuses the live (unused, unexpired) link token of `who` for
+    /// `purpose` with the same `claims`, replacing its `resume` and
+    /// counting the reuse: `Some(the resume it had)`. Without one, stores
+    /// `token_hash` as [`Self::insert_link_token`] does: `None`. One
+    /// transaction that starts with a write, so concurrent callers (and
+    /// replicas) cannot both mint.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_link_token(
+        &self,
+        token_hash: &str,
+        who: &ChatIdentity,
+        purpose: &str,
+        claims: Option<&str>,
+        resume: Option<&str>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Option<String>>, StoreError>;
+
+    /// Voids a link token whose prompt never reached its person, so the
+    /// next click mints one instead of pointing at a link never sent.
+    async fn void_link_token(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// How many link tokens of `who` are unused and unexpired; for tests.
+    async fn live_link_tokens(
+        &self,
+        who: &ChatIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
     /// Marks the token used and returns it, if it exists, is unused and unexpired.
     async fn consume_link_token(
         &self,

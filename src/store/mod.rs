@@ -46,6 +46,10 @@ pub enum StoreError {
     /// A row holds a value this build cannot read (see [`states`]).
     #[error("unreadable row: {0}")]
     Corrupt(String),
+    /// A bounded table is at its cap; nothing was written (the caller
+    /// refuses the request rather than forget what the table guards).
+    #[error("{0} is full; try again later")]
+    Full(&'static str),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }

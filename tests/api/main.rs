@@ -13,6 +13,7 @@ mod engine_activation;
 mod engine_batch;
 mod engine_commands;
 mod engine_faults;
+mod engine_floods;
 mod engine_flows;
 mod engine_graph;
 mod engine_membership;

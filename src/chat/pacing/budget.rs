@@ -2,7 +2,8 @@
 //! window until answered, then counts from its answer (see the parent
 //! module for why).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,6 +18,9 @@ pub(super) struct Budget {
     /// Callers of [`Pacer::slot_within`] waiting for a slot.
     pub(super) waiting: usize,
     pub(super) answered: VecDeque<Instant>,
+    /// Callers waiting for this budget by their place in line (arrival
+    /// order), each with what wakes it.
+    pub(super) line: BTreeMap<u64, Arc<tokio::sync::Notify>>,
     /// The bucket's theoretical arrival time from the answered requests,
     /// and its period.
     pub(super) bucket: Option<(Instant, Duration)>,
@@ -101,6 +105,7 @@ impl Budget {
     pub(super) fn idle(&self, now: Instant) -> bool {
         self.in_flight == 0
             && self.waiting == 0
+            && self.line.is_empty()
             && self.bucket.is_none_or(|(tat, _)| tat <= now)
             && self
                 .answered

@@ -202,7 +202,9 @@ impl SlackClient {
         const METHOD: &str = "views.open";
         let answered = tokio::time::timeout(TRIGGER_SLOT_WAIT, self.limits.acquire(METHOD, None))
             .await
-            .map_err(|_| SlackError::RateLimited {
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(SlackError::RateLimited {
                 method: METHOD,
                 retry_after: TRIGGER_SLOT_WAIT,
             })?;
@@ -301,7 +303,12 @@ impl SlackClient {
             let held = first.lock().unwrap_or_else(|p| p.into_inner()).take();
             let _answered = match held {
                 Some(slot) => slot,
-                None => self.limits.acquire(method, channel).await,
+                None => self.limits.acquire(method, channel).await.map_err(|_| {
+                    SlackError::RateLimited {
+                        method,
+                        retry_after: super::limits::LINE_FULL_RETRY,
+                    }
+                })?,
             };
             self.send_once(method, body, encoding).await
         };

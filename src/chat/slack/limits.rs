@@ -10,7 +10,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::chat::pacing::{Limit, Limits, Pacer, Slot};
+use crate::chat::pacing::{Limit, Limits, LineFull, Pacer, Slot};
+
+/// Callers that may wait for one budget (a channel's chat.postMessage, or
+/// a method's tier for the workspace) before one more is refused: 1,000 is
+/// over 16 minutes of chat.postMessage at one per second per channel.
+pub const MAX_LINE: usize = 1_000;
+/// What a caller refused by a full line is told to wait.
+pub const LINE_FULL_RETRY: Duration = Duration::from_secs(60);
 
 /// Slack's rate-limit tiers (requests per minute, "+" meaning bursts are
 /// tolerated), and the special cases.
@@ -116,13 +123,18 @@ impl RateLimits {
     pub fn new(limits: &ClientLimits) -> Self {
         Self {
             limits: limits.clone(),
-            pacer: Pacer::new(),
+            pacer: Pacer::with_max_line(MAX_LINE),
         }
     }
 
     /// Waits until `method` (to `channel`, for chat.postMessage) may be
-    /// sent; hold the slot until Slack has answered.
-    pub async fn acquire(&self, method: &str, channel: Option<&str>) -> Slot {
+    /// sent; hold the slot until Slack has answered. `Err` at once when
+    /// [`MAX_LINE`] callers already wait for the same budget.
+    pub(crate) async fn acquire(
+        &self,
+        method: &str,
+        channel: Option<&str>,
+    ) -> Result<Slot, LineFull> {
         let (key, limits) = self.budget(method, channel);
         self.pacer.slot(&[(&key, limits)]).await
     }

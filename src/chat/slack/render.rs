@@ -204,6 +204,7 @@ fn message_blocks(message: &Message) -> Vec<Value> {
         Message::ActivationClosed { text, .. }
         | Message::ActivationResult { text, .. }
         | Message::Text { text }
+        | Message::SignInStillValid { text }
         | Message::Help { text } => vec![section(&escape(text))],
         Message::ExpiryWarning {
             request,

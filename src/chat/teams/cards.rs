@@ -212,7 +212,9 @@ pub fn render(message: &Message) -> Value {
             fill(SIGN_IN, &[("lines", lines(&[reason])), ("url", json!(url))])
         }
         Message::Help { text } => notice("How to use stagegate", &summary, &[text]),
-        Message::Text { text } => notice("stagegate", &summary, &[text]),
+        Message::Text { text } | Message::SignInStillValid { text } => {
+            notice("stagegate", &summary, &[text])
+        }
     }
 }
 

@@ -44,6 +44,92 @@ impl LinkStore for SqliteStore {
         Ok(())
     }
 
+    async fn claim_link_token(
+        &self,
+        token_hash: &str,
+        who: &ChatIdentity,
+        purpose: &str,
+        claims: Option<&str>,
+        resume: Option<&str>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // A write first: the transaction holds the write lock from here.
+        let live = sqlx::query(
+            "UPDATE link_tokens SET reuses = reuses + 1
+             WHERE token_hash = (
+                 SELECT token_hash FROM link_tokens
+                 WHERE platform = ?1 AND workspace = ?2 AND chat_user = ?3 AND purpose = ?4
+                   AND claims IS ?5 AND used_at IS NULL AND expires_at > ?6
+                   AND purpose IS NOT NULL
+                 ORDER BY expires_at DESC LIMIT 1)
+             RETURNING token_hash, resume",
+        )
+        .bind(&who.platform)
+        .bind(&who.workspace)
+        .bind(&who.user)
+        .bind(purpose)
+        .bind(claims)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = if let Some(row) = live {
+            let existing: String = row.get("token_hash");
+            let previous: Option<String> = row.get("resume");
+            sqlx::query("UPDATE link_tokens SET resume = ? WHERE token_hash = ?")
+                .bind(resume)
+                .bind(&existing)
+                .execute(&mut *tx)
+                .await?;
+            Some(previous)
+        } else {
+            sqlx::query(
+                "INSERT INTO link_tokens (token_hash, platform, workspace, chat_user, claims, resume, expires_at, purpose)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(token_hash)
+            .bind(&who.platform)
+            .bind(&who.workspace)
+            .bind(&who.user)
+            .bind(claims)
+            .bind(resume)
+            .bind(expires_at)
+            .bind(purpose)
+            .execute(&mut *tx)
+            .await?;
+            None
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn void_link_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM link_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn live_link_tokens(
+        &self,
+        who: &ChatIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM link_tokens
+             WHERE platform = ? AND workspace = ? AND chat_user = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(&who.platform)
+        .bind(&who.workspace)
+        .bind(&who.user)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(count)
+    }
+
     async fn consume_link_token(
         &self,
         token_hash: &str,

@@ -266,7 +266,7 @@ impl ConnectorClient {
         let mut refreshed_token = false;
         let operation = connector_operation(method.as_str(), path);
         // Kept through retries: see `throttle` for why.
-        let mut turn = self.throttle.turn(thread).await;
+        let mut turn = self.throttle.turn(thread).await.map_err(line_full)?;
         loop {
             let token = self
                 .tokens
@@ -274,7 +274,7 @@ impl ConnectorClient {
                 .await
                 .map_err(|e| TeamsError::Token(e.to_string()))?;
             // Held until the answer is in: see `throttle` for why.
-            let permit = turn.slot().await;
+            let permit = turn.slot().await.map_err(line_full)?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -327,5 +327,14 @@ impl ConnectorClient {
             self.metrics.retry(Service::BotConnector, &operation);
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// A send refused because too many already wait for the conversation
+/// (`throttle::MAX_LINE_PER_THREAD`): throttling, as Teams' own 429, so
+/// the outbox reschedules it.
+fn line_full(_: crate::chat::pacing::LineFull) -> TeamsError {
+    TeamsError::RateLimited {
+        retry_after: Some(std::time::Duration::from_secs(30)),
     }
 }

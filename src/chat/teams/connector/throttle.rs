@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::chat::pacing::{Limit, Limits, Pacer, Slot};
+use crate::chat::pacing::{Limit, Limits, LineFull, Pacer, Slot};
 
 /// One thread's budget: sends, replies, updates, creates.
 const THREAD_WINDOWS: Limits = &[
@@ -32,6 +32,12 @@ const fn window(requests: usize, seconds: u64) -> Limit {
 const APP_KEY: &str = "app";
 /// Threads whose turn is remembered before idle ones are dropped.
 const MAX_THREADS: usize = 10_000;
+/// Requests holding or waiting for one thread's turn, at most: 60 is 30 s
+/// of requests at the thread's 60 per 30 s. One more is refused at once
+/// ([`LineFull`]): the outbox keeps its job and retries later; a send
+/// made for a click (a sign-in prompt) is dropped, and the click's next
+/// try sends it again.
+pub(crate) const MAX_LINE_PER_THREAD: usize = 60;
 
 #[derive(Debug, Default)]
 pub(crate) struct Throttle {
@@ -52,7 +58,8 @@ pub(crate) struct Turn {
 impl Turn {
     /// Waits until one more request on this thread fits every limit; hold
     /// the slot until the request's answer has arrived.
-    pub(crate) async fn slot(&mut self) -> Slot {
+    pub(crate) async fn slot(&mut self) -> Result<Slot, LineFull> {
+        // Thread first, then the app: every caller in the same order.
         self.pacer
             .slot(&[(&self.budget, THREAD_WINDOWS), (APP_KEY, APP_WINDOWS)])
             .await
@@ -72,21 +79,28 @@ impl Throttle {
         Self::default()
     }
 
-    /// Waits for `thread`'s turn (first come first served).
-    pub(crate) async fn turn(&self, thread: &str) -> Turn {
+    /// Waits for `thread`'s turn (first come first served: tokio's mutex
+    /// wakes its waiters one at a time in order); `Err` at once when
+    /// [`MAX_LINE_PER_THREAD`] requests already hold or wait for it.
+    pub(crate) async fn turn(&self, thread: &str) -> Result<Turn, LineFull> {
         let budget = budget_of(thread);
         let turn = {
             let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
             if turns.len() > MAX_THREADS {
                 turns.retain(|_, t| Arc::strong_count(t) > 1);
             }
-            Arc::clone(turns.entry(budget.clone()).or_default())
+            let turn = turns.entry(budget.clone()).or_default();
+            // The map holds one reference; each other is a request in line.
+            if Arc::strong_count(turn) > MAX_LINE_PER_THREAD {
+                return Err(LineFull);
+            }
+            Arc::clone(turn)
         };
-        Turn {
+        Ok(Turn {
             pacer: self.pacer.clone(),
             budget,
             _turn: turn.lock_owned().await,
-        }
+        })
     }
 
     /// Counts a request Teams also billed to `thread` (a conversation
@@ -104,8 +118,8 @@ mod tests {
     #[tokio::test]
     async fn a_thread_waits_for_the_previous_turn_to_end() {
         let throttle = Throttle::new();
-        let mut first = throttle.turn("a:1;messageid=1").await;
-        let slot = first.slot().await;
+        let mut first = throttle.turn("a:1;messageid=1").await.unwrap();
+        let slot = first.slot().await.unwrap();
         // A reply in the same channel thread shares the channel's turn.
         let second = throttle.turn("a:1;messageid=2");
         tokio::pin!(second);
@@ -115,10 +129,40 @@ mod tests {
             () = std::future::ready(()) => {}
         }
         // Another thread is not held up.
-        let mut other = throttle.turn("a:2").await;
-        drop(other.slot().await);
+        let mut other = throttle.turn("a:2").await.unwrap();
+        drop(other.slot().await.unwrap());
         drop(slot);
         drop(first);
         let _second = second.await;
+    }
+
+    /// A flood of sends to one conversation: a bounded line, and the rest
+    /// refused at once rather than held in memory.
+    #[tokio::test]
+    async fn a_thread_holds_a_bounded_line_and_refuses_the_rest() {
+        let throttle = Arc::new(Throttle::new());
+        let first = throttle.turn("a:1").await.unwrap();
+        let mut waiting = Vec::new();
+        let mut refused = 0;
+        for _ in 0..50_000 {
+            let t = Arc::clone(&throttle);
+            let mut turn = Box::pin(async move { t.turn("a:1").await.map(|_| ()) });
+            tokio::select! {
+                biased;
+                done = turn.as_mut() => {
+                    assert_eq!(done, Err(LineFull), "the turn is held: only refusals finish");
+                    refused += 1;
+                }
+                () = std::future::ready(()) => waiting.push(turn),
+            }
+        }
+        assert_eq!(waiting.len(), MAX_LINE_PER_THREAD - 1);
+        assert_eq!(refused, 50_000 - (MAX_LINE_PER_THREAD - 1));
+        // Another conversation is not affected.
+        assert!(throttle.turn("a:2").await.is_ok());
+        drop(first);
+        for turn in waiting {
+            assert_eq!(turn.await, Ok(()));
+        }
     }
 }

@@ -334,6 +334,7 @@ impl TeamsBot {
             };
             if let Err(e) = self.port.post(&to, result.message()).await {
                 tracing::warn!(error = %e, "cannot send a sign-in prompt");
+                self.engine.sign_in_undelivered(result.message()).await;
             }
         } else if !changed && !answered {
             self.tell(who, &note).await;
