@@ -18,6 +18,7 @@ mod membership;
 pub mod memory;
 pub(crate) mod outbox;
 pub(crate) mod reconcile;
+mod refresh;
 pub(crate) mod render;
 pub mod time;
 pub(crate) mod timers;
@@ -147,6 +148,14 @@ impl Engine {
             .upsert_person(who, object_id, display_name, chrono::Utc::now())
             .await?;
         Ok(())
+    }
+
+    /// Whether the directory knows `id` (Graph `GET /users/{id}`; `false`
+    /// on 404). A disabled account is still known.
+    pub async fn in_directory(&self, id: &ObjectId) -> Result<bool, EngineError> {
+        Ok(crate::graph::directory::user(&self.ctx.graph, id)
+            .await?
+            .is_some())
     }
 
     /// The Entra user a chat identity acts as, through its completed link.

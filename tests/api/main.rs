@@ -92,6 +92,7 @@ mod teams_emulator;
 mod teams_keys;
 mod teams_persistence;
 mod teams_reach;
+mod teams_refresh;
 mod teams_security_reach;
 mod teams_story;
 mod teams_strangers;

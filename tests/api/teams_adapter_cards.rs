@@ -279,3 +279,22 @@ fn the_schema_check_refuses_an_invalid_card() {
     card["body"][0]["type"] = serde_json::json!("Marquee");
     assert!(!validator.is_valid(&card), "unknown element");
 }
+
+#[test]
+fn an_approval_cards_refresh_names_at_most_60_teams_users_and_validates() {
+    let message = samples().remove(0).1;
+    let users: Vec<String> = (0..61).map(|i| format!("29:user-{i}")).collect();
+    let card = cards::render_for(&message, Some(&users));
+    validate(&schema(), "approval-request with refresh users", &card);
+    let listed = card["refresh"]["userIds"].as_array().unwrap();
+    assert_eq!(listed.len(), cards::MAX_REFRESH_USERS);
+    assert_eq!(listed[0], "29:user-0");
+    assert_eq!(card["refresh"]["action"]["verb"], "refresh");
+    assert_eq!(
+        card["refresh"]["action"]["data"],
+        card["actions"][0]["data"]
+    );
+    // Unknown users: `userIds` left out (Teams: everyone in a chat of ≤ 60).
+    let card = cards::render(&message);
+    assert!(card["refresh"].get("userIds").is_none(), "{card}");
+}

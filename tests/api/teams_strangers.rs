@@ -129,3 +129,55 @@ async fn a_click_from_a_sender_whose_id_is_not_a_guid_is_answered_with_a_card() 
         "{body}"
     );
 }
+
+/// A well-formed object id of this tenant that the directory does not
+/// know (Graph `GET /users/{id}` answers 404): told so, not acted for.
+#[tokio::test]
+async fn a_sender_the_directory_does_not_know_is_told_why() {
+    let app = spawn_teams_app().await;
+    app.install("alex").await;
+    let tenant = app.sandbox.state.world().tenant_id.clone();
+    let unknown = "6b1f3c2a-9d8e-4f7a-b5c4-3e2d1f0a9b8c";
+    assert!(app.sandbox.state.world().user(unknown).is_none());
+    let status = message_as(&app, "alex", &tenant, unknown, "help").await;
+    assert_eq!(status, 200);
+    let said = said_to(&app, "alex").await;
+    assert!(
+        said.iter()
+            .any(|t| t.contains("can't find you in this organisation's directory")),
+        "{said:?}"
+    );
+    assert!(
+        !said.iter().any(|t| t.contains("How to use stagegate")),
+        "acted for a stranger: {said:?}"
+    );
+    // A click from them is answered with the reason on a card, too.
+    let (app_id, chat_aad) = {
+        let world = app.sandbox.state.world();
+        (
+            world.app.client_id.clone(),
+            world.user_by_key("alex").unwrap().id.clone(),
+        )
+    };
+    let activity = json!({
+        "type": "invoke", "name": "adaptiveCard/action", "id": "f:unknown-click",
+        "serviceUrl": format!("{}/teams/", app.sandbox.base_url), "channelId": "msteams",
+        "from": { "id": "29:unknown", "aadObjectId": unknown },
+        "conversation": { "conversationType": "personal", "tenantId": tenant,
+            "id": stagegate_sandbox::teams::personal_conversation_id(&app_id, &chat_aad) },
+        "recipient": { "id": stagegate_sandbox::teams::bot_id(&app_id) },
+        "channelData": { "tenant": { "id": tenant } },
+        "value": crate::teams_adapter_support::execute(
+            "approve",
+            json!({ "request": uuid::Uuid::new_v4().to_string(),
+                    "stage": uuid::Uuid::new_v4().to_string(), "justification": "ok" }),
+        )["value"],
+    });
+    let response = app.post_signed(&activity).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        card_text(&body["value"]).contains("can't find you in this organisation's directory"),
+        "{body}"
+    );
+}

@@ -166,6 +166,15 @@ fn plan_stage(
     }
 }
 
+/// How stage `k` of `view` ended, as its cards are retired with, or `None`
+/// while it may still be decided: what a card asked to show its current
+/// state (a Teams `refresh`) must say, with no effect planned.
+#[must_use]
+pub fn stage_ended(view: &RequestView, k: u8, done: &BTreeSet<String>) -> Option<StageOutcome> {
+    let (_, stage) = view.numbered_stages().find(|(n, _)| *n == k)?;
+    stage_outcome(view, k, stage, done)
+}
+
 /// How stage `k` ended, or `None` while it may still be decided (or while
 /// Graph shows something we cannot interpret, which must not retire cards).
 fn stage_outcome(

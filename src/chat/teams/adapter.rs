@@ -24,6 +24,7 @@ use stagegate_domain::chat_ids::Platform;
 
 mod conversations;
 mod install;
+mod members;
 mod probe;
 
 pub(crate) use install::AppInstaller;
@@ -68,6 +69,8 @@ struct Memory {
     /// (conversation, activity id) → the latest message there, to restore a
     /// card after a click that changed nothing.
     sent: HashMap<(String, String), Message>,
+    /// Conversation id → the Teams user ids (`29:…`) of its people.
+    members: HashMap<String, Vec<String>>,
 }
 
 pub struct TeamsPort {
@@ -176,11 +179,7 @@ impl TeamsPort {
         }
     }
 
-    async fn to_person(
-        &self,
-        object_id: &str,
-        activity: &OutgoingActivity,
-    ) -> Result<PostedRef, TeamsError> {
+    async fn to_person(&self, object_id: &str, message: &Message) -> Result<PostedRef, TeamsError> {
         let key = object_id.to_ascii_lowercase();
         let known = self.recall(ConversationKind::Person, &key).await;
         let conversation = match known {
@@ -216,9 +215,10 @@ impl TeamsPort {
             .allowlist
             .admit(&conversation.service_url)
             .map_err(|e| TeamsError::ServiceUrlNotAllowed(e.to_string()))?;
+        let activity = OutgoingActivity::card(self.card_in(&conversation, message).await);
         let sent = self
             .connector
-            .send_to_conversation(&service_url, &conversation.conversation_id, activity)
+            .send_to_conversation(&service_url, &conversation.conversation_id, &activity)
             .await;
         if matches!(sent, Err(TeamsError::NotFound { .. })) {
             // The conversation vanished: create it afresh next time.
@@ -297,7 +297,6 @@ impl ChatPort for TeamsPort {
     }
 
     async fn post(&self, to: &Recipient, message: &Message) -> Result<MessageRef, ChatError> {
-        let activity = OutgoingActivity::card(cards::render(message));
         let posted = match to {
             Recipient::Person { identity } => {
                 if identity.platform != Platform::Teams.as_str()
@@ -308,9 +307,12 @@ impl ChatPort for TeamsPort {
                         reason: format!("{identity} is not a person of this Teams tenant"),
                     });
                 }
-                self.to_person(&identity.user, &activity).await
+                self.to_person(&identity.user, message).await
             }
-            Recipient::SecurityChannel { channel } => self.to_channel(channel, &activity).await,
+            Recipient::SecurityChannel { channel } => {
+                let activity = OutgoingActivity::card(cards::render(message));
+                self.to_channel(channel, &activity).await
+            }
         };
         let posted = posted.map_err(|e| {
             tracing::warn!(error = %e, "Teams post failed");
@@ -323,7 +325,11 @@ impl ChatPort for TeamsPort {
     async fn update(&self, at: &MessageRef, message: &Message) -> Result<(), ChatError> {
         let lock = self.card_writes.of(&at.0);
         let _one_writer = lock.lock().await;
-        let posted = self.replace(at, cards::render(message)).await?;
+        let card = match PostedRef::decode(at) {
+            Some(posted) => self.card_in(&posted.conversation, message).await,
+            None => cards::render(message),
+        };
+        let posted = self.replace(at, card).await?;
         self.record(&posted, message);
         Ok(())
     }

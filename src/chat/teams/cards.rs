@@ -166,11 +166,26 @@ fn notice(title: &str, summary: &str, body: &[&str]) -> Value {
     )
 }
 
-/// The card for `message`.
+/// Teams runs a card's `refresh` automatically for at most 60 listed
+/// users (docs/architecture.md, "Teams cards").
+pub const MAX_REFRESH_USERS: usize = 60;
+
+/// The card for `message`; an approval card's `refresh` names no users
+/// (see [`render_for`]).
 pub fn render(message: &Message) -> Value {
+    render_for(message, None)
+}
+
+/// The card for `message`. An approval card carries a `refresh`
+/// (`Action.Execute` verb `refresh`) so that Teams asks the bot for its
+/// current state when a person opens the chat; `refresh_users` are the
+/// Teams user ids (`29:…`) it runs for, the first [`MAX_REFRESH_USERS`]
+/// kept. `None` leaves `userIds` out: Teams then refreshes for every
+/// member of a chat of at most 60 (in a 1:1 chat, the approver).
+pub fn render_for(message: &Message, refresh_users: Option<&[String]>) -> Value {
     let summary = message.text();
     match message {
-        Message::ApprovalRequest { card } => approval_request_card(card, &summary),
+        Message::ApprovalRequest { card } => approval_request_card(card, &summary, refresh_users),
         Message::ApprovalDecided { card, outcome } => {
             approval_decided_card(card, outcome, &summary)
         }
@@ -218,8 +233,17 @@ pub fn render(message: &Message) -> Value {
     }
 }
 
-fn approval_request_card(card: &ApprovalCard, summary: &str) -> Value {
-    fill(
+fn approval_request_card(
+    card: &ApprovalCard,
+    summary: &str,
+    refresh_users: Option<&[String]>,
+) -> Value {
+    let users: Vec<&String> = refresh_users
+        .unwrap_or_default()
+        .iter()
+        .take(MAX_REFRESH_USERS)
+        .collect();
+    let mut rendered = fill(
         APPROVAL_REQUEST,
         &[
             (
@@ -234,8 +258,15 @@ fn approval_request_card(card: &ApprovalCard, summary: &str) -> Value {
             ("history", history(&card.history)),
             ("request", json!(card.request.to_string())),
             ("stage_id", json!(card.stage_id.to_string())),
+            ("refresh_users", json!(users)),
         ],
-    )
+    );
+    if refresh_users.is_none()
+        && let Some(refresh) = rendered.get_mut("refresh").and_then(Value::as_object_mut)
+    {
+        refresh.remove("userIds");
+    }
+    rendered
 }
 
 fn approval_decided_card(card: &ApprovalCard, outcome: &str, summary: &str) -> Value {

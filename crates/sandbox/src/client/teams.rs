@@ -47,6 +47,13 @@ impl SimClient {
         .await
     }
 
+    /// `key` opens their chat with the bot: their client runs the due
+    /// `refresh` of its cards (`/sim/teams/personas/{key}/open`).
+    pub async fn teams_open(&self, key: &str) -> Result<Value, ClientError> {
+        self.post_ok(&format!("/sim/teams/personas/{key}/open"), &json!({}))
+            .await
+    }
+
     /// What the bot posted in `key`'s chat, as `key` sees it, oldest first.
     pub async fn teams_chat(&self, key: &str) -> Result<Vec<ChatItem>, ClientError> {
         let view = self

@@ -29,6 +29,10 @@ use super::keys::SigningKey;
 pub const CHANNEL_ID: &str = "msteams";
 /// Issuer of the tokens the Bot Connector puts on activities it sends.
 pub const CHANNEL_ISSUER: &str = "https://api.botframework.com";
+/// Teams runs a card's `refresh` automatically for at most this many
+/// listed users (`refresh.userIds`), and with `userIds` omitted only in
+/// chats of at most this many members.
+pub const MAX_REFRESH_USERS: usize = 60;
 /// Audience of the bot's own tokens for calling the connector.
 pub const CONNECTOR_AUDIENCE: &str = "https://api.botframework.com";
 

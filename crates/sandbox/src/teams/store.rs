@@ -49,11 +49,15 @@ pub struct Install {
 }
 
 /// The card a user saw after their own `Action.Execute` (a user-specific
-/// view); shown until the bot updates the base activity again.
+/// view, from a click or a `refresh`); shown until the bot updates the
+/// base activity again.
 #[derive(Debug, Clone)]
 pub struct UserView {
     pub card: Value,
     pub base_version: usize,
+    /// When the bot answered with it (emulated clock): Teams refreshes a
+    /// card only when the one from the last invoke is over a minute old.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ pub(super) fn invoke_reply(status: StatusCode, kind: &str, value: Value) -> Resp
     (status, Json(body)).into_response()
 }
 
-fn invoke_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn invoke_error(status: StatusCode, code: &str, message: &str) -> Response {
     invoke_reply(
         status,
         ERROR_TYPE,
@@ -88,6 +88,17 @@ pub(super) async fn on_invoke(
         );
     }
     let verb = value.action.verb.as_deref().unwrap_or_default();
+    if verb == super::refresh::VERB {
+        let trigger = value.trigger.as_deref().unwrap_or("manual");
+        return super::refresh::on_refresh(
+            bot,
+            &activity,
+            &value.action.data,
+            here.as_ref(),
+            trigger,
+        )
+        .await;
+    }
     let clicked = activity.reply_to_id.as_deref();
     let (action, justification) = match parse_click(verb, &value.action.data) {
         Ok(click) => click,
@@ -108,6 +119,7 @@ pub(super) async fn on_invoke(
             }));
         }
     };
+    stranger::learn_member(bot, &who, &activity);
     let here_too = here.clone();
     let mut done = dispatch(bot, who, action, justification, here, &activity);
     // The answer waits for the engine to record the decision, so a click
@@ -135,7 +147,7 @@ pub(super) async fn on_invoke(
 
 /// A well-formed click's answer: HTTP 200 and a card (refusals included:
 /// a client shows a 4xx as "Request failed", not the reason).
-fn answer_card(card: Value) -> Response {
+pub(super) fn answer_card(card: Value) -> Response {
     invoke_reply(StatusCode::OK, ADAPTIVE_CARD, card)
 }
 
@@ -147,11 +159,12 @@ fn clicked_with_notice(
     card: Option<&str>,
     notice: &str,
 ) -> Value {
-    let sent = here
-        .zip(card)
-        .and_then(|(c, id)| bot.port.sent_message(&c.conversation_id, id));
+    let sent = here.zip(card).and_then(|(c, id)| {
+        let message = bot.port.sent_message(&c.conversation_id, id)?;
+        Some(bot.port.render_known(&c.conversation_id, &message))
+    });
     match sent {
-        Some(message) => cards::with_notice(cards::render(&message), notice),
+        Some(sent) => cards::with_notice(sent, notice),
         None => cards::render(&Message::Text {
             text: notice.to_owned(),
         }),
@@ -166,12 +179,13 @@ const DECISION_ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// (buttons and all, so deciding again stays possible if the bot never
 /// records it) under a notice saying so.
 fn still_recording(bot: &TeamsBot, here: Option<&ConversationRef>, card: Option<&str>) -> Value {
-    let sent = here
-        .zip(card)
-        .and_then(|(c, id)| bot.port.sent_message(&c.conversation_id, id));
+    let sent = here.zip(card).and_then(|(c, id)| {
+        let message = bot.port.sent_message(&c.conversation_id, id)?;
+        Some(bot.port.render_known(&c.conversation_id, &message))
+    });
     let notice = "Still recording your decision… If this card has not changed within a minute, decide again.";
     match sent {
-        Some(message) => cards::with_notice(cards::render(&message), notice),
+        Some(sent) => cards::with_notice(sent, notice),
         None => cards::recording(),
     }
 }

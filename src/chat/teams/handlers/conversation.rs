@@ -34,6 +34,7 @@ pub(super) async fn on_message(
     if let Some(here) = &here {
         bot.port.remember_person(&who.user, here.clone()).await;
     }
+    stranger::learn_member(bot, &who, &activity);
     if let Some(value) = submitted(&activity) {
         let value = value.clone();
         on_submit(bot, who, &value, here, &activity).await;
@@ -75,7 +76,10 @@ pub(super) async fn on_update(
     };
     if is_personal(activity) {
         match stranger::identify(bot, activity).await {
-            Ok(who) => bot.port.remember_person(&who.user, here).await,
+            Ok(who) => {
+                bot.port.remember_person(&who.user, here).await;
+                stranger::learn_member(bot, &who, activity);
+            }
             Err(why) => why.log(),
         }
     } else if let Some(data) = &activity.channel_data {

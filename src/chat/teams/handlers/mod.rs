@@ -13,6 +13,7 @@ mod click;
 mod conversation;
 mod dev;
 mod in_flight;
+mod refresh;
 mod stranger;
 
 pub use click::{ClickError, parse_click, submitted};
@@ -53,6 +54,9 @@ pub struct TeamsBot {
     /// Clicks still being worked on, per card (by conversation and
     /// activity id): only the last of a burst queues the card's update.
     clicks_in_flight: Mutex<std::collections::HashMap<String, in_flight::InFlight>>,
+    /// Whether the directory knows a sender, asked at most every few
+    /// minutes per person.
+    directory: stranger::DirectoryCache,
     busy: AtomicUsize,
     done: Notify,
 }
@@ -80,6 +84,7 @@ impl TeamsBot {
             dev_no_auth,
             seen,
             clicks_in_flight: Mutex::default(),
+            directory: stranger::DirectoryCache::default(),
             busy: AtomicUsize::new(0),
             done: Notify::new(),
         })

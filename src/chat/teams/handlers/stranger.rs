@@ -1,10 +1,17 @@
 //! Who a Teams activity comes from, or why the bot will not act for them:
 //! an activity from another tenant, or whose `from.aadObjectId` is missing
 //! or not an Entra object id (the Agents Playground's default user sends
-//! `00000000-0000-0000-0000-0000000000020`). Each is logged with its
-//! reason, and told why where a reply can be sent — never an empty 400.
+//! `00000000-0000-0000-0000-0000000000020`), or whom the organisation's
+//! directory does not know (Graph answers 404 for their object id: a
+//! deleted account, or an id made up). Each is logged with its reason, and
+//! told why where a reply can be sent — never an empty 400.
 
-use super::TeamsBot;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{TeamsBot, is_personal};
+
 use crate::chat::identity::ChatIdentity;
 use crate::chat::port::Message;
 use crate::chat::teams::activity::{Activity, OutgoingActivity};
@@ -29,11 +36,69 @@ pub(super) enum Stranger {
         "I can't act for you: you are signed in to another organisation (tenant {0}); I serve only the tenant I am installed for."
     )]
     OtherTenant(String),
+    #[error(
+        "I can't find you in this organisation's directory, so I can't act for you. Ask your Entra administrator to check that your account exists in this tenant."
+    )]
+    NotInDirectory(ObjectId),
+}
+
+/// How long the directory's answer about a person is reused: their
+/// presence does not change from one message to the next.
+const DIRECTORY_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// The directory's recent answers (object id → known?, when asked).
+#[derive(Debug, Default)]
+pub(super) struct DirectoryCache {
+    seen: Mutex<HashMap<ObjectId, (bool, Instant)>>,
+}
+
+impl DirectoryCache {
+    fn recall(&self, id: &ObjectId) -> Option<bool> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(id)
+            .filter(|(_, at)| at.elapsed() < DIRECTORY_TTL)
+            .map(|(known, _)| *known)
+    }
+
+    fn note(&self, id: ObjectId, known: bool) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() > 10_000 {
+            seen.retain(|_, (_, at)| at.elapsed() < DIRECTORY_TTL);
+        }
+        seen.insert(id, (known, Instant::now()));
+    }
+}
+
+/// Whether the directory knows `id`, from the cache or Graph. When Graph
+/// cannot answer, the activity goes on (logged): whatever it then asks of
+/// Graph fails with its own words, and nobody is locked out by an outage.
+async fn in_directory(bot: &TeamsBot, id: &ObjectId) -> bool {
+    if let Some(known) = bot.directory.recall(id) {
+        return known;
+    }
+    match bot.engine.in_directory(id).await {
+        Ok(known) => {
+            bot.directory.note(*id, known);
+            known
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look a Teams sender up in the directory; going on");
+            true
+        }
+    }
 }
 
 impl Stranger {
     pub(super) fn log(&self) {
-        tracing::warn!(reason = %self, "Teams activity from someone the bot cannot act for");
+        match self {
+            Self::NotInDirectory(id) => tracing::warn!(
+                reason = %self, object_id = %id,
+                "Teams activity from someone the directory does not know"
+            ),
+            _ => {
+                tracing::warn!(reason = %self, "Teams activity from someone the bot cannot act for")
+            }
+        }
     }
 }
 
@@ -55,6 +120,9 @@ pub(super) async fn identify(
     if !tenant.eq_ignore_ascii_case(bot.port.tenant_id()) {
         return Err(Stranger::OtherTenant(tenant.chars().take(64).collect()));
     }
+    if !in_directory(bot, &object_id).await {
+        return Err(Stranger::NotInDirectory(object_id));
+    }
     let who = ChatIdentity {
         platform: "teams".into(),
         workspace: tenant.to_owned(),
@@ -69,6 +137,17 @@ pub(super) async fn identify(
         tracing::warn!(error = %e, "cannot register a Teams person");
     }
     Ok(who)
+}
+
+/// Notes `who`'s Teams user id for the `refresh` of cards in their 1:1
+/// chat (once that chat is on file as theirs).
+pub(super) fn learn_member(bot: &TeamsBot, who: &ChatIdentity, activity: &Activity) {
+    if is_personal(activity)
+        && let (Some(from), Some(conversation)) = (&activity.from, &activity.conversation)
+    {
+        bot.port
+            .remember_member(&who.user, &conversation.id, &from.id);
+    }
 }
 
 /// Logs why, and tells the sender in the conversation their message came

@@ -304,8 +304,10 @@ fn check_bot_status(store: &TeamsStore, kind: &ConversationKind) -> Result<(), C
     }
 }
 
-/// Checks what a bot may send: a `type` the connector delivers.
+/// Checks what a bot may send: a `type` the connector delivers, and cards
+/// whose `refresh` lists at most 60 users.
 fn bot_activity(activity: Value) -> Result<Value, ConnectorError> {
+    check_refresh_users(&activity)?;
     match activity.get("type").and_then(Value::as_str) {
         Some("message") | Some("typing") => Ok(activity),
         Some(other) => Err(ConnectorError::bad_argument(format!(
@@ -313,6 +315,27 @@ fn bot_activity(activity: Value) -> Result<Value, ConnectorError> {
         ))),
         None => Err(ConnectorError::bad_argument("Activity type is required.")),
     }
+}
+
+/// Teams documents the limit ("`userIds` … at most 60 user MRIs") but not
+/// the error for more; the emulator refuses the activity as a bad
+/// argument, so a bot that lists more is caught in tests
+/// (docs/sandbox.md, "Card refresh").
+fn check_refresh_users(activity: &Value) -> Result<(), ConnectorError> {
+    let attachments = activity.get("attachments").and_then(Value::as_array);
+    for attachment in attachments.into_iter().flatten() {
+        let listed = attachment
+            .pointer("/content/refresh/userIds")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if listed > crate::teams::MAX_REFRESH_USERS {
+            return Err(ConnectorError::bad_argument(format!(
+                "An Adaptive Card's refresh.userIds lists {listed} users; at most {} are allowed.",
+                crate::teams::MAX_REFRESH_USERS
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A member of a 1:1 conversation: the user's `29:` id, or their Entra

@@ -94,13 +94,14 @@ pub(super) fn gather(
 }
 
 /// Visits every object in the card, skipping `fallback` content (shown only
-/// by clients that cannot render the primary element).
+/// by clients that cannot render the primary element) and the `refresh`
+/// action (the client runs it, nobody clicks it).
 fn walk<'a>(node: &'a Value, visit: &mut dyn FnMut(&'a Value)) {
     match node {
         Value::Object(map) => {
             visit(node);
             for (key, child) in map {
-                if key != "fallback" {
+                if key != "fallback" && key != "refresh" {
                     walk(child, visit);
                 }
             }

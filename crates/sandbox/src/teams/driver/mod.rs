@@ -6,6 +6,7 @@
 
 mod card;
 mod persona;
+mod refresh;
 mod submit;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub fn router() -> Router<SimState> {
         .route("/teams/personas/{key}/messages", post(persona::message))
         .route("/teams/personas/{key}/invoke", post(persona::invoke))
         .route("/teams/personas/{key}/submit", post(submit::submit))
+        .route("/teams/personas/{key}/open", post(refresh::open))
         .route(
             "/teams/personas/{key}/conversation",
             get(persona::conversation),

@@ -19,7 +19,7 @@ use crate::teams::{CHANNEL_ID, bot_id, personal_conversation_id, teams_user_id};
 pub(super) struct Persona {
     pub(super) aad_id: String,
     name: String,
-    teams_id: String,
+    pub(super) teams_id: String,
     app_id: String,
     app_name: String,
     tenant: String,
@@ -304,6 +304,7 @@ pub(super) async fn invoke(
             let view = UserView {
                 card: bot["body"]["value"].clone(),
                 base_version,
+                at: state.clock.now(),
             };
             stored.user_views.insert(persona.aad_id.clone(), view);
         }
