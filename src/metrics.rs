@@ -271,6 +271,24 @@ impl Recorder {
         Self(Some(metrics))
     }
 
+    /// Sends `request` (one attempt to `service`'s `operation`) and counts
+    /// it with its answer and how long it took.
+    pub async fn send(
+        &self,
+        service: Service,
+        operation: &str,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        let answer = match &sent {
+            Ok(response) => Answer::Status(response.status().as_u16()),
+            Err(_) => Answer::Transport,
+        };
+        self.outbound(service, operation, answer, started.elapsed());
+        sent
+    }
+
     /// One outbound attempt and its answer.
     pub fn outbound(&self, service: Service, operation: &str, answer: Answer, took: Duration) {
         let Some(m) = &self.0 else { return };

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::GraphError;
-use crate::metrics::{Answer, Recorder, Service, graph_operation};
+use crate::metrics::{Recorder, Service, graph_operation};
 use crate::retry::RetryPolicy;
 use crate::token::AppTokenSource;
 
@@ -169,14 +169,7 @@ impl GraphClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let started = std::time::Instant::now();
-            let sent = request.send().await;
-            let answer = match &sent {
-                Ok(response) => Answer::Status(response.status().as_u16()),
-                Err(_) => Answer::Transport,
-            };
-            self.metrics
-                .outbound(Service::Graph, &operation, answer, started.elapsed());
+            let sent = self.metrics.send(Service::Graph, &operation, request).await;
             let error = match sent {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => GraphError::from_response(response).await,

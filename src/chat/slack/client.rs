@@ -18,7 +18,7 @@ use super::error::SlackError;
 use super::limits::{ClientLimits, RateLimits};
 pub use super::types::*;
 use crate::config::SlackSettings;
-use crate::metrics::{Answer, Recorder, Service};
+use crate::metrics::{Recorder, Service};
 use crate::retry::RetryPolicy;
 
 /// The longest `views.open` waits for its rate-limit slot: well inside the
@@ -352,14 +352,7 @@ impl SlackClient {
             Encoding::Json => request.json(body),
             Encoding::Form => request.form(body),
         };
-        let started = std::time::Instant::now();
-        let sent = request.send().await;
-        let answer = match &sent {
-            Ok(response) => Answer::Status(response.status().as_u16()),
-            Err(_) => Answer::Transport,
-        };
-        self.metrics
-            .outbound(Service::Slack, method, answer, started.elapsed());
+        let sent = self.metrics.send(Service::Slack, method, request).await;
         let response = sent.map_err(|e| SlackError::Transport(e.without_url().to_string()))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {

@@ -22,7 +22,7 @@ use super::activity::{
     ResourceResponse, TeamsChannelAccount, TeamsChannelData,
 };
 use super::service_url::ServiceUrl;
-use crate::metrics::{Answer, Recorder, Service, connector_operation};
+use crate::metrics::{Recorder, Service, connector_operation};
 use crate::retry::RetryPolicy;
 use crate::token::AppTokenSource;
 pub use error::TeamsError;
@@ -283,14 +283,10 @@ impl ConnectorClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let started = std::time::Instant::now();
-            let sent = request.send().await;
-            let answer = match &sent {
-                Ok(response) => Answer::Status(response.status().as_u16()),
-                Err(_) => Answer::Transport,
-            };
-            self.metrics
-                .outbound(Service::BotConnector, &operation, answer, started.elapsed());
+            let sent = self
+                .metrics
+                .send(Service::BotConnector, &operation, request)
+                .await;
             let error = match sent {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response
