@@ -4,25 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::teams_adapter_support::{TeamsApp, card_text, execute, spawn_teams_app, verbs};
-
-/// Alex (linked) asked for global-admin; Miriam (linked) has the stage-1
-/// card. Returns the request id and Miriam's card id and card.
-async fn stage_one() -> (TeamsApp, String, String, Value) {
-    let app = spawn_teams_app().await;
-    app.link("alex").await;
-    app.link("miriam").await;
-    app.say("alex", "request global-admin TICKET-7 patch the DCs")
-        .await;
-    let request = {
-        let alex = app.sandbox.persona_id("alex");
-        let world = app.sandbox.state.world();
-        let r = world.requests.values().find(|r| r.target_id == alex);
-        r.expect("request submitted").id.clone()
-    };
-    let (id, card) = app.live_card("miriam", &["approve", "deny"]).await;
-    (app, request, id, card)
-}
+use crate::teams_adapter_support::{
+    TeamsApp, card_text, execute, spawn_teams_app, stage_one, verbs,
+};
 
 /// The card of activity `id` as `key` sees it now.
 async fn card_of(app: &TeamsApp, key: &str, id: &str) -> Value {

@@ -420,3 +420,21 @@ pub fn execute(verb: &str, data: Value) -> Value {
             "value": { "action": { "type": "Action.Execute", "id": verb, "verb": verb, "data": data },
                        "trigger": "manual" } })
 }
+
+/// Alex (linked) asked for global-admin; Miriam (linked) has the stage-1
+/// card. Returns the request id and Miriam's card id and card.
+pub async fn stage_one() -> (TeamsApp, String, String, Value) {
+    let app = spawn_teams_app().await;
+    app.link("alex").await;
+    app.link("miriam").await;
+    app.say("alex", "request global-admin TICKET-7 patch the DCs")
+        .await;
+    let request = {
+        let alex = app.sandbox.persona_id("alex");
+        let world = app.sandbox.state.world();
+        let r = world.requests.values().find(|r| r.target_id == alex);
+        r.expect("request submitted").id.clone()
+    };
+    let (id, card) = app.live_card("miriam", &["approve", "deny"]).await;
+    (app, request, id, card)
+}
