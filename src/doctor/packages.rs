@@ -148,7 +148,7 @@ async fn check_approval(
         );
     }
     for (n, stage) in stages.iter().enumerate() {
-        let approvers = count_approvers(graph, stage).await?;
+        let approvers = count_approvers(graph, stage, n + 1, found).await?;
         if approvers < 2 {
             found(
                 "single-approver",
@@ -175,9 +175,15 @@ async fn check_approval(
     Ok(())
 }
 
-/// How many people can decide a stage: each user and manager counts once,
-/// a group counts its users.
-async fn count_approvers(graph: &GraphClient, stage: &Stage) -> Result<usize, GraphError> {
+/// How many people can decide a stage: each enabled user and each manager
+/// counts once, a group counts its users. A named user who does not exist
+/// or cannot sign in is said, and not counted.
+async fn count_approvers(
+    graph: &GraphClient,
+    stage: &Stage,
+    number: usize,
+    found: &mut impl FnMut(&'static str, Severity, String, &str),
+) -> Result<usize, GraphError> {
     let mut count = 0;
     for subject in stage
         .primary_approvers
@@ -185,14 +191,47 @@ async fn count_approvers(graph: &GraphClient, stage: &Stage) -> Result<usize, Gr
         .chain(&stage.fallback_primary_approvers)
     {
         let kind = subject["@odata.type"].as_str().unwrap_or_default();
-        count += match kind {
-            "#microsoft.graph.groupMembers" => match subject["groupId"]
+        let id = |key: &str| {
+            subject[key]
                 .as_str()
                 .and_then(|g| g.parse::<ObjectId>().ok())
-            {
+        };
+        count += match kind {
+            "#microsoft.graph.groupMembers" => match id("groupId") {
                 Some(group) => directory::transitive_user_members(graph, &group)
                     .await?
                     .map_or(0, |m| m.len()),
+                None => 0,
+            },
+            "#microsoft.graph.singleUser" => match id("userId") {
+                Some(user) => match directory::user(graph, &user).await? {
+                    Some(u) if u.account_enabled != Some(false) => 1,
+                    Some(u) => {
+                        found(
+                            "approver-disabled",
+                            Severity::Warning,
+                            format!(
+                                "stage {number}'s approver {} cannot sign in: the account is disabled",
+                                u.display_name.as_deref().unwrap_or(&u.id)
+                            ),
+                            &format!(
+                                "{PORTAL_POLICY} → Requests: replace the approver in stage {number}"
+                            ),
+                        );
+                        0
+                    }
+                    None => {
+                        found(
+                            "approver-not-found",
+                            Severity::Error,
+                            format!("stage {number}'s approver {user} is not in the directory"),
+                            &format!(
+                                "{PORTAL_POLICY} → Requests: choose an existing approver for stage {number}"
+                            ),
+                        );
+                        0
+                    }
+                },
                 None => 0,
             },
             _ => 1,

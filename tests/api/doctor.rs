@@ -306,3 +306,30 @@ async fn no_packages_and_a_missing_permission_are_errors() {
         report.to_text()
     );
 }
+
+#[tokio::test]
+async fn a_disabled_approver_is_a_warning() {
+    let report = doctor_on(
+        |t| {
+            patch(
+                t,
+                "key = \"bianca\"",
+                "manager = \"megan\"\n",
+                "manager = \"megan\"\naccount_enabled = false\n",
+            )
+        },
+        |_| {},
+    )
+    .await;
+    // Bianca is stage 2 of global-admin and of the break-glass drill (not
+    // configured); the stage keeps its single-approver warning.
+    assert_eq!(
+        added(&report).await,
+        one("global-admin", "approver-disabled")
+    );
+    assert!(
+        report.to_text().contains("Bianca Pisani cannot sign in"),
+        "{}",
+        report.to_text()
+    );
+}
