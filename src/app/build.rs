@@ -56,11 +56,9 @@ pub(super) fn refuse_unusable(settings: &Settings, brought: usize) -> anyhow::Re
 /// The public listener, its port, and the metrics listener when on.
 pub(super) type Listeners = (TcpListener, u16, Option<TcpListener>);
 
-/// Refuses unsafe settings, then binds the listeners.
+/// Binds the listeners, once [`refuse_unusable`] has passed the settings
+/// (shipped secrets included).
 pub(super) async fn listen(settings: &mut Settings) -> anyhow::Result<Listeners> {
-    settings
-        .refuse_sandbox_secrets_off_loopback()
-        .map_err(anyhow::Error::msg)?;
     settings.server.check_limits().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(settings.server.bind)
         .await
